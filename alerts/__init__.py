@@ -1,0 +1,1 @@
+"""Vigie's alerts: channels, the durable outbox and its delivery."""

@@ -1,0 +1,170 @@
+"""The `vigie` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Sequence
+
+from monitor import __version__
+from monitor.config import Config, ConfigError, load_config
+from monitor.durations import format_duration
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+
+
+def default_config() -> str:
+    return os.environ.get("VIGIE_CONFIG", "config.yaml")
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """'HOST:PORT', '[::1]:PORT' or ':PORT' -> (host, port)."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise argparse.ArgumentTypeError(f"invalid address {text!r}: expected HOST:PORT, e.g. 127.0.0.1:8080")
+    host = host.strip("[]") or "127.0.0.1"
+    return host, int(port)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vigie", description="Vigie — état du tiers payant: probes, status page, alerts.")
+    parser.add_argument("--version", action="version", version=f"vigie {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logs")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def with_config(p: argparse.ArgumentParser) -> None:
+        p.add_argument("-c", "--config", default=None, help="config file (default: $VIGIE_CONFIG or ./config.yaml)")
+
+    p = commands.add_parser("validate", help="check a config file")
+    with_config(p)
+    p = commands.add_parser("schema", help="print the JSON Schema of config.yaml (for editors)")
+    p = commands.add_parser("probe", help="run one check once, now, and explain the result")
+    with_config(p)
+    p.add_argument("check", metavar="OPERATOR/SERVICE/CHECK")
+    p = commands.add_parser("run", help="run the whole service")
+    with_config(p)
+    p.add_argument("--listen", type=parse_listen, default=("127.0.0.1", 8080), metavar="HOST:PORT")
+    p.add_argument("--db", default="vigie.db", help="SQLite database (default: ./vigie.db)")
+    p = commands.add_parser("demo", help="run everything against a simulated fleet on loopback")
+    p.add_argument("--listen", type=parse_listen, default=("127.0.0.1", 8080), metavar="HOST:PORT")
+    p.add_argument("--db", default=None, help="SQLite database (default: a temporary file)")
+    p.add_argument("--cycle", default="4m", help="length of the scripted scenario's loop (default: 4m)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    try:
+        if args.command == "validate":
+            return cmd_validate(args.config or default_config())
+        if args.command == "schema":
+            return cmd_schema()
+        if args.command == "probe":
+            return cmd_probe(args.config or default_config(), args.check)
+        if args.command == "run":
+            return cmd_run(args.config or default_config(), args.listen, args.db)
+        if args.command == "demo":
+            from monitor.demo.cli import cmd_demo
+
+            return cmd_demo(args.listen, args.db, args.cycle)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return EXIT_OK
+    return EXIT_USAGE
+
+
+def cmd_validate(path: str) -> int:
+    loaded = load_config(path)
+    for warning in loaded.warnings:
+        print(f"{warning} (warning)", file=sys.stderr)
+    print(summary(path, loaded.config))
+    return EXIT_OK
+
+
+def summary(path: str, config: Config) -> str:
+    checks = [c for _, _, c in config.iter_checks()]
+    services = sum(len(o.services) for o in config.operators)
+    types = Counter(c.type for c in checks)  # type: ignore[attr-defined]
+    per_minute = sum(60.0 / c.interval for c in checks)  # type: ignore[operator]
+    lines = [
+        f"{path}: OK",
+        f"  {len(config.operators)} operators, {services} services, {len(checks)} checks "
+        f"({', '.join(f'{kind} {n}' for kind, n in sorted(types.items()))})",
+        f"  {per_minute:.1f} probes per minute; intervals "
+        + ", ".join(sorted({format_duration(c.interval) for c in checks})),  # type: ignore[arg-type]
+        f"  {len(config.alerts.channels)} alert channels",
+    ]
+    for operator in config.operators:
+        names = ", ".join(s.id for s in operator.services)
+        lines.append(f"  - {operator.id} ({operator.name}): {names}")
+    return "\n".join(lines)
+
+
+def cmd_schema() -> int:
+    schema = Config.model_json_schema(by_alias=True)
+    schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": "Vigie config.yaml", **schema}
+    print(json.dumps(schema, indent=2, ensure_ascii=False))
+    return EXIT_OK
+
+
+def cmd_probe(path: str, key: str) -> int:
+    from monitor.explain import explain_probe
+
+    config = load_config(path).config
+    found = config.find_check(key)
+    if found is None:
+        known = "\n  ".join(config.check_keys())
+        print(f"vigie probe: unknown check {key!r}; known checks:\n  {known}", file=sys.stderr)
+        return EXIT_USAGE
+    passed, text = asyncio.run(explain_probe(found[2]))
+    print(text)
+    return EXIT_OK if passed else EXIT_FAIL
+
+
+def cmd_run(path: str, listen: tuple[str, int], db: str) -> int:
+    loaded = load_config(path)
+    for warning in loaded.warnings:
+        print(f"{warning} (warning)", file=sys.stderr)
+    from status_site.app import create_app
+
+    app = create_app(loaded.config, db)
+    asyncio.run(serve(app, *listen))
+    return EXIT_OK
+
+
+async def serve(app, host: str, port: int, started=None) -> None:  # type: ignore[no-untyped-def]
+    """Serve ``app`` until SIGINT or SIGTERM, then shut down cleanly."""
+    from aiohttp import web
+
+    runner = web.AppRunner(app, handle_signals=False, access_log=None)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        bound = runner.addresses[0] if runner.addresses else (host, port)
+        logging.getLogger("vigie").info("listening on http://%s:%s", *bound[:2])
+        if started is not None:
+            started(bound)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+    finally:
+        await runner.cleanup()

@@ -1,0 +1,264 @@
+"""Read config.yaml into a `Config`, or say every problem at once with its place.
+
+YAML is composed into nodes first so that every value keeps its line and
+column; pydantic then validates the plain data, and each of its errors is
+mapped back to the node it is about. The result is a list of
+``FILE:LINE:COL: message`` lines, never a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+from pydantic import ValidationError
+
+from monitor.config.model import CHECK_TYPES, Config
+
+ENV_RE = re.compile(r"\$(\$)?\{([A-Za-z_][A-Za-z0-9_]*)\}")
+Path_ = tuple[str | int, ...]
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    line: int  # 1-based; 0 when the whole file is concerned
+    column: int
+    message: str
+    file: str = field(default="", compare=False)
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}: {self.message}"
+
+
+class ConfigError(Exception):
+    """The config is unusable; ``problems`` lists every reason, located."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = sorted(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+@dataclass
+class Loaded:
+    config: Config
+    warnings: list[Problem]
+
+
+class _Located:
+    """Plain data built from YAML nodes, with the node of every path kept."""
+
+    def __init__(self, file: str, env: Mapping[str, str]) -> None:
+        self.file = file
+        self.env = env
+        self.values: dict[Path_, yaml.Node] = {}
+        self.keys: dict[Path_, yaml.Node] = {}
+        self.problems: list[Problem] = []
+        self.unset_env: set[Path_] = set()  # paths whose value lacks an env variable
+        self._constructor = yaml.SafeLoader("")
+
+    def at(self, node: yaml.Node, message: str, offset: int = 0) -> Problem:
+        mark = node.start_mark
+        return Problem(mark.line + 1, mark.column + 1 + offset, message, self.file)
+
+    def build(self, node: yaml.Node, path: Path_ = ()) -> Any:
+        self.values[path] = node
+        if isinstance(node, yaml.MappingNode):
+            out: dict[str, Any] = {}
+            for key_node, value_node in node.value:
+                key = self._constructor.construct_object(key_node)
+                if not isinstance(key, str):
+                    self.problems.append(self.at(key_node, f"{_dotted(path)}: keys must be strings, not {key!r}"))
+                    continue
+                if key == "<<":
+                    self.problems.append(self.at(key_node, "merge keys ('<<') are not supported"))
+                    continue
+                if key in out:
+                    first = self.keys[path + (key,)].start_mark.line + 1
+                    self.problems.append(
+                        self.at(key_node, f"{_dotted(path + (key,))}: duplicate key (first at line {first})")
+                    )
+                    continue
+                self.keys[path + (key,)] = key_node
+                out[key] = self.build(value_node, path + (key,))
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, path + (i,)) for i, item in enumerate(node.value)]
+        value = self._constructor.construct_object(node)
+        if isinstance(value, str):
+            return self._interpolate(value, node, path)
+        return value
+
+    def _interpolate(self, text: str, node: yaml.Node, path: Path_) -> str:
+        def replace(match: re.Match[str]) -> str:
+            if match.group(1):  # "$${X}" is a literal "${X}"
+                return match.group(0)[1:]
+            name = match.group(2)
+            if name not in self.env:
+                self.unset_env.add(path)
+                self.problems.append(self.at(node, f"{_dotted(path)}: environment variable {name} is not set"))
+                return ""
+            return self.env[name]
+
+        return ENV_RE.sub(replace, text)
+
+
+def _dotted(path: Path_) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _readable_path(data: Any, loc: Path_) -> tuple[Path_, Path_]:
+    """Walk pydantic's ``loc`` through the data: the real path, and a readable one.
+
+    pydantic inserts union tags ('http') and validator names into ``loc``; they
+    are skipped. List items are shown by their ``id`` when they have one.
+    """
+    real: list[str | int] = []
+    shown: list[str | int] = []
+    current = data
+    for part in loc:
+        if isinstance(current, dict) and part in current:
+            current = current[part]
+            real.append(part)
+            shown.append(part)
+        elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
+            current = current[part]
+            real.append(part)
+            item_id = current.get("id") if isinstance(current, dict) else None
+            shown.append(item_id if isinstance(item_id, str) and item_id else part)
+        elif isinstance(current, dict) and isinstance(part, str) and part not in CHECK_TYPES:
+            # a missing or unknown key: keep it in the message, point at the parent
+            shown.append(part)
+            break
+    return tuple(real), tuple(shown)
+
+
+def _message(error: dict[str, Any], shown: Path_) -> str:
+    kind = error["type"]
+    where = _dotted(shown)
+    if kind == "missing":
+        return f"{where}: required key is missing"
+    if kind == "extra_forbidden":
+        return f"{where}: unknown key"
+    if kind == "union_tag_invalid":
+        found = error.get("ctx", {}).get("tag")
+        return f"{where}.type: unknown check type {found!r} (expected one of: {', '.join(CHECK_TYPES)})"
+    if kind == "union_tag_not_found":
+        return f"{where}: a check needs a 'type' ({', '.join(CHECK_TYPES)})"
+    msg = error["msg"]
+    msg = msg.removeprefix("Value error, ")
+    return f"{where}: {msg}"
+
+
+def _locate(doc: _Located, data: Any, error: dict[str, Any]) -> Problem:
+    real, shown = _readable_path(data, tuple(error["loc"]))
+    kind = error["type"]
+    if kind == "extra_forbidden" and real in doc.keys:
+        node = doc.keys[real]
+    elif kind == "union_tag_invalid" and real + ("type",) in doc.values:
+        node = doc.values[real + ("type",)]
+    else:
+        node = doc.values.get(real) or doc.values[()]
+    offset = 0
+    position = (error.get("ctx") or {}).get("position")
+    if isinstance(position, int) and isinstance(node, yaml.ScalarNode):
+        if node.start_mark.line == node.end_mark.line:
+            offset = position + (1 if node.style in ("'", '"') else 0)
+    return doc.at(node, _message(error, shown), offset)
+
+
+def _duplicate_ids(doc: _Located, data: dict[str, Any]) -> list[Problem]:
+    """Ids unique among operators, among an operator's services, among a service's checks."""
+    problems: list[Problem] = []
+
+    def scan(items: Any, path: Path_, what: str) -> None:
+        if not isinstance(items, list):
+            return
+        seen: dict[str, int] = {}
+        for i, item in enumerate(items):
+            if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+                continue
+            if item["id"] in seen:
+                first = doc.values[path + (seen[item["id"]], "id")].start_mark.line + 1
+                node = doc.values[path + (i, "id")]
+                problems.append(doc.at(node, f"{_dotted(path)}: duplicate {what} id {item['id']!r} (first at line {first})"))
+            else:
+                seen[item["id"]] = i
+
+    operators = data.get("operators")
+    scan(operators, ("operators",), "operator")
+    for i, op in enumerate(operators if isinstance(operators, list) else []):
+        if isinstance(op, dict):
+            scan(op.get("services"), ("operators", i, "services"), "service")
+            for j, svc in enumerate(op.get("services") or [] if isinstance(op.get("services"), list) else []):
+                if isinstance(svc, dict):
+                    scan(svc.get("checks"), ("operators", i, "services", j, "checks"), "check")
+    alerts = data.get("alerts")
+    if isinstance(alerts, dict):
+        scan(alerts.get("channels"), ("alerts", "channels"), "channel")
+    return problems
+
+
+def _warnings(doc: _Located, config: Config) -> list[Problem]:
+    warnings: list[Problem] = []
+    for i, operator in enumerate(config.operators):
+        for j, service in enumerate(operator.services):
+            for k, check in enumerate(service.checks):
+                path: Path_ = ("operators", i, "services", j, "checks", k)
+                node = doc.values.get(path + ("interval",)) or doc.values[path]
+                key = f"{operator.id}/{service.id}/{check.id}"
+                if check.interval < 10:
+                    warnings.append(doc.at(node, f"{key}: interval below 10s probes the operator very often"))
+                if check.timeout > check.interval:
+                    warnings.append(doc.at(node, f"{key}: timeout is longer than the interval"))
+    return warnings
+
+
+def parse_config(text: str, file: str = "<config>", env: Mapping[str, str] | None = None) -> Loaded:
+    """Validate config text; raise ConfigError with every problem located."""
+    doc = _Located(file, os.environ if env is None else env)
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
+        reason = " ".join(p for p in (exc.context, exc.problem) if p)
+        raise ConfigError([Problem(line, col, f"invalid YAML: {reason}", file)]) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError([Problem(0, 0, f"invalid YAML: {exc}", file)]) from None
+    if root is None:
+        raise ConfigError([Problem(1, 1, "the file is empty", file)])
+    data = doc.build(root)
+    if not isinstance(data, dict):
+        raise ConfigError([doc.at(root, "the top level must be a mapping (site, defaults, operators, alerts)")])
+    problems = list(doc.problems) + _duplicate_ids(doc, data)
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        problems += [
+            _locate(doc, data, error)
+            for error in exc.errors()
+            if _readable_path(data, tuple(error["loc"]))[0] not in doc.unset_env
+        ]
+        raise ConfigError(problems) from None
+    if problems:
+        raise ConfigError(problems)
+    return Loaded(config, _warnings(doc, config))
+
+
+def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> Loaded:
+    """Read and validate a config file."""
+    file = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([Problem(0, 0, "no such file", file)]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([Problem(0, 0, f"cannot read the file: {exc}", file)]) from None
+    return parse_config(text, file, env)

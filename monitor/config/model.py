@@ -1,0 +1,361 @@
+"""The typed model of config.yaml: one source of truth that every package reads.
+
+Durations are strings in the file (``30s``) and float seconds here. Checks
+leave ``interval``/``timeout``/thresholds unset to inherit ``defaults``;
+``Config`` fills them in after validation, so readers never see None there.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Iterator, Literal, Union
+from urllib.parse import urlsplit
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ByteSize,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from monitor.conditions import Condition, ConditionSyntaxError, parse_condition
+from monitor.durations import DURATION_PATTERN, format_duration, parse_duration
+
+PROFESSIONS = (
+    "opticien",
+    "audioprothesiste",
+    "pharmacien",
+    "dentiste",
+    "medecin",
+    "infirmier",
+    "kinesitherapeute",
+    "sage-femme",
+    "laboratoire",
+    "etablissement",
+    "centre-de-sante",
+)
+LANGUAGES = ("fr", "en")
+
+
+def _duration(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, str):
+        raise PydanticCustomError(
+            "duration", "a duration must be a string such as '30s', '5m' or '500ms'"
+        )
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise PydanticCustomError("duration", str(exc)) from None
+
+
+Duration = Annotated[
+    float,
+    BeforeValidator(_duration),
+    PlainSerializer(format_duration, return_type=str),
+    WithJsonSchema({"type": "string", "pattern": DURATION_PATTERN, "examples": ["30s", "5m"]}),
+]
+Id = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"),
+    Field(description="lowercase letters, digits and '-'"),
+]
+Profession = Literal[PROFESSIONS]  # type: ignore[valid-type]
+
+
+def _localized(value: Any) -> Any:
+    """A plain string is French; a mapping gives each language its text."""
+    if isinstance(value, str):
+        return {"fr": value}
+    return value
+
+
+Localized = Annotated[
+    dict[Literal["fr", "en"], Annotated[str, StringConstraints(min_length=1)]],
+    BeforeValidator(_localized),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string"},
+                {
+                    "type": "object",
+                    "properties": {"fr": {"type": "string"}, "en": {"type": "string"}},
+                    "required": ["fr"],
+                    "additionalProperties": False,
+                },
+            ]
+        }
+    ),
+]
+
+
+def _condition(value: Any) -> Condition:
+    if isinstance(value, Condition):
+        return value
+    severity = "down"
+    name = None
+    if isinstance(value, dict):
+        extra = set(value) - {"condition", "severity", "name"}
+        if extra or "condition" not in value:
+            raise PydanticCustomError(
+                "condition",
+                "a condition is a string, or a mapping with 'condition' and optional 'severity' "
+                "(down|degraded) and 'name'",
+            )
+        severity = value.get("severity", "down")
+        if severity not in ("down", "degraded"):
+            raise PydanticCustomError("condition", "severity must be 'down' or 'degraded'")
+        name = value.get("name")
+        value = value["condition"]
+    if not isinstance(value, str):
+        raise PydanticCustomError("condition", "a condition must be a string")
+    try:
+        return parse_condition(value, severity=severity, name=name)
+    except ConditionSyntaxError as exc:
+        raise PydanticCustomError(
+            "condition", "{message}", {"message": str(exc), "position": exc.position}
+        ) from None
+
+
+ConditionSpec = Annotated[
+    Condition,
+    BeforeValidator(_condition),
+    PlainSerializer(lambda c: c.text if c.severity == "down" else {"condition": c.text, "severity": c.severity}),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "examples": ["status == 200", "response_time < 2s"]},
+                {
+                    "type": "object",
+                    "properties": {
+                        "condition": {"type": "string"},
+                        "severity": {"enum": ["down", "degraded"]},
+                        "name": {"type": "string"},
+                    },
+                    "required": ["condition"],
+                    "additionalProperties": False,
+                },
+            ]
+        }
+    ),
+]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Site(Strict):
+    title: str = "Vigie — état du tiers payant"
+    base_url: str = "http://127.0.0.1:8080"
+    languages: list[Literal["fr", "en"]] = Field(default_factory=lambda: ["fr", "en"], min_length=1)
+    timezone: str = "Europe/Paris"
+    templates_dir: str | None = None
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise PydanticCustomError("url", "base_url must be an http(s) URL")
+        return value.rstrip("/")
+
+
+class Defaults(Strict):
+    interval: Duration = 60.0
+    timeout: Duration = 10.0
+    failure_threshold: int = Field(3, ge=1, le=100)
+    success_threshold: int = Field(2, ge=1, le=100)
+
+
+class TlsOptions(Strict):
+    """How a probe checks the server's certificate."""
+
+    verify: bool = True
+    ca_file: str | None = Field(None, description="PEM bundle of extra trusted CAs (private or test CA)")
+    server_name: str | None = Field(None, description="SNI and hostname to verify, if not the URL's host")
+
+
+class CheckBase(Strict):
+    id: Id
+    name: str | None = None
+    interval: Duration | None = None
+    timeout: Duration | None = None
+    failure_threshold: int | None = Field(None, ge=1, le=100)
+    success_threshold: int | None = Field(None, ge=1, le=100)
+    conditions: list[ConditionSpec] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _timeout_within_interval(self) -> "CheckBase":
+        if self.interval is not None and self.interval < 1:
+            raise PydanticCustomError("interval", "interval must be at least 1s")
+        if self.timeout is not None and self.timeout <= 0:
+            raise PydanticCustomError("timeout", "timeout must be positive")
+        return self
+
+
+class HttpCheck(CheckBase):
+    type: Literal["http"]
+    url: str
+    method: Literal["GET", "HEAD", "POST", "PUT", "OPTIONS"] = "GET"
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: str | None = None
+    follow_redirects: bool = True
+    max_redirects: int = Field(10, ge=0, le=50)
+    max_body: ByteSize = Field(ByteSize(1024 * 1024), description="bytes of body read at most, e.g. 1MiB")
+    tls: TlsOptions = Field(default_factory=TlsOptions)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise PydanticCustomError("url", "url must be an http:// or https:// URL with a host")
+        return value
+
+
+class TcpCheck(CheckBase):
+    type: Literal["tcp"]
+    host: str = Field(min_length=1)
+    port: int = Field(ge=1, le=65535)
+    send: str | None = None
+    expect: str | None = None
+    tls: TlsOptions | None = None
+
+
+class DnsCheck(CheckBase):
+    type: Literal["dns"]
+    name: str = Field(min_length=1)  # type: ignore[assignment]
+    record_type: Literal["A", "AAAA", "CNAME", "MX", "NS", "TXT", "SOA", "SRV", "CAA", "PTR"] = "A"
+    resolver: str | None = Field(None, description="'host' or 'host:port'; the system resolver if unset")
+    transport: Literal["udp", "tcp"] = "udp"
+
+
+class TlsCheck(CheckBase):
+    type: Literal["tls"]
+    host: str = Field(min_length=1)
+    port: int = Field(443, ge=1, le=65535)
+    tls: TlsOptions = Field(default_factory=TlsOptions)
+
+
+Check = Annotated[Union[HttpCheck, TcpCheck, DnsCheck, TlsCheck], Field(discriminator="type")]
+CHECK_TYPES = ("http", "tcp", "dns", "tls")
+
+
+class Service(Strict):
+    id: Id
+    name: Localized
+    description: Localized | None = None
+    professions: list[Profession] = Field(default_factory=list)
+    checks: list[Check] = Field(min_length=1)
+
+
+class Operator(Strict):
+    id: Id
+    name: str = Field(min_length=1)
+    url: str | None = None
+    services: list[Service] = Field(min_length=1)
+
+
+class Smtp(Strict):
+    host: str
+    port: int = Field(25, ge=1, le=65535)
+    starttls: bool = False
+    tls: bool = False
+    username: str | None = None
+    password: str | None = None
+    timeout: Duration = 10.0
+    from_: str = Field(alias="from")
+
+
+EVENT_TYPES = (
+    "incident.opened",
+    "incident.updated",
+    "incident.resolved",
+    "maintenance.scheduled",
+    "maintenance.started",
+    "maintenance.ended",
+)
+
+
+class Channel(Strict):
+    id: Id
+    type: Literal["email", "webhook", "apprise"]
+    to: list[str] = Field(default_factory=list)
+    url: str | None = None
+    secret: str | None = None
+    language: Literal["fr", "en"] = "fr"
+    operators: list[str] = Field(default_factory=lambda: ["*"])
+    services: list[str] = Field(default_factory=lambda: ["*"])
+    professions: list[Profession] = Field(default_factory=list)
+    events: list[Literal[EVENT_TYPES]] = Field(default_factory=lambda: list(EVENT_TYPES))  # type: ignore[valid-type]
+
+    @model_validator(mode="after")
+    def _complete(self) -> "Channel":
+        if self.type == "email" and not self.to:
+            raise PydanticCustomError("channel", "an email channel needs 'to'")
+        if self.type in ("webhook", "apprise") and not self.url:
+            raise PydanticCustomError("channel", "a {kind} channel needs 'url'", {"kind": self.type})
+        if self.type == "webhook" and (not self.secret or not self.secret.startswith("whsec_")):
+            raise PydanticCustomError("channel", "a webhook channel needs a 'secret' starting with whsec_")
+        return self
+
+
+class Alerts(Strict):
+    smtp: Smtp | None = None
+    channels: list[Channel] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _smtp_for_email(self) -> "Alerts":
+        if any(c.type == "email" for c in self.channels) and self.smtp is None:
+            raise PydanticCustomError("alerts", "email channels need an 'smtp' section")
+        return self
+
+
+class Storage(Strict):
+    raw_retention: Duration = 30 * 86400.0
+    flush_interval: Duration = 1.0
+
+
+class Scheduler(Strict):
+    max_concurrency: int = Field(64, ge=1, le=10_000)
+
+
+class Config(Strict):
+    site: Site = Field(default_factory=Site)
+    defaults: Defaults = Field(default_factory=Defaults)
+    operators: list[Operator] = Field(min_length=1)
+    alerts: Alerts = Field(default_factory=Alerts)
+    storage: Storage = Field(default_factory=Storage)
+    scheduler: Scheduler = Field(default_factory=Scheduler)
+
+    @model_validator(mode="after")
+    def _inherit_defaults(self) -> "Config":
+        for _, _, check in self.iter_checks():
+            for key in ("interval", "timeout", "failure_threshold", "success_threshold"):
+                if getattr(check, key) is None:
+                    setattr(check, key, getattr(self.defaults, key))
+        return self
+
+    def iter_checks(self) -> Iterator[tuple[Operator, Service, CheckBase]]:
+        for operator in self.operators:
+            for service in operator.services:
+                for check in service.checks:
+                    yield operator, service, check
+
+    def check_keys(self) -> list[str]:
+        return [f"{o.id}/{s.id}/{c.id}" for o, s, c in self.iter_checks()]
+
+    def find_check(self, key: str) -> tuple[Operator, Service, CheckBase] | None:
+        for operator, service, check in self.iter_checks():
+            if f"{operator.id}/{service.id}/{check.id}" == key:
+                return operator, service, check
+        return None
+
+    def operator(self, operator_id: str) -> Operator | None:
+        return next((o for o in self.operators if o.id == operator_id), None)

@@ -1,0 +1,151 @@
+"""The demo's scripted story: which operator fails how, and when. Pure, no I/O.
+
+The story loops every ``cycle`` seconds. Times are fractions of the cycle, so a
+test can play the whole story in a short cycle and the demo in four minutes:
+
+- all is well at first;
+- Almerys' optical PEC goes down (HTTP 503), then recovers;
+- SP Santé's rights check gets slow (about 1.5 s): degraded, not down;
+- iSanté's portal answers 200 with "erreur technique" inside;
+- Viamedis' portal DNS name stops resolving (NXDOMAIN);
+- and, all along, Kalixia's certificate expires in 10 days.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, NamedTuple
+
+FaultKind = Literal["down", "slow", "error_page", "dns_fail"]
+
+DOWN_BODY = "Service indisponible"
+ERROR_PAGE_MESSAGE = "Une erreur technique est survenue, veuillez réessayer"
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    """What goes wrong with one service while an episode lasts.
+
+    ``down``: HTTP 503 "Service indisponible"; ``slow``: the answer waits
+    ``delay`` seconds; ``error_page``: HTTP 200 whose page says
+    "Une erreur technique est survenue"; ``dns_fail``: the service's host name
+    answers ``rcode`` (NXDOMAIN or SERVFAIL).
+    """
+
+    kind: FaultKind
+    delay: float = 0.0
+    rcode: str = "NXDOMAIN"
+
+    def describe(self) -> str:
+        """The fault in French words, for the timeline."""
+        if self.kind == "down":
+            return f"panne (HTTP 503 « {DOWN_BODY} »)"
+        if self.kind == "slow":
+            seconds = f"{self.delay:g}".replace(".", ",")  # French decimal comma
+            return f"lenteur (réponses en {seconds} s)"
+        if self.kind == "error_page":
+            return "page d'erreur (HTTP 200 avec « erreur technique »)"
+        return f"nom DNS en échec ({self.rcode})"
+
+
+@dataclass(frozen=True, slots=True)
+class Episode:
+    """One fault on one service, from ``start`` to ``end`` (fractions of the cycle)."""
+
+    target: str  # "operator/service"
+    label: str  # how people name the service, e.g. "Almerys — PEC optique"
+    start: float
+    end: float
+    fault: Fault
+
+
+class Step(NamedTuple):
+    """One line of the timeline: seconds from the start of the cycle, and what happens."""
+
+    start: float
+    end: float
+    what: str
+
+
+@dataclass(frozen=True, slots=True)
+class CertExpiry:
+    """An operator whose certificate expires soon, for the whole demo."""
+
+    operator: str
+    label: str
+    days: float
+
+
+SLOW_DELAY = 1.5  # seconds: over the 1 s "response_time" condition, under the 2 s timeout
+CERTIFICATES = (CertExpiry("kalixia", "Kalixia", 10.0),)
+
+
+def default_episodes(slow_delay: float = SLOW_DELAY) -> tuple[Episode, ...]:
+    """The demo's story; ``slow_delay`` lets tests make the slow service fast to test."""
+    return (
+        Episode("almerys/pec-optique", "Almerys — PEC optique", 0.10, 0.45, Fault("down")),
+        Episode("sp-sante/droits", "SP Santé — droits", 0.30, 0.60, Fault("slow", delay=slow_delay)),
+        Episode("isante/portail", "iSanté — portail", 0.50, 0.75, Fault("error_page")),
+        Episode("viamedis/portail", "Viamedis — portail", 0.60, 0.85, Fault("dns_fail", rcode="NXDOMAIN")),
+    )
+
+
+class Scenario:
+    """The story, looping every ``cycle`` seconds."""
+
+    def __init__(
+        self,
+        cycle: float = 240.0,
+        slow_delay: float = SLOW_DELAY,
+        episodes: tuple[Episode, ...] | None = None,
+        certificates: tuple[CertExpiry, ...] = CERTIFICATES,
+    ) -> None:
+        if cycle <= 0:
+            raise ValueError("the cycle must last more than 0 seconds")
+        self.cycle = cycle
+        self.episodes = episodes if episodes is not None else default_episodes(slow_delay)
+        self.certificates = certificates
+
+    @property
+    def cert_expiry_days(self) -> dict[str, float]:
+        """Operator id → days before its certificate expires, for those that expire soon."""
+        return {c.operator: c.days for c in self.certificates}
+
+    def position(self, elapsed: float) -> float:
+        """Seconds into the current cycle."""
+        return max(0.0, elapsed) % self.cycle
+
+    def faults_at(self, elapsed: float) -> dict[str, Fault]:
+        """The faults in force ``elapsed`` seconds after the demo started, by "operator/service".
+
+        Each episode covers ``[start, end)`` of the cycle.
+        """
+        fraction = self.position(elapsed) / self.cycle
+        return {e.target: e.fault for e in self.episodes if e.start <= fraction < e.end}
+
+    def fault(self, elapsed: float, target: str) -> Fault | None:
+        """The fault on one "operator/service" at ``elapsed``, if any."""
+        return self.faults_at(elapsed).get(target)
+
+    def timeline(self) -> list[Step]:
+        """The story in French, in order, for printing when the demo starts."""
+        steps = [
+            Step(e.start * self.cycle, e.end * self.cycle, f"{e.label} : {e.fault.describe()}")
+            for e in self.episodes
+        ]
+        steps.sort(key=lambda step: (step.start, step.end))
+        for cert in self.certificates:
+            what = f"{cert.label} : certificat TLS expirant dans {cert.days:g} jours (en permanence)"
+            steps.append(Step(0.0, self.cycle, what))
+        return steps
+
+    def describe(self) -> str:
+        """The timeline as lines of text: ``0:24 → 1:48  Almerys — PEC optique : panne (…)``."""
+        lines = [f"Scénario de démonstration (se répète toutes les {_clock(self.cycle)}) :"]
+        lines += [f"  {_clock(s.start)} → {_clock(s.end)}  {s.what}" for s in self.timeline()]
+        return "\n".join(lines)
+
+
+def _clock(seconds: float) -> str:
+    whole = int(round(seconds))
+    return f"{whole // 60}:{whole % 60:02d}"

@@ -1,0 +1,151 @@
+"""Incidents in the database: the incident, its affected services, its updates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from monitor.incidents import AffectedService, IncidentView
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
+
+INCIDENT_STATUSES = ("investigating", "identified", "monitoring", "resolved")
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentUpdate:
+    id: int
+    at: float
+    status: str
+    message: dict[str, str]
+    auto: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Incident:
+    id: int
+    operator_id: str
+    status: str
+    auto: bool
+    title: dict[str, str]
+    started_at: float
+    resolved_at: float | None
+    updated_at: float
+    services: tuple[AffectedService, ...] = field(default=())
+    updates: tuple[IncidentUpdate, ...] = field(default=())  # newest first
+
+    def view(self) -> IncidentView:
+        return IncidentView(self.id, self.operator_id, self.auto, self.services)
+
+
+class IncidentsMixin:
+    db: "Database"
+
+    def open_incident(
+        self,
+        operator_id: str,
+        services: list[str],
+        at: float,
+        title: dict[str, str],
+        message: dict[str, str],
+        auto: bool = True,
+        status: str = "investigating",
+    ) -> int:
+        with self.db.atomic():
+            cursor = self.db.execute(
+                "INSERT INTO incidents (operator_id, status, auto, title_fr, title_en, started_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (operator_id, status, int(auto), title["fr"], title.get("en", title["fr"]), at, at),
+            )
+            incident_id = int(cursor.lastrowid or 0)
+            for service in services:
+                self.add_incident_service(incident_id, service, at)
+            self.add_incident_update(incident_id, at, status, message, auto)
+        return incident_id
+
+    def add_incident_service(self, incident_id: int, service: str, at: float) -> None:
+        self.db.execute(
+            "INSERT INTO incident_services (incident_id, service, since) VALUES (?, ?, ?) "
+            "ON CONFLICT (incident_id, service) DO UPDATE SET recovered_at = NULL",
+            (incident_id, service, at),
+        )
+
+    def mark_service_recovered(self, incident_id: int, service: str, at: float) -> None:
+        self.db.execute(
+            "UPDATE incident_services SET recovered_at = ? WHERE incident_id = ? AND service = ?",
+            (at, incident_id, service),
+        )
+
+    def set_incident_title(self, incident_id: int, title: dict[str, str]) -> None:
+        self.db.execute(
+            "UPDATE incidents SET title_fr = ?, title_en = ? WHERE id = ?",
+            (title["fr"], title.get("en", title["fr"]), incident_id),
+        )
+
+    def add_incident_update(
+        self, incident_id: int, at: float, status: str, message: dict[str, str], auto: bool = True
+    ) -> int:
+        if status not in INCIDENT_STATUSES:
+            raise ValueError(f"unknown incident status {status!r}")
+        with self.db.atomic():
+            cursor = self.db.execute(
+                "INSERT INTO incident_updates (incident_id, at, status, message_fr, message_en, auto) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (incident_id, at, status, message["fr"], message.get("en", message["fr"]), int(auto)),
+            )
+            resolved_at = at if status == "resolved" else None
+            self.db.execute(
+                "UPDATE incidents SET status = ?, updated_at = ?, resolved_at = ? WHERE id = ?",
+                (status, at, resolved_at, incident_id),
+            )
+        return int(cursor.lastrowid or 0)
+
+    def incident(self, incident_id: int) -> Incident | None:
+        rows = list(self.db.query("SELECT * FROM incidents WHERE id = ?", (incident_id,)))
+        return self._incident(rows[0]) if rows else None
+
+    def open_incidents(self, operator_id: str | None = None) -> list[Incident]:
+        sql, params = "SELECT * FROM incidents WHERE resolved_at IS NULL", []
+        if operator_id is not None:
+            sql += " AND operator_id = ?"
+            params.append(operator_id)
+        return [self._incident(row) for row in self.db.query(sql + " ORDER BY started_at", params)]
+
+    def open_auto_incident(self, operator_id: str) -> Incident | None:
+        return next((i for i in self.open_incidents(operator_id) if i.auto), None)
+
+    def incidents(self, since: float = 0.0, until: float = float("inf")) -> list[Incident]:
+        """Incidents that started in [since, until), newest first."""
+        rows = self.db.query(
+            "SELECT * FROM incidents WHERE started_at >= ? AND started_at < ? ORDER BY started_at DESC",
+            (since, until if until != float("inf") else 1e18),
+        )
+        return [self._incident(row) for row in rows]
+
+    def _incident(self, row: dict[str, Any]) -> Incident:
+        services = tuple(
+            AffectedService(r["service"], r["since"], r["recovered_at"])
+            for r in self.db.query(
+                "SELECT service, since, recovered_at FROM incident_services WHERE incident_id = ? ORDER BY since",
+                (row["id"],),
+            )
+        )
+        updates = tuple(
+            IncidentUpdate(r["id"], r["at"], r["status"], {"fr": r["message_fr"], "en": r["message_en"]}, bool(r["auto"]))
+            for r in self.db.query(
+                "SELECT * FROM incident_updates WHERE incident_id = ? ORDER BY at DESC, id DESC", (row["id"],)
+            )
+        )
+        return Incident(
+            id=row["id"],
+            operator_id=row["operator_id"],
+            status=row["status"],
+            auto=bool(row["auto"]),
+            title={"fr": row["title_fr"], "en": row["title_en"]},
+            started_at=row["started_at"],
+            resolved_at=row["resolved_at"],
+            updated_at=row["updated_at"],
+            services=services,
+            updates=updates,
+        )

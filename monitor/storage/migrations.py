@@ -1,0 +1,124 @@
+"""The database schema as numbered migrations (sqlite-utils ``Migrations``).
+
+Never edit a migration that has shipped: add the next number.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+migrations = Migrations("vigie")
+
+
+def _run(db: Database, script: str) -> None:
+    # one statement at a time: executescript() would commit the migration's transaction
+    for statement in script.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+@migrations(name="0001_initial")
+def m0001_initial(db: Database) -> None:
+    _run(db, 
+        """
+        CREATE TABLE checks (
+            id INTEGER PRIMARY KEY,
+            key TEXT NOT NULL UNIQUE,          -- operator/service/check
+            operator_id TEXT NOT NULL,
+            service_id TEXT NOT NULL,
+            check_id TEXT NOT NULL
+        );
+        -- raw results: compact, pruned after the retention period
+        CREATE TABLE results (
+            check_ref INTEGER NOT NULL REFERENCES checks(id),
+            at REAL NOT NULL,
+            outcome INTEGER NOT NULL,          -- 0 up, 1 degraded, 2 down
+            duration_ms INTEGER NOT NULL,
+            lateness_ms INTEGER NOT NULL DEFAULT 0,
+            status INTEGER,                    -- HTTP status, if any
+            error TEXT,                        -- the probe's error, if any
+            failed TEXT                        -- JSON list of failing conditions' reasons
+        );
+        CREATE INDEX results_check_at ON results(check_ref, at);
+        CREATE INDEX results_at ON results(at);
+        CREATE TABLE check_rollups (
+            check_ref INTEGER NOT NULL REFERENCES checks(id),
+            period TEXT NOT NULL,              -- hour | day
+            bucket INTEGER NOT NULL,           -- epoch seconds of the bucket's start
+            n_up INTEGER NOT NULL DEFAULT 0,
+            n_degraded INTEGER NOT NULL DEFAULT 0,
+            n_down INTEGER NOT NULL DEFAULT 0,
+            sum_ms INTEGER NOT NULL DEFAULT 0,
+            max_ms INTEGER NOT NULL DEFAULT 0,
+            histogram TEXT NOT NULL,           -- JSON counts on rollups.LATENCY_BOUNDS_MS
+            PRIMARY KEY (check_ref, period, bucket)
+        );
+        CREATE TABLE service_rollups (
+            service TEXT NOT NULL,             -- operator/service
+            period TEXT NOT NULL,
+            bucket INTEGER NOT NULL,
+            operational REAL NOT NULL DEFAULT 0,   -- seconds spent in each status
+            degraded_performance REAL NOT NULL DEFAULT 0,
+            partial_outage REAL NOT NULL DEFAULT 0,
+            major_outage REAL NOT NULL DEFAULT 0,
+            under_maintenance REAL NOT NULL DEFAULT 0,
+            PRIMARY KEY (service, period, bucket)
+        );
+        CREATE TABLE check_states (
+            key TEXT PRIMARY KEY,
+            status TEXT NOT NULL,
+            since REAL,
+            down_streak INTEGER NOT NULL,
+            bad_streak INTEGER NOT NULL,
+            good_streak INTEGER NOT NULL,
+            up_streak INTEGER NOT NULL,
+            last_at REAL,
+            reasons TEXT NOT NULL
+        );
+        CREATE TABLE service_states (
+            key TEXT PRIMARY KEY,
+            status TEXT,
+            since REAL
+        );
+        CREATE TABLE flips (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,                -- check | service
+            key TEXT NOT NULL,
+            from_status TEXT NOT NULL,
+            to_status TEXT NOT NULL,
+            at REAL NOT NULL,
+            why TEXT NOT NULL                  -- JSON list of reasons
+        );
+        CREATE INDEX flips_key_at ON flips(key, at);
+        CREATE TABLE incidents (
+            id INTEGER PRIMARY KEY,
+            operator_id TEXT NOT NULL,
+            status TEXT NOT NULL,              -- investigating | identified | monitoring | resolved
+            auto INTEGER NOT NULL,             -- 1 when detected and handled by Vigie
+            title_fr TEXT NOT NULL,
+            title_en TEXT NOT NULL,
+            started_at REAL NOT NULL,
+            resolved_at REAL,
+            updated_at REAL NOT NULL
+        );
+        CREATE INDEX incidents_open ON incidents(resolved_at, operator_id);
+        CREATE TABLE incident_services (
+            incident_id INTEGER NOT NULL REFERENCES incidents(id),
+            service TEXT NOT NULL,
+            since REAL NOT NULL,
+            recovered_at REAL,
+            PRIMARY KEY (incident_id, service)
+        );
+        CREATE TABLE incident_updates (
+            id INTEGER PRIMARY KEY,
+            incident_id INTEGER NOT NULL REFERENCES incidents(id),
+            at REAL NOT NULL,
+            status TEXT NOT NULL,
+            message_fr TEXT NOT NULL,
+            message_en TEXT NOT NULL,
+            auto INTEGER NOT NULL
+        );
+        CREATE INDEX incident_updates_incident ON incident_updates(incident_id, at);
+        """
+    )

@@ -1,0 +1,288 @@
+"""`Store`: every read and write of Vigie's SQLite database, behind named methods.
+
+One file in WAL mode (readers never block the writer; a ``kill -9`` leaves a
+database that opens clean). Raw results are written in batches together with
+the rollups they feed, in one transaction, so rollups never disagree with
+what was recorded. Flips and incidents are written at once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from sqlite_utils import Database
+
+from monitor.judge import CheckState, Flip
+from monitor.rollups import (
+    PERIODS,
+    bucket_start,
+    empty_histogram,
+    latency_bucket,
+    split_span,
+)
+from monitor.storage.incidents import IncidentsMixin
+from monitor.storage.migrations import migrations
+
+OUTCOME_CODES = {"up": 0, "degraded": 1, "down": 2}
+SERVICE_STATUSES = (
+    "operational",
+    "degraded_performance",
+    "partial_outage",
+    "major_outage",
+    "under_maintenance",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ResultRow:
+    """One probe result as stored: compact, no body, no headers."""
+
+    key: str
+    at: float
+    outcome: str  # up | degraded | down
+    duration: float  # seconds
+    lateness: float = 0.0  # seconds between planned and actual start
+    status: int | None = None
+    error: str | None = None
+    failed: tuple[str, ...] = ()
+
+
+class Store(IncidentsMixin):
+    """Vigie's database. Not thread-safe: use it from the event loop's thread."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self.db = Database(self.path)
+        if self.path != ":memory:":
+            self.db.enable_wal()
+            self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("PRAGMA busy_timeout=5000")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        migrations.apply(self.db)
+        self._check_ids: dict[str, int] = {
+            row["key"]: row["id"] for row in self.db.query("SELECT id, key FROM checks")
+        }
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- catalog ---------------------------------------------------------------
+
+    def sync_checks(self, keys: Iterable[str]) -> None:
+        """Register the checks of the config (ids stay stable across restarts)."""
+        with self.db.atomic():
+            for key in keys:
+                if key not in self._check_ids:
+                    operator_id, service_id, check_id = key.split("/")
+                    cursor = self.db.execute(
+                        "INSERT INTO checks (key, operator_id, service_id, check_id) VALUES (?, ?, ?, ?)",
+                        (key, operator_id, service_id, check_id),
+                    )
+                    self._check_ids[key] = int(cursor.lastrowid or 0)
+
+    # -- results and check rollups ----------------------------------------------
+
+    def record_results(self, rows: list[ResultRow], states: dict[str, CheckState] | None = None) -> None:
+        """Write a batch of results, the rollups they feed and the checks' states, atomically."""
+        if not rows and not states:
+            return
+        with self.db.atomic():
+            self.sync_checks({row.key for row in rows} - self._check_ids.keys())
+            self.db.conn.executemany(
+                "INSERT INTO results (check_ref, at, outcome, duration_ms, lateness_ms, status, error, failed) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        self._check_ids[r.key],
+                        r.at,
+                        OUTCOME_CODES[r.outcome],
+                        round(r.duration * 1000),
+                        round(r.lateness * 1000),
+                        r.status,
+                        r.error,
+                        json.dumps(list(r.failed), ensure_ascii=False) if r.failed else None,
+                    )
+                    for r in rows
+                ],
+            )
+            self._add_to_rollups(rows)
+            for key, state in (states or {}).items():
+                self.save_check_state(key, state)
+
+    def _add_to_rollups(self, rows: list[ResultRow]) -> None:
+        sums: dict[tuple[int, str, int], dict[str, Any]] = {}
+        for row in rows:
+            for period in PERIODS:
+                slot = (self._check_ids[row.key], period, bucket_start(period, row.at))
+                agg = sums.setdefault(
+                    slot, {"up": 0, "degraded": 0, "down": 0, "sum": 0, "max": 0, "hist": empty_histogram()}
+                )
+                ms = round(row.duration * 1000)
+                agg[row.outcome] += 1
+                agg["sum"] += ms
+                agg["max"] = max(agg["max"], ms)
+                agg["hist"][latency_bucket(ms)] += 1
+        for (check_ref, period, bucket), agg in sums.items():
+            existing = self.db.execute(
+                "SELECT histogram FROM check_rollups WHERE check_ref = ? AND period = ? AND bucket = ?",
+                (check_ref, period, bucket),
+            ).fetchone()
+            histogram = agg["hist"]
+            if existing:
+                histogram = [a + b for a, b in zip(json.loads(existing[0]), histogram)]
+            self.db.execute(
+                """INSERT INTO check_rollups
+                   (check_ref, period, bucket, n_up, n_degraded, n_down, sum_ms, max_ms, histogram)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT (check_ref, period, bucket) DO UPDATE SET
+                     n_up = n_up + excluded.n_up, n_degraded = n_degraded + excluded.n_degraded,
+                     n_down = n_down + excluded.n_down, sum_ms = sum_ms + excluded.sum_ms,
+                     max_ms = max(max_ms, excluded.max_ms), histogram = excluded.histogram""",
+                (check_ref, period, bucket, agg["up"], agg["degraded"], agg["down"], agg["sum"], agg["max"],
+                 json.dumps(histogram)),
+            )
+
+    def check_rollups(self, key: str, period: str, since: float, until: float) -> list[dict[str, Any]]:
+        """Rollup rows of a check whose bucket starts in [since, until), oldest first."""
+        check_ref = self._check_ids.get(key)
+        if check_ref is None:
+            return []
+        rows = self.db.query(
+            "SELECT bucket, n_up, n_degraded, n_down, sum_ms, max_ms, histogram FROM check_rollups "
+            "WHERE check_ref = ? AND period = ? AND bucket >= ? AND bucket < ? ORDER BY bucket",
+            (check_ref, period, bucket_start(period, since), until),
+        )
+        return [{**row, "histogram": json.loads(row["histogram"])} for row in rows]
+
+    def recent_results(self, key: str, limit: int = 50) -> list[dict[str, Any]]:
+        check_ref = self._check_ids.get(key)
+        if check_ref is None:
+            return []
+        rows = list(
+            self.db.query(
+                "SELECT at, outcome, duration_ms, lateness_ms, status, error, failed FROM results "
+                "WHERE check_ref = ? ORDER BY at DESC LIMIT ?",
+                (check_ref, limit),
+            )
+        )
+        names = {code: name for name, code in OUTCOME_CODES.items()}
+        for row in rows:
+            row["outcome"] = names[row["outcome"]]
+            row["failed"] = json.loads(row["failed"]) if row["failed"] else []
+        return rows
+
+    def lateness_ms(self, since: float) -> list[int]:
+        return [row[0] for row in self.db.execute("SELECT lateness_ms FROM results WHERE at >= ?", (since,))]
+
+    def prune_results(self, before: float) -> int:
+        """Drop raw results older than ``before``; rollups keep the history."""
+        with self.db.atomic():
+            return self.db.execute("DELETE FROM results WHERE at < ?", (before,)).rowcount
+
+    def count_results(self) -> int:
+        return self.db.execute("SELECT count(*) FROM results").fetchone()[0]
+
+    # -- service time ---------------------------------------------------------
+
+    def account_service_time(self, key: str, status: str, start: float, end: float) -> None:
+        """Add the seconds of [start, end) spent in ``status`` to the service's rollups."""
+        if status not in SERVICE_STATUSES or end <= start:
+            return
+        with self.db.atomic():
+            for period in PERIODS:
+                for bucket, seconds in split_span(period, start, end):
+                    self.db.execute(
+                        f"""INSERT INTO service_rollups (service, period, bucket, {status}) VALUES (?, ?, ?, ?)
+                            ON CONFLICT (service, period, bucket) DO UPDATE SET {status} = {status} + excluded.{status}""",
+                        (key, period, bucket, seconds),
+                    )
+
+    def service_rollups(self, key: str, period: str, since: float, until: float) -> list[dict[str, Any]]:
+        return list(
+            self.db.query(
+                "SELECT bucket, " + ", ".join(SERVICE_STATUSES) + " FROM service_rollups "
+                "WHERE service = ? AND period = ? AND bucket >= ? AND bucket < ? ORDER BY bucket",
+                (key, period, bucket_start(period, since), until),
+            )
+        )
+
+    def service_uptime(self, key: str, since: float, until: float) -> float | None:
+        """Share of observed time the service was usable (operational or degraded); None if unobserved."""
+        period = "day" if until - since >= 3 * 86400 else "hour"
+        totals: dict[str, float] = defaultdict(float)
+        for row in self.service_rollups(key, period, since, until):
+            for status in SERVICE_STATUSES:
+                totals[status] += row[status]
+        observed = sum(v for s, v in totals.items() if s != "under_maintenance")
+        if observed <= 0:
+            return None
+        return (totals["operational"] + totals["degraded_performance"]) / observed
+
+    # -- judge state ---------------------------------------------------------
+
+    def save_check_state(self, key: str, state: CheckState) -> None:
+        self.db.execute(
+            """INSERT OR REPLACE INTO check_states
+               (key, status, since, down_streak, bad_streak, good_streak, up_streak, last_at, reasons)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            (key, state.status, state.since, state.down_streak, state.bad_streak, state.good_streak,
+             state.up_streak, state.last_at, json.dumps(list(state.reasons), ensure_ascii=False)),
+        )
+
+    def load_check_states(self) -> dict[str, CheckState]:
+        return {
+            row["key"]: CheckState(
+                status=row["status"],
+                since=row["since"],
+                down_streak=row["down_streak"],
+                bad_streak=row["bad_streak"],
+                good_streak=row["good_streak"],
+                up_streak=row["up_streak"],
+                last_at=row["last_at"],
+                reasons=tuple(json.loads(row["reasons"])),
+            )
+            for row in self.db.query("SELECT * FROM check_states")
+        }
+
+    def save_service_state(self, key: str, status: str | None, since: float | None) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO service_states (key, status, since) VALUES (?, ?, ?)", (key, status, since)
+        )
+
+    def load_service_states(self) -> dict[str, tuple[str | None, float | None]]:
+        return {row["key"]: (row["status"], row["since"]) for row in self.db.query("SELECT * FROM service_states")}
+
+    # -- flips ---------------------------------------------------------------
+
+    def record_flip(self, flip: Flip) -> int:
+        cursor = self.db.execute(
+            "INSERT INTO flips (kind, key, from_status, to_status, at, why) VALUES (?, ?, ?, ?, ?, ?)",
+            (flip.kind, flip.key, flip.from_status, flip.to_status, flip.at,
+             json.dumps(list(flip.why), ensure_ascii=False)),
+        )
+        return int(cursor.lastrowid or 0)
+
+    def flips(self, key: str | None = None, kind: str | None = None, since: float = 0.0) -> list[Flip]:
+        where, params = ["at >= ?"], [since]
+        if key is not None:
+            where.append("key = ?")
+            params.append(key)
+        if kind is not None:
+            where.append("kind = ?")
+            params.append(kind)
+        rows = self.db.query(
+            f"SELECT kind, key, from_status, to_status, at, why FROM flips WHERE {' AND '.join(where)} ORDER BY id",
+            params,
+        )
+        return [
+            Flip(r["kind"], r["key"], r["from_status"], r["to_status"], r["at"], tuple(json.loads(r["why"])))
+            for r in rows
+        ]
+
+    def transaction(self) -> Iterator[Database]:
+        """Group writes: ``with store.transaction(): …`` commits them all or none."""
+        return self.db.atomic()  # type: ignore[return-value]

@@ -1,0 +1,1 @@
+"""Vigie's public site: the aiohttp application, its pages, API and feeds."""

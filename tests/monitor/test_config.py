@@ -1,0 +1,120 @@
+"""Config loading: every broken file of tests/config_errors gives exactly its located errors."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from monitor.cli import main
+from monitor.config import ConfigError, load_config, parse_config
+
+ROOT = Path(__file__).resolve().parents[2]
+CASES = sorted((ROOT / "tests" / "config_errors").glob("*.yaml"))
+EXPECT = re.compile(r"^# expect: (\d+):(\d+): (.*)$")
+
+MINIMAL = """
+operators:
+  - id: almerys
+    name: Almerys
+    services:
+      - id: pec-optique
+        name: {fr: "PEC optique", en: "Optical pre-authorisation"}
+        professions: [opticien]
+        checks:
+          - id: api
+            type: http
+            url: "https://pec.example.org/health"
+            headers: {Authorization: "Bearer ${TOKEN}"}
+            conditions: ["status == 200", {condition: "response_time < 2s", severity: degraded}]
+          - {id: tls, type: tls, host: pec.example.org, interval: 5m}
+"""
+
+
+def expectations(path: Path) -> list[tuple[int, int, str]]:
+    out = []
+    for line in path.read_text().splitlines():
+        match = EXPECT.match(line)
+        if match:
+            out.append((int(match.group(1)), int(match.group(2)), match.group(3)))
+    return out
+
+
+@pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
+def test_it_reports_each_broken_file_located(path: Path) -> None:
+    expected = expectations(path)
+    assert expected, f"{path.name} has no '# expect:' line"
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, env={})
+    problems = caught.value.problems
+    assert len(problems) == len(expected), "\n".join(map(str, problems))
+    for (line, column, message), problem in zip(sorted(expected), problems):
+        assert (problem.line, problem.column) == (line, column), str(problem)
+        assert problem.message.startswith(message), str(problem)
+        assert str(problem).startswith(f"{path}:{line}:{column}: ")
+
+
+def test_it_inherits_defaults_into_checks() -> None:
+    config = parse_config(MINIMAL, env={"TOKEN": "s3cret"}).config
+    api = config.find_check("almerys/pec-optique/api")[2]
+    tls = config.find_check("almerys/pec-optique/tls")[2]
+    assert (api.interval, api.timeout, api.failure_threshold, api.success_threshold) == (60.0, 10.0, 3, 2)
+    assert tls.interval == 300.0
+
+
+def test_it_interpolates_environment_variables() -> None:
+    config = parse_config(MINIMAL, env={"TOKEN": "s3cret"}).config
+    assert config.find_check("almerys/pec-optique/api")[2].headers == {"Authorization": "Bearer s3cret"}
+
+
+def test_it_keeps_a_literal_dollar_brace_when_escaped() -> None:
+    text = MINIMAL.replace("Bearer ${TOKEN}", "$${LITERAL}")
+    config = parse_config(text, env={}).config
+    assert config.find_check("almerys/pec-optique/api")[2].headers == {"Authorization": "${LITERAL}"}
+
+
+def test_it_parses_conditions_with_their_severity() -> None:
+    api = parse_config(MINIMAL, env={"TOKEN": "x"}).config.find_check("almerys/pec-optique/api")[2]
+    assert [(c.text, c.severity) for c in api.conditions] == [
+        ("status == 200", "down"),
+        ("response_time < 2s", "degraded"),
+    ]
+
+
+def test_it_reads_a_plain_string_name_as_french() -> None:
+    config = parse_config(MINIMAL.replace('{fr: "PEC optique", en: "Optical pre-authorisation"}', "PEC optique"), env={"TOKEN": "x"}).config
+    assert config.operators[0].services[0].name == {"fr": "PEC optique"}
+
+
+def test_it_warns_about_very_short_intervals() -> None:
+    loaded = parse_config(MINIMAL.replace("interval: 5m", "interval: 2s"), env={"TOKEN": "x"})
+    assert any("interval below 10s" in w.message for w in loaded.warnings)
+
+
+def test_it_validates_the_shipped_config(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", "-c", str(ROOT / "config.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert "OK" in out and "probes per minute" in out
+
+
+def test_it_exits_2_with_every_error_and_no_traceback(capsys: pytest.CaptureFixture[str]) -> None:
+    path = ROOT / "tests" / "config_errors" / "many_errors.yaml"
+    assert main(["validate", "-c", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count(str(path)) == 3 and "Traceback" not in err
+
+
+def test_it_says_when_the_file_is_missing(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["validate", "-c", str(tmp_path / "nope.yaml")]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_it_prints_a_json_schema_editors_can_use(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["schema"]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    assert schema["$schema"].startswith("https://json-schema.org/")
+    assert "operators" in schema["required"]
+    check_types = json.dumps(schema["$defs"])
+    assert all(f'"{kind}"' in check_types for kind in ("http", "tcp", "dns", "tls"))
