@@ -86,6 +86,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return EXIT_OK
+    except OSError as exc:  # e.g. the port is taken, the database's folder is not writable
+        print(f"vigie {args.command}: {exc}", file=sys.stderr)
+        return EXIT_FAIL
     return EXIT_USAGE
 
 

@@ -192,11 +192,10 @@ def _secs(seconds: float) -> str:
 
 
 def _span(seconds: float) -> str:
-    for size, unit in ((86400, "day"), (3600, "hour"), (60, "minute"), (1, "second")):
-        if seconds >= 2 * size or size == 1:
-            count = int(seconds // size)
-            return f"{count} {unit}{'s' if count != 1 else ''}"
-    return ""  # unreachable
+    units = ((86400, "day"), (3600, "hour"), (60, "minute"), (1, "second"))
+    size, unit = next((size, unit) for size, unit in units if seconds >= 2 * size or size == 1)
+    count = int(seconds // size)
+    return f"{count} {unit}{'s' if count != 1 else ''}"
 
 
 def _cert(seconds: float) -> str:
@@ -426,8 +425,12 @@ def _comparable(a: Any, b: Any) -> bool:
 _ORDERING = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 
 
+def _positive(op: str) -> bool:
+    return not op.startswith("not ") and op != "!="
+
+
 def _holds(op: str, seen: Any, value: Any, regex: re.Pattern[str] | None) -> bool:
-    positive = not op.startswith("not ") and op != "!="
+    positive = _positive(op)
     if op in _EQ:
         return _same(seen, value) == positive
     if op in _ORDERING:
@@ -449,7 +452,7 @@ def _excerpt(text: str, start: int, end: int) -> str:
 
 
 def _judge_body(ast: _Ast, text: str, size: int) -> tuple[bool, str]:
-    positive = not ast.op.startswith("not ") and ast.op != "!="
+    positive = _positive(ast.op)
     if ast.op in _EQ:
         return _same(text, ast.value) == positive, f"body = {_excerpt(text, 0, 40)} ({size} bytes)"
     needle = repr(_clip(ast.value, 40))
@@ -496,15 +499,14 @@ class Condition:
     text: str
     severity: Severity = "down"
     name: str = ""  # defaults to the text
-    _ast: _Ast | None = field(default=None, compare=False, repr=False)
+    _ast: _Ast | None = field(default=None, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.severity not in ("down", "degraded"):
             raise ValueError(f"severity must be 'down' or 'degraded', not {self.severity!r}")
         if not self.name:
             object.__setattr__(self, "name", self.text)
-        if self._ast is None:
-            object.__setattr__(self, "_ast", _Parser(self.text).condition())
+        object.__setattr__(self, "_ast", _Parser(self.text).condition())
 
     def evaluate(self, result: ProbeResult, now: float) -> Verdict:
         """Judge one result at time ``now`` (epoch seconds); never raises."""

@@ -169,9 +169,9 @@ class Engine:
         self.store.record_flip(flip)
         self.store.save_service_state(service_key, new, at)
         self.service_states[service_key] = (new, at)
-        self._apply_incident_plan(service_key, old, new, at)
         log.info("service %s: %s -> %s", service_key, old, new)
         self._emit("flip", flip)
+        self._apply_incident_plan(service_key, old, new, at)
 
     def _apply_incident_plan(self, service_key: str, old: str | None, new: str | None, at: float) -> None:
         operator = self.targets[self.services[service_key][0]].operator

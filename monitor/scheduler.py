@@ -73,8 +73,8 @@ class Scheduler:
             )
         storage = self.engine.config.storage
         self.aps.add_job(self._heartbeat, IntervalTrigger(seconds=HEARTBEAT), id="heartbeat")
-        self.aps.add_job(self.engine.flush, IntervalTrigger(seconds=storage.flush_interval), id="flush")
-        self.aps.add_job(self.engine.account_all, IntervalTrigger(seconds=60), id="account")
+        self.aps.add_job(self._flush, IntervalTrigger(seconds=storage.flush_interval), id="flush")
+        self.aps.add_job(self._account, IntervalTrigger(seconds=60), id="account")
         self.aps.add_job(self._prune, IntervalTrigger(hours=1), id="prune", next_run_time=datetime.now(timezone.utc))
         self.aps.start()
         log.info("scheduled %d checks", len(intervals))
@@ -94,10 +94,19 @@ class Scheduler:
         except Exception:  # noqa: BLE001 - one broken check must not stop the others
             log.exception("check %s failed to run", key)
 
-    def _heartbeat(self) -> None:
+    # Chores are coroutines on purpose: APScheduler runs plain functions in a
+    # thread pool, and the store (like the engine) belongs to the event loop.
+
+    async def _heartbeat(self) -> None:
         self.last_heartbeat = self.clock.monotonic()
 
-    def _prune(self) -> None:
+    async def _flush(self) -> None:
+        self.engine.flush()
+
+    async def _account(self) -> None:
+        self.engine.account_all()
+
+    async def _prune(self) -> None:
         removed = self.engine.prune()
         if removed:
             log.info("pruned %d raw results past retention", removed)

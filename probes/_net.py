@@ -82,12 +82,15 @@ async def run_probe(
     result = ProbeResult(started_at=ctx.clock.now())
     tracker = Tracker(result, ctx, timeout)
     start = ctx.clock.monotonic()
+    scope: asyncio.Timeout | None = None
     try:
         async with asyncio.timeout(timeout) as scope:
             tracker.deadline = scope.when()
             await body(tracker)
-    except TimeoutError:
-        if tracker.on_timeout is not None:
+    except TimeoutError as exc:
+        if scope is None or not scope.expired():  # the kernel's ETIMEDOUT, not our deadline
+            result.error = describe_exception(exc, tracker.label)
+        elif tracker.on_timeout is not None:
             result.error = tracker.on_timeout()
         else:
             result.error = f"timeout after {seconds(timeout)} {tracker.label}"
@@ -160,7 +163,8 @@ async def connect(
     second handshake without verification, within the time left) before the
     precise error is raised, so that ``cert_expires_in`` can be shown.
     """
-    context = _tls.make_context(tls, alpn=alpn) if use_tls else None
+    # Off the loop: a first use loads the system trust store from disk.
+    context = await asyncio.to_thread(_tls.make_context, tls, alpn=alpn) if use_tls else None
     infos = await resolve(tracker, host, port)
     conn = await _open(tracker, infos)
     tracker.result.details["address"] = conn.address
@@ -241,7 +245,7 @@ async def _learn_invalid_cert(
     if deadline <= loop.time():
         return
     host = address.rsplit(":", 1)[0].strip("[]")
-    context = _tls.make_context(None, verify=False, alpn=alpn)
+    context = await asyncio.to_thread(_tls.make_context, None, verify=False, alpn=alpn)
     writer: asyncio.StreamWriter | None = None
     try:
         async with asyncio.timeout_at(deadline):

@@ -66,13 +66,15 @@ def make_context(
 def _cached_context(
     verify: bool, ca_file: str | None, _mtime: float, alpn: tuple[str, ...]
 ) -> ssl.SSLContext:
-    ctx = ssl.create_default_context()
-    if ca_file:
-        try:
-            ctx.load_verify_locations(cafile=ca_file)
-        except (OSError, ssl.SSLError) as exc:
-            raise TlsConfigError(f"TLS: cannot load ca_file {ca_file!r}: {exc}") from None
-    if not verify:
+    if verify:
+        ctx = ssl.create_default_context()
+        if ca_file:
+            try:
+                ctx.load_verify_locations(cafile=ca_file)
+            except (OSError, ssl.SSLError) as exc:
+                raise TlsConfigError(f"TLS: cannot load ca_file {ca_file!r}: {exc}") from None
+    else:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
     if alpn:

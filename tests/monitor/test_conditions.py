@@ -381,7 +381,7 @@ EVERY_FORM = [parse_condition(case[0]) for case in CASES] + [
 ]
 
 
-@settings(max_examples=6000, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(texts)
 def test_it_parses_any_text_or_raises_a_positioned_syntax_error(text: str) -> None:
     try:
@@ -393,7 +393,7 @@ def test_it_parses_any_text_or_raises_a_positioned_syntax_error(text: str) -> No
         assert condition.text == text
 
 
-@settings(max_examples=4000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(results, seconds)
 def test_it_never_raises_when_evaluating_any_result(result: ProbeResult, now: float) -> None:
     for condition in EVERY_FORM:
@@ -406,7 +406,7 @@ def test_it_never_raises_when_evaluating_any_result(result: ProbeResult, now: fl
     assert assess(result, EVERY_FORM[:5], now).outcome in ("up", "degraded", "down")
 
 
-@settings(max_examples=4000, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(texts, results)
 def test_it_never_raises_when_evaluating_random_conditions(text: str, result: ProbeResult) -> None:
     try:

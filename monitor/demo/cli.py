@@ -1,0 +1,93 @@
+"""`vigie demo`: the whole product against the simulated fleet, narrated in French."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from monitor.cli import EXIT_OK, EXIT_USAGE, serve
+from monitor.demo.fleet import DemoFleet
+from monitor.durations import parse_duration
+from monitor.engine import Engine
+from monitor.judge import Flip
+
+STATUS_WORDS = {
+    "operational": "fonctionne normalement",
+    "degraded_performance": "fonctionne au ralenti",
+    "partial_outage": "panne partielle",
+    "major_outage": "panne",
+    "under_maintenance": "en maintenance",
+    "unknown": "état inconnu",
+}
+
+
+class Narrator:
+    """Prints what a professional would want to know, as it happens."""
+
+    def __init__(self, out: Any = sys.stdout) -> None:
+        self.out = out
+        self.engine: Engine | None = None
+
+    def __call__(self, kind: str, payload: Any) -> None:
+        if kind == "flip" and isinstance(payload, Flip) and payload.kind == "service" and payload.from_status != "unknown":
+            words = STATUS_WORDS.get(payload.to_status, payload.to_status)
+            why = f" — {payload.why[0]}" if payload.why else ""
+            self._say(payload.at, f"{self._service_label(payload.key)} : {words}{why}")
+        elif kind.startswith("incident.") and self.engine is not None:
+            incident = self.engine.store.incident(payload)
+            if incident is not None:
+                verb = {"incident.opened": "ouvert", "incident.updated": "mis à jour", "incident.resolved": "résolu"}[kind]
+                self._say(incident.updated_at, f"Incident n° {incident.id} {verb} : {incident.title['fr']}")
+
+    def _service_label(self, key: str) -> str:
+        if self.engine is None:
+            return key
+        first = self.engine.services[key][0]
+        target = self.engine.targets[first]
+        return f"{target.operator.name} — {target.service.name['fr']}"
+
+    def _say(self, at: float, text: str) -> None:
+        print(f"[{datetime.fromtimestamp(at).strftime('%H:%M:%S')}] {text}", file=self.out, flush=True)
+
+
+def cmd_demo(listen: tuple[str, int], db: str | None, cycle_text: str) -> int:
+    try:
+        cycle = parse_duration(cycle_text)
+    except ValueError as exc:
+        print(f"vigie demo: --cycle: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if cycle < 60:
+        print("vigie demo: --cycle must be at least 1m", file=sys.stderr)
+        return EXIT_USAGE
+    asyncio.run(run_demo(listen, db, cycle))
+    return EXIT_OK
+
+
+async def run_demo(listen: tuple[str, int], db: str | None, cycle: float) -> None:
+    from status_site.app import ENGINE, create_app
+
+    workdir = Path(tempfile.mkdtemp(prefix="vigie-demo-"))
+    host, port = listen
+    async with DemoFleet(workdir=workdir, cycle=cycle) as fleet:
+        (workdir / "config.yaml").write_text(fleet.config_yaml(), encoding="utf-8")
+        narrator = Narrator()
+        app = create_app(fleet.config(), db or workdir / "vigie-demo.db", on_engine=[narrator])
+
+        async def attach(app: Any) -> None:
+            narrator.engine = app[ENGINE]
+
+        app.on_startup.append(attach)
+        print("Vigie — démonstration : une flotte simulée d'opérateurs de tiers payant tourne en local.")
+        print(fleet.scenario.describe())
+        print(f"Configuration utilisée : {workdir / 'config.yaml'}")
+        print(f"Base de données : {db or workdir / 'vigie-demo.db'}")
+        print(
+            f"Santé : http://{host}:{port}/healthz · métriques : http://{host}:{port}/metrics · Ctrl-C pour arrêter",
+            flush=True,
+        )
+        print("Les services démarrent ; chaque changement d'état s'affiche ci-dessous.\n", flush=True)
+        await serve(app, host, port)

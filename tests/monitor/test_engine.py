@@ -1,0 +1,179 @@
+"""The engine end to end on real HTTP targets: results become flips, flips become incidents."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import AsyncIterator
+
+import pytest
+from aiohttp import web
+
+from monitor.clock import FakeClock
+from monitor.config import parse_config
+from monitor.engine import Engine
+from monitor.storage import Store
+
+
+class Target:
+    """A real HTTP server whose answer the test switches."""
+
+    def __init__(self) -> None:
+        self.status = {"pec": 200, "droits": 200}
+        self.url = ""
+
+    async def handle(self, request: web.Request) -> web.Response:
+        status = self.status[request.match_info["service"]]
+        return web.Response(status=status, text="OK" if status == 200 else "Service indisponible")
+
+
+@pytest.fixture
+async def target() -> AsyncIterator[Target]:
+    target = Target()
+    app = web.Application()
+    app.router.add_get("/{service}/health", target.handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    target.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    yield target
+    await runner.cleanup()
+
+
+def config_for(url: str):
+    return parse_config(
+        f"""
+defaults: {{interval: 30s, timeout: 2s, failure_threshold: 2, success_threshold: 2}}
+operators:
+  - id: almerys
+    name: Almerys
+    services:
+      - id: pec
+        name: {{fr: "PEC optique", en: "Optical PEC"}}
+        checks:
+          - {{id: api, type: http, url: "{url}/pec/health", conditions: ["status == 200", "body contains 'OK'"]}}
+      - id: droits
+        name: {{fr: "Droits", en: "Rights"}}
+        checks:
+          - {{id: api, type: http, url: "{url}/droits/health", conditions: ["status == 200"]}}
+""",
+        env={},
+    ).config
+
+
+async def tick(engine: Engine, clock: FakeClock) -> None:
+    for key in engine.targets:
+        await engine.run_check(key)
+    clock.advance(30)
+
+
+async def test_it_turns_an_outage_into_flips_and_one_incident(target: Target, tmp_path: Path, clock: FakeClock) -> None:
+    store = Store(tmp_path / "v.db")
+    engine = Engine(config_for(target.url), store, clock)
+    await tick(engine, clock)
+    target.status["pec"] = 503
+    await tick(engine, clock)
+    assert store.open_incidents() == []  # one failure is not an outage
+    await tick(engine, clock)
+    [incident] = store.open_incidents()
+    assert incident.auto and incident.status == "investigating"
+    assert [s.key for s in incident.services] == ["almerys/pec"]
+    assert incident.title["fr"] == "Almerys : PEC optique indisponible"
+    flips = store.flips(kind="service")
+    assert [(f.key, f.from_status, f.to_status) for f in flips][-1] == ("almerys/pec", "operational", "major_outage")
+    assert any("status == 200" in why for why in flips[-1].why)
+    store.close()
+
+
+async def test_it_gathers_an_operators_failing_services_in_one_incident(target: Target, tmp_path: Path, clock: FakeClock) -> None:
+    store = Store(tmp_path / "v.db")
+    engine = Engine(config_for(target.url), store, clock)
+    await tick(engine, clock)
+    target.status.update(pec=503, droits=500)
+    for _ in range(2):
+        await tick(engine, clock)
+    [incident] = store.open_incidents()
+    assert {s.key for s in incident.services} == {"almerys/pec", "almerys/droits"}
+    assert "PEC optique et Droits indisponibles" in incident.title["fr"]
+
+
+async def test_it_resolves_the_incident_when_every_service_is_back(target: Target, tmp_path: Path, clock: FakeClock) -> None:
+    store = Store(tmp_path / "v.db")
+    engine = Engine(config_for(target.url), store, clock)
+    await tick(engine, clock)
+    target.status.update(pec=503, droits=500)
+    for _ in range(2):
+        await tick(engine, clock)
+    target.status.update(pec=200)
+    for _ in range(2):
+        await tick(engine, clock)
+    [incident] = store.open_incidents()
+    assert [s.key for s in incident.services if s.recovered_at is None] == ["almerys/droits"]
+    target.status.update(droits=200)
+    for _ in range(2):
+        await tick(engine, clock)
+    assert store.open_incidents() == []
+    resolved = store.incident(incident.id)
+    assert resolved.status == "resolved" and resolved.updates[0].message["fr"].startswith("Tous les services")
+
+
+async def test_it_resumes_judging_from_stored_state_after_a_restart(target: Target, tmp_path: Path, clock: FakeClock) -> None:
+    config = config_for(target.url)
+    store = Store(tmp_path / "v.db")
+    engine = Engine(config, store, clock)
+    await tick(engine, clock)
+    target.status["pec"] = 503
+    await tick(engine, clock)
+    engine.close()
+    store.close()
+    # the restart happens between the first and the second failure
+    store = Store(tmp_path / "v.db")
+    engine = Engine(config, store, clock)
+    assert engine.check_states["almerys/pec/api"].down_streak == 1
+    await tick(engine, clock)
+    [incident] = store.open_incidents()
+    target.status["pec"] = 200
+    for _ in range(2):
+        await tick(engine, clock)
+    assert store.incident(incident.id).status == "resolved"
+    assert len(store.incidents()) == 1
+
+
+async def test_it_writes_results_and_rollups_in_batches(target: Target, tmp_path: Path, clock: FakeClock) -> None:
+    store = Store(tmp_path / "v.db")
+    engine = Engine(config_for(target.url), store, clock)
+    for _ in range(3):
+        await tick(engine, clock)
+    assert store.count_results() == 0
+    assert engine.flush() == 6
+    assert store.count_results() == 6
+    [row] = store.check_rollups("almerys/pec/api", "day", clock.now() - 86400, clock.now() + 86400)
+    assert row["n_up"] == 3
+
+
+async def test_it_counts_service_time_for_uptime(target: Target, tmp_path: Path, clock: FakeClock) -> None:
+    store = Store(tmp_path / "v.db")
+    engine = Engine(config_for(target.url), store, clock)
+    start = clock.now()
+    await tick(engine, clock)
+    target.status["pec"] = 503
+    for _ in range(3):
+        await tick(engine, clock)
+    engine.account_all()
+    uptime = store.service_uptime("almerys/pec", start - 3600, clock.now() + 3600)
+    # operational from the first result until the flip 60 s later, then down until now, 60 s later
+    assert uptime == pytest.approx(60 / 120)
+
+
+async def test_it_turns_a_crashing_probe_into_a_failed_result(tmp_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> None:
+    import probes
+
+    async def broken(check, ctx):  # a probe with a bug, not the thing under test
+        raise RuntimeError("bug")
+
+    monkeypatch.setitem(probes.PROBES, "http", broken)
+    store = Store(tmp_path / "v.db")
+    engine = Engine(config_for("http://127.0.0.1:9"), store, clock)
+    observation = await engine.run_check("almerys/pec/api")
+    assert observation.assessment.outcome == "down"
+    assert "probe error" in observation.result.error
