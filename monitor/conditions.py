@@ -292,7 +292,8 @@ class _Parser:
         elif name == "header":
             header = self.take()
             if header.kind != "ident":
-                raise ConditionSyntaxError("expected a header name after 'header', e.g. header Content-Type", header.pos)
+                message = "expected a header name after 'header', e.g. header Content-Type"
+                raise ConditionSyntaxError(message, header.pos)
             arg, label = header.text, f"header {header.text}"
         kind = _KINDS[_SUBJECTS[name].kind]
         op = self.operator(label, kind)
@@ -367,7 +368,9 @@ def _scalar(token: _Token) -> _Lit:
         word = token.text.lower()
         if word in ("true", "false"):
             return _Lit("bool", word == "true", token.text, token.pos)
-        return _Lit("null", None, token.text, token.pos) if word == "null" else _Lit("word", token.text, token.text, token.pos)
+        if word == "null":
+            return _Lit("null", None, token.text, token.pos)
+        return _Lit("word", token.text, token.text, token.pos)
     if token.kind == "punct" and token.text == "[":
         raise ConditionSyntaxError("lists cannot be nested", token.pos)
     raise ConditionSyntaxError(f"expected a value, got {token.text!r}", token.pos)

@@ -67,23 +67,28 @@ class Tracker:
             elapsed = self.clock.monotonic() - start
             self.result.phases[name] = self.result.phases.get(name, 0.0) + elapsed
 
-    def remaining(self) -> float:
-        """Seconds left before the probe's deadline."""
-        if self.deadline is None:
-            return self.timeout
-        return self.deadline - asyncio.get_running_loop().time()
-
 
 async def run_probe(
-    check: Any, ctx: ProbeContext, body: Callable[[Tracker], Awaitable[None]]
+    check: Any,
+    ctx: ProbeContext,
+    body: Callable[[Tracker], Awaitable[None]],
+    *,
+    tls: tuple[TlsOptions | None, tuple[str, ...]] | None = None,
 ) -> ProbeResult:
-    """Run ``body`` under the check's absolute timeout; never raise (but for cancellation)."""
+    """Run ``body`` under the check's absolute timeout; never raise (but for cancellation).
+
+    ``tls`` (options, ALPN) prepares the SSL context first, off the loop and
+    outside the deadline: loading a trust store is our cost, not the server's.
+    """
     timeout = float(check.timeout or DEFAULT_TIMEOUT)
     result = ProbeResult(started_at=ctx.clock.now())
     tracker = Tracker(result, ctx, timeout)
     start = ctx.clock.monotonic()
     scope: asyncio.Timeout | None = None
     try:
+        if tls is not None:
+            await asyncio.to_thread(_tls.make_context, tls[0], alpn=tls[1])
+            start = ctx.clock.monotonic()
         async with asyncio.timeout(timeout) as scope:
             tracker.deadline = scope.when()
             await body(tracker)
@@ -163,8 +168,13 @@ async def connect(
     second handshake without verification, within the time left) before the
     precise error is raised, so that ``cert_expires_in`` can be shown.
     """
-    # Off the loop: a first use loads the system trust store from disk.
-    context = await asyncio.to_thread(_tls.make_context, tls, alpn=alpn) if use_tls else None
+    context = None
+    if use_tls:
+        # Usually prepared by run_probe already; a first use (e.g. a redirect
+        # to https) loads the trust store from disk, so off the loop.
+        context = _tls.cached_context(tls, alpn=alpn)
+        if context is None:
+            context = await asyncio.to_thread(_tls.make_context, tls, alpn=alpn)
     infos = await resolve(tracker, host, port)
     conn = await _open(tracker, infos)
     tracker.result.details["address"] = conn.address
@@ -245,7 +255,7 @@ async def _learn_invalid_cert(
     if deadline <= loop.time():
         return
     host = address.rsplit(":", 1)[0].strip("[]")
-    context = await asyncio.to_thread(_tls.make_context, None, verify=False, alpn=alpn)
+    context = _tls.make_context(None, verify=False, alpn=alpn)  # no trust store to load
     writer: asyncio.StreamWriter | None = None
     try:
         async with asyncio.timeout_at(deadline):

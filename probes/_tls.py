@@ -7,7 +7,6 @@ failures turned into precise, human-readable reasons.
 
 from __future__ import annotations
 
-import functools
 import ipaddress
 import os
 import ssl
@@ -44,8 +43,34 @@ def make_context(
     """An SSL context for a client probe; ``verify`` overrides ``options.verify``.
 
     ``ca_file`` adds to the system trust store rather than replacing it.
+    May read files (call it off the loop unless ``cached_context`` found it).
     Raises TlsConfigError when the CA file cannot be loaded.
     """
+    key = _key(options, verify, alpn)
+    context = _CONTEXTS.get(key)
+    if context is None:
+        context = _build(key)
+        if len(_CONTEXTS) >= 64:
+            _CONTEXTS.clear()
+        _CONTEXTS[key] = context
+    return context
+
+
+def cached_context(
+    options: TlsOptions | None, *, verify: bool | None = None, alpn: tuple[str, ...] = ()
+) -> ssl.SSLContext | None:
+    """The context ``make_context`` already built for these options, if any."""
+    return _CONTEXTS.get(_key(options, verify, alpn))
+
+
+# Loading the system trust store reads files and costs milliseconds; contexts
+# are immutable once built, so they are shared. The CA file's mtime is part of
+# the key so that a rotated file is picked up.
+_ContextKey = tuple[bool, str | None, float, tuple[str, ...]]
+_CONTEXTS: dict[_ContextKey, ssl.SSLContext] = {}
+
+
+def _key(options: TlsOptions | None, verify: bool | None, alpn: tuple[str, ...]) -> _ContextKey:
     options = options or TlsOptions()
     if verify is None:
         verify = options.verify
@@ -56,16 +81,11 @@ def make_context(
             mtime = os.stat(ca_file).st_mtime
         except OSError as exc:
             raise TlsConfigError(f"TLS: cannot read ca_file {ca_file!r}: {exc.strerror}") from None
-    return _cached_context(verify, ca_file, mtime, alpn)
+    return verify, ca_file, mtime, alpn
 
 
-# Loading the system trust store reads files and costs milliseconds of CPU on
-# the event loop; contexts are immutable once built, so share them. The mtime
-# in the key picks up a rotated CA file.
-@functools.lru_cache(maxsize=32)
-def _cached_context(
-    verify: bool, ca_file: str | None, _mtime: float, alpn: tuple[str, ...]
-) -> ssl.SSLContext:
+def _build(key: _ContextKey) -> ssl.SSLContext:
+    verify, ca_file, _, alpn = key
     if verify:
         ctx = ssl.create_default_context()
         if ca_file:

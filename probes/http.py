@@ -24,6 +24,7 @@ REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 # Never carried to another origin when following a redirect.
 CREDENTIAL_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
 CHUNK = 64 * 1024
+HTTP_ALPN = ("http/1.1",)  # we speak h11 on the stream: never negotiate h2
 _SAFE_PATH = "/%:@!$&'()*+,;=-._~"
 _SAFE_QUERY = _SAFE_PATH + "?"
 
@@ -34,7 +35,8 @@ async def probe(check: HttpCheck, ctx: ProbeContext) -> ProbeResult:
     async def body(tracker: Tracker) -> None:
         await _follow(tracker, check)
 
-    return await run_probe(check, ctx, body)
+    https = urlsplit(check.url).scheme == "https"
+    return await run_probe(check, ctx, body, tls=(check.tls, HTTP_ALPN) if https else None)
 
 
 async def _follow(tracker: Tracker, check: HttpCheck) -> None:
@@ -54,7 +56,7 @@ async def _follow(tracker: Tracker, check: HttpCheck) -> None:
         parts = urlsplit(target)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ProbeError(f"redirect to an unsupported URL: {target}")
-        if status == 303 and method != "HEAD" or (status in (301, 302) and method == "POST"):
+        if (status == 303 and method != "HEAD") or (status in (301, 302) and method == "POST"):
             method, payload = "GET", None
         if (method, target) in visited:
             raise ProbeError(f"redirect loop: {target} already visited")
@@ -90,7 +92,7 @@ async def _exchange(
         tls = tls.model_copy(update={"server_name": None})
     client = h11.Connection(h11.CLIENT)
     request = _request_bytes(client, parts, method, headers, payload)
-    conn = await connect(tracker, host, port, tls=tls, use_tls=https, alpn=("http/1.1",))
+    conn = await connect(tracker, host, port, tls=tls, use_tls=https, alpn=HTTP_ALPN)
     try:
         return await _converse(tracker, conn, client, request, check.max_body)
     finally:

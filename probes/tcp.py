@@ -25,7 +25,8 @@ async def probe(check: TcpCheck, ctx: ProbeContext) -> ProbeResult:
         finally:
             conn.abort()
 
-    return await run_probe(check, ctx, body)
+    prepare = (check.tls, ()) if check.tls is not None else None
+    return await run_probe(check, ctx, body, tls=prepare)
 
 
 async def _converse(tracker: Tracker, conn: Connection, check: TcpCheck) -> None:

@@ -19,4 +19,4 @@ async def probe(check: TlsCheck, ctx: ProbeContext) -> ProbeResult:
         conn = await connect(tracker, check.host, check.port, tls=check.tls, use_tls=True)
         conn.abort()
 
-    return await run_probe(check, ctx, body)
+    return await run_probe(check, ctx, body, tls=(check.tls, ()))

@@ -122,10 +122,19 @@ def _condition(value: Any) -> Condition:
         ) from None
 
 
+def _condition_out(condition: Condition) -> Any:
+    if condition.severity == "down" and condition.name == condition.text:
+        return condition.text
+    out: dict[str, str] = {"condition": condition.text, "severity": condition.severity}
+    if condition.name != condition.text:
+        out["name"] = condition.name
+    return out
+
+
 ConditionSpec = Annotated[
     Condition,
     BeforeValidator(_condition),
-    PlainSerializer(lambda c: c.text if c.severity == "down" else {"condition": c.text, "severity": c.severity}),
+    PlainSerializer(_condition_out),
     WithJsonSchema(
         {
             "anyOf": [

@@ -1,0 +1,55 @@
+"""The service's own endpoints: /healthz follows the scheduler, /metrics is valid Prometheus text."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from monitor.clock import FakeClock
+from monitor.config import parse_config
+from status_site.app import ENGINE, SCHEDULER, create_app
+
+CONFIG = """
+operators:
+  - id: almerys
+    name: Almerys
+    services:
+      - id: pec
+        name: PEC
+        checks:
+          - {id: api, type: tcp, host: 127.0.0.1, port: 9, interval: 1m}
+"""
+
+
+async def test_it_says_healthy_while_the_scheduler_beats_and_stuck_when_it_stops(aiohttp_client, tmp_path: Path) -> None:
+    clock = FakeClock()
+    app = create_app(parse_config(CONFIG, env={}).config, tmp_path / "v.db", clock)
+    client = await aiohttp_client(app)
+    assert (await client.get("/healthz")).status == 200
+    app[SCHEDULER].aps.pause()  # jobs stop running: the heartbeat goes stale
+    clock.advance(30)
+    response = await client.get("/healthz")
+    assert response.status == 503 and (await response.json())["status"] == "stuck"
+
+
+async def test_it_exposes_metrics_for_every_check(aiohttp_client, tmp_path: Path) -> None:
+    app = create_app(parse_config(CONFIG, env={}).config, tmp_path / "v.db", schedule=False)
+    client = await aiohttp_client(app)
+    await app[ENGINE].run_check("almerys/pec/api")
+    response = await client.get("/metrics")
+    assert response.status == 200
+    families = {f.name: f for f in text_string_to_metric_families(await response.text())}
+    for name in (
+        "vigie_probe_success",
+        "vigie_probe_duration_seconds",
+        "vigie_check_status",
+        "vigie_component_status",
+        "vigie_open_incidents",
+        "vigie_scheduler_lateness_seconds",
+        "vigie_probes_in_flight",
+        "vigie_build_info",
+    ):
+        assert name in families, name
+    [success] = families["vigie_probe_success"].samples
+    assert success.labels == {"operator": "almerys", "service": "pec", "check": "api"} and success.value == 0
