@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import signal
+import sqlite3
 import sys
 from collections import Counter
 from pathlib import Path
@@ -86,8 +87,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return EXIT_OK
-    except OSError as exc:  # e.g. the port is taken, the database's folder is not writable
+    except OSError as exc:  # e.g. the port is taken
         print(f"vigie {args.command}: {exc}", file=sys.stderr)
+        return EXIT_FAIL
+    except sqlite3.DatabaseError as exc:  # not writable, not a database, a newer schema…
+        print(f"vigie {args.command}: cannot use the database {getattr(args, 'db', '')!s}: {exc}", file=sys.stderr)
         return EXIT_FAIL
     return EXIT_USAGE
 

@@ -95,3 +95,11 @@ async def test_it_validates_without_a_traceback_on_a_broken_config(tmp_path: Pat
     path.write_text("operators: [\n")
     code, _, err = await vigie("validate", "-c", str(path))
     assert code == 2 and f"{path}:" in err and "Traceback" not in err
+
+
+async def test_it_refuses_a_file_that_is_not_a_database(tmp_path: Path) -> None:
+    db = tmp_path / "vigie.db"
+    db.write_bytes(b"this is not SQLite" * 100)
+    code, _, err = await vigie("run", "-c", str(write_config(tmp_path, "http://127.0.0.1:9/")), "--db", str(db), "--listen", "127.0.0.1:0")
+    assert code == 1 and "cannot use the database" in err and "Traceback" not in err
+    assert db.read_bytes() == b"this is not SQLite" * 100

@@ -23,7 +23,6 @@ class Peer:
     def __init__(self, port: int) -> None:
         self.port = port
         self.connections = 0
-        self.requests: list[bytes] = []
         self.accepted = asyncio.Event()
 
 
