@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Iterator, Literal, Union
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
@@ -155,6 +156,13 @@ ConditionSpec = Annotated[
 ]
 
 
+def _http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise PydanticCustomError("url", "must be an http:// or https:// URL with a host")
+    return value
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -169,10 +177,16 @@ class Site(Strict):
     @field_validator("base_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise PydanticCustomError("url", "base_url must be an http(s) URL")
-        return value.rstrip("/")
+        return _http_url(value).rstrip("/")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise PydanticCustomError("timezone", "unknown time zone {tz!r}", {"tz": value}) from None
+        return value
 
 
 class Defaults(Strict):
@@ -222,10 +236,7 @@ class HttpCheck(CheckBase):
     @field_validator("url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise PydanticCustomError("url", "url must be an http:// or https:// URL with a host")
-        return value
+        return _http_url(value)
 
 
 class TcpCheck(CheckBase):

@@ -8,32 +8,9 @@ import signal
 import sqlite3
 import sys
 from pathlib import Path
-from typing import AsyncIterator, Callable
+from typing import Callable
 
-import pytest
-from aiohttp import web
-
-
-class Operator:
-    def __init__(self) -> None:
-        self.status = 503
-        self.url = ""
-
-    async def handle(self, request: web.Request) -> web.Response:
-        return web.Response(status=self.status, text="OK" if self.status == 200 else "Service indisponible")
-
-
-@pytest.fixture
-async def operator() -> AsyncIterator[Operator]:
-    operator = Operator()
-    app = web.Application()
-    app.router.add_get("/{tail:.*}", operator.handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    operator.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
-    yield operator
-    await runner.cleanup()
+from tests.conftest import SwitchableTarget
 
 
 def query(db: Path, sql: str) -> list[tuple]:
@@ -62,7 +39,8 @@ async def start_vigie(config: Path, db: Path) -> asyncio.subprocess.Process:
     )
 
 
-async def test_it_survives_sigkill_during_writes_and_resumes_the_incident(operator: Operator, tmp_path: Path) -> None:
+async def test_it_survives_sigkill_during_writes_and_resumes_the_incident(http_target: SwitchableTarget, tmp_path: Path) -> None:
+    http_target.default = 503
     config, db = tmp_path / "config.yaml", tmp_path / "vigie.db"
     config.write_text(
         f"""
@@ -75,12 +53,12 @@ operators:
       - id: pec
         name: PEC optique
         checks:
-          - {{id: api, type: http, url: "{operator.url}/pec", conditions: ["status == 200"]}}
-          - {{id: page, type: http, url: "{operator.url}/pec/page", conditions: ["status == 200"]}}
+          - {{id: api, type: http, url: "{http_target.url}/pec", conditions: ["status == 200"]}}
+          - {{id: page, type: http, url: "{http_target.url}/pec/page", conditions: ["status == 200"]}}
       - id: droits
         name: Droits
         checks:
-          - {{id: api, type: http, url: "{operator.url}/droits", conditions: ["status == 200"]}}
+          - {{id: api, type: http, url: "{http_target.url}/droits", conditions: ["status == 200"]}}
 """
     )
     vigie = await start_vigie(config, db)
@@ -99,7 +77,7 @@ operators:
     assert rollup_total == query(db, "SELECT count(*) FROM results")[0][0]
     assert {row[2] for row in flips_before if row[1] == "service"} == {"almerys/pec", "almerys/droits"}
 
-    operator.status = 200
+    http_target.default = 200
     vigie = await start_vigie(config, db)
     try:
         await until(lambda: query(db, "SELECT resolved_at FROM incidents")[0][0] is not None, "the resolution")

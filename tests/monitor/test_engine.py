@@ -3,41 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import AsyncIterator
-
 import pytest
-from aiohttp import web
 
 from monitor.clock import FakeClock
 from monitor.config import parse_config
 from monitor.engine import Engine
 from monitor.storage import Store
-
-
-class Target:
-    """A real HTTP server whose answer the test switches."""
-
-    def __init__(self) -> None:
-        self.status = {"pec": 200, "droits": 200}
-        self.url = ""
-
-    async def handle(self, request: web.Request) -> web.Response:
-        status = self.status[request.match_info["service"]]
-        return web.Response(status=status, text="OK" if status == 200 else "Service indisponible")
-
-
-@pytest.fixture
-async def target() -> AsyncIterator[Target]:
-    target = Target()
-    app = web.Application()
-    app.router.add_get("/{service}/health", target.handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    target.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
-    yield target
-    await runner.cleanup()
+from tests.conftest import SwitchableTarget as Target
 
 
 def config_for(url: str):
@@ -67,11 +39,11 @@ async def tick(engine: Engine, clock: FakeClock) -> None:
     clock.advance(30)
 
 
-async def test_it_turns_an_outage_into_flips_and_one_incident(target: Target, tmp_path: Path, clock: FakeClock) -> None:
+async def test_it_turns_an_outage_into_flips_and_one_incident(http_target: Target, tmp_path: Path, clock: FakeClock) -> None:
     store = Store(tmp_path / "v.db")
-    engine = Engine(config_for(target.url), store, clock)
+    engine = Engine(config_for(http_target.url), store, clock)
     await tick(engine, clock)
-    target.status["pec"] = 503
+    http_target.status["pec"] = 503
     await tick(engine, clock)
     assert store.open_incidents() == []  # one failure is not an outage
     await tick(engine, clock)
@@ -85,11 +57,11 @@ async def test_it_turns_an_outage_into_flips_and_one_incident(target: Target, tm
     store.close()
 
 
-async def test_it_gathers_an_operators_failing_services_in_one_incident(target: Target, tmp_path: Path, clock: FakeClock) -> None:
+async def test_it_gathers_an_operators_failing_services_in_one_incident(http_target: Target, tmp_path: Path, clock: FakeClock) -> None:
     store = Store(tmp_path / "v.db")
-    engine = Engine(config_for(target.url), store, clock)
+    engine = Engine(config_for(http_target.url), store, clock)
     await tick(engine, clock)
-    target.status.update(pec=503, droits=500)
+    http_target.status.update(pec=503, droits=500)
     for _ in range(2):
         await tick(engine, clock)
     [incident] = store.open_incidents()
@@ -97,19 +69,19 @@ async def test_it_gathers_an_operators_failing_services_in_one_incident(target: 
     assert "PEC optique et Droits indisponibles" in incident.title["fr"]
 
 
-async def test_it_resolves_the_incident_when_every_service_is_back(target: Target, tmp_path: Path, clock: FakeClock) -> None:
+async def test_it_resolves_the_incident_when_every_service_is_back(http_target: Target, tmp_path: Path, clock: FakeClock) -> None:
     store = Store(tmp_path / "v.db")
-    engine = Engine(config_for(target.url), store, clock)
+    engine = Engine(config_for(http_target.url), store, clock)
     await tick(engine, clock)
-    target.status.update(pec=503, droits=500)
+    http_target.status.update(pec=503, droits=500)
     for _ in range(2):
         await tick(engine, clock)
-    target.status.update(pec=200)
+    http_target.status.update(pec=200)
     for _ in range(2):
         await tick(engine, clock)
     [incident] = store.open_incidents()
     assert [s.key for s in incident.services if s.recovered_at is None] == ["almerys/droits"]
-    target.status.update(droits=200)
+    http_target.status.update(droits=200)
     for _ in range(2):
         await tick(engine, clock)
     assert store.open_incidents() == []
@@ -117,12 +89,12 @@ async def test_it_resolves_the_incident_when_every_service_is_back(target: Targe
     assert resolved.status == "resolved" and resolved.updates[0].message["fr"].startswith("Tous les services")
 
 
-async def test_it_resumes_judging_from_stored_state_after_a_restart(target: Target, tmp_path: Path, clock: FakeClock) -> None:
-    config = config_for(target.url)
+async def test_it_resumes_judging_from_stored_state_after_a_restart(http_target: Target, tmp_path: Path, clock: FakeClock) -> None:
+    config = config_for(http_target.url)
     store = Store(tmp_path / "v.db")
     engine = Engine(config, store, clock)
     await tick(engine, clock)
-    target.status["pec"] = 503
+    http_target.status["pec"] = 503
     await tick(engine, clock)
     engine.close()
     store.close()
@@ -132,16 +104,16 @@ async def test_it_resumes_judging_from_stored_state_after_a_restart(target: Targ
     assert engine.check_states["almerys/pec/api"].down_streak == 1
     await tick(engine, clock)
     [incident] = store.open_incidents()
-    target.status["pec"] = 200
+    http_target.status["pec"] = 200
     for _ in range(2):
         await tick(engine, clock)
     assert store.incident(incident.id).status == "resolved"
     assert len(store.incidents()) == 1
 
 
-async def test_it_writes_results_and_rollups_in_batches(target: Target, tmp_path: Path, clock: FakeClock) -> None:
+async def test_it_writes_results_and_rollups_in_batches(http_target: Target, tmp_path: Path, clock: FakeClock) -> None:
     store = Store(tmp_path / "v.db")
-    engine = Engine(config_for(target.url), store, clock)
+    engine = Engine(config_for(http_target.url), store, clock)
     for _ in range(3):
         await tick(engine, clock)
     assert store.count_results() == 0
@@ -151,12 +123,12 @@ async def test_it_writes_results_and_rollups_in_batches(target: Target, tmp_path
     assert row["n_up"] == 3
 
 
-async def test_it_counts_service_time_for_uptime(target: Target, tmp_path: Path, clock: FakeClock) -> None:
+async def test_it_counts_service_time_for_uptime(http_target: Target, tmp_path: Path, clock: FakeClock) -> None:
     store = Store(tmp_path / "v.db")
-    engine = Engine(config_for(target.url), store, clock)
+    engine = Engine(config_for(http_target.url), store, clock)
     start = clock.now()
     await tick(engine, clock)
-    target.status["pec"] = 503
+    http_target.status["pec"] = 503
     for _ in range(3):
         await tick(engine, clock)
     engine.account_all()
