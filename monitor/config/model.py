@@ -185,7 +185,7 @@ class Site(Strict):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise PydanticCustomError("timezone", "unknown time zone {tz!r}", {"tz": value}) from None
+            raise PydanticCustomError("timezone", "unknown time zone '{tz}'", {"tz": value}) from None
         return value
 
 
