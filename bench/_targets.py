@@ -36,11 +36,11 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def proc_cpu_seconds(pid: int) -> float:
-    """utime + stime of one process (all its threads), from /proc/<pid>/stat."""
+def proc_cpu_seconds(pid: int) -> tuple[float, float]:
+    """(utime, stime) of one process, all its threads, from /proc/<pid>/stat (10 ms ticks)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    # after the command: state(0) ppid(1) ... utime is field 14 of the line, i.e. index 11 here
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    # fields 14 and 15 of the line (1-based) are index 11 and 12 after the ")" of the command
+    return int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK
 
 
 def proc_rss_mib(pid: int | str = "self") -> float:
@@ -113,7 +113,7 @@ class Target:
         total = 0.0
         for pid in [self.pid, *children_pids(self.pid)]:
             with contextlib.suppress(OSError):
-                total += proc_cpu_seconds(pid)
+                total += sum(proc_cpu_seconds(pid))
         return total
 
 

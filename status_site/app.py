@@ -6,8 +6,11 @@ scheduler), so a start that fails half-way still tears down what it opened.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
-from typing import AsyncIterator
+from typing import AsyncIterator, Awaitable, Callable
+
+import jinja2
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
@@ -19,11 +22,26 @@ from monitor.engine import Engine
 from monitor.metrics import Metrics
 from monitor.scheduler import Scheduler
 from monitor.storage import Store
+from status_site import api, badges, feeds, pages
+from status_site.state import SiteState
+from status_site.templating import make_environment
+
+log = logging.getLogger("vigie.site")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 CONFIG = web.AppKey("config", Config)
 ENGINE = web.AppKey("engine", Engine)
 SCHEDULER = web.AppKey("scheduler", Scheduler)
 REGISTRY = web.AppKey("registry", CollectorRegistry)
+SITE = web.AppKey("site", SiteState)
+TEMPLATES = web.AppKey("templates", jinja2.Environment)
+
+# No inline script, no third-party anything. Badges are meant to be embedded elsewhere.
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+BADGE_CSP = "default-src 'none'; style-src 'unsafe-inline'"
 
 
 def create_app(
@@ -35,9 +53,10 @@ def create_app(
     on_engine: list | None = None,
 ) -> web.Application:
     """Build the whole service. ``schedule=False`` serves stored state without probing (tests)."""
-    app = web.Application()
+    app = web.Application(middlewares=[security_headers, errors])
     app[CONFIG] = config
     app[REGISTRY] = CollectorRegistry(auto_describe=True)
+    app[TEMPLATES] = make_environment(config.site.templates_dir)
 
     async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
         store = Store(db_path)
@@ -47,6 +66,7 @@ def create_app(
             for listener in on_engine or []:
                 engine.listeners.append(listener)
             app[ENGINE] = engine
+            app[SITE] = SiteState(engine, engine.clock)
             yield
             engine.close()
         finally:
@@ -64,7 +84,54 @@ def create_app(
     app.cleanup_ctx.append(scheduler_ctx)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
+    for module in (pages, api, feeds, badges):
+        module.add_routes(app)
     return app
+
+
+@web.middleware
+async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        _secure(request, exc)
+        raise
+    _secure(request, response)
+    return response
+
+
+def _secure(request: web.Request, response: web.StreamResponse) -> None:
+    headers = response.headers
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "no-referrer")
+    if request.path.startswith("/badge/"):
+        headers.setdefault("Content-Security-Policy", BADGE_CSP)
+        headers.setdefault("Cross-Origin-Resource-Policy", "cross-origin")
+    else:
+        headers.setdefault("Content-Security-Policy", CSP)
+        headers.setdefault("X-Frame-Options", "DENY")
+    if request.path.startswith(("/api/", "/badge/", "/feed.atom", "/healthz")):
+        headers.setdefault("Access-Control-Allow-Origin", "*")
+
+
+@web.middleware
+async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """404s and 405s in the visitor's language (JSON under /api/); a bug never shows a traceback."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        if request.path.startswith("/api/"):
+            return web.json_response({"error": {"status": exc.status, "message": exc.reason}}, status=exc.status)
+        if exc.status in (404, 405):
+            return pages.error_page(request, exc.status)
+        raise
+    except Exception:  # noqa: BLE001
+        log.exception("error answering %s", request.path)
+        if request.path.startswith("/api/"):
+            return web.json_response({"error": {"status": 500, "message": "internal error"}}, status=500)
+        return pages.error_page(request, 500)
 
 
 async def healthz(request: web.Request) -> web.Response:
