@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
 import datetime
 import io
@@ -62,6 +63,7 @@ from _targets import (  # noqa: E402
     free_port,
     local_target,
     proc_cpu_seconds,
+    proc_rss_mib,
     stop,
     table,
     wait_http,
@@ -160,11 +162,6 @@ def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return chosen
 
 
-def repeated(times: int, measure: Callable[[], dict[str, Any] | None]) -> dict[str, Any] | None:
-    runs = [r for r in (measure() for _ in range(times)) if r is not None]
-    return median_of(runs) if runs else None
-
-
 # -- Vigie -----------------------------------------------------------------------
 
 
@@ -243,6 +240,58 @@ def measure_components(target: Target, check: HttpCheck, n: int = 2000) -> dict[
     timed("_tls.hostname_matches(cert, '127.0.0.1')", lambda: _tls.hostname_matches(info, "127.0.0.1"))
     timed("h11 request bytes (_request_bytes)", lambda: http_probe._request_bytes(
         http_probe.h11.Connection(http_probe.h11.CLIENT), http_probe.urlsplit(check.url), "GET", {}, None))
+    return out
+
+
+WHAT_IF = (
+    "as is",
+    "no thread hop for a cached SSL context",
+    "no executor hop to resolve an IP literal",
+    "no certificate parse (cert_info)",
+    "all three",
+)
+
+
+@contextmanager
+def what_if(variant: str) -> Iterator[None]:
+    """Temporarily short-cut one step of the probe, in this process only, to price it."""
+    from probes import _net, _tls
+
+    saved = asyncio.to_thread, _net.resolve, _tls.cert_info
+
+    async def direct(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        return fn(*args, **kwargs)
+
+    async def numeric(tracker: Any, host: str, port: int) -> list[tuple[Any, ...]]:
+        with tracker.phase("dns"):
+            flags = socket.AI_NUMERICHOST
+            return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP, flags=flags)
+
+    try:
+        if variant in (WHAT_IF[1], WHAT_IF[4]):
+            asyncio.to_thread = direct  # type: ignore[assignment]
+        if variant in (WHAT_IF[2], WHAT_IF[4]):
+            _net.resolve = numeric  # type: ignore[assignment]
+        if variant in (WHAT_IF[3], WHAT_IF[4]):
+            _tls.cert_info = lambda der: None  # type: ignore[assignment]
+        yield
+    finally:
+        asyncio.to_thread, _net.resolve, _tls.cert_info = saved  # type: ignore[assignment]
+
+
+def measure_what_if(target: Target, checks: dict[str, HttpCheck], n: int, rounds: int) -> list[dict[str, Any]]:
+    """CPU per sequential probe with each step short-cut, interleaved over ``rounds``."""
+    runs: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for _ in range(rounds):
+        for scheme in ("http", "https"):
+            for variant in WHAT_IF:
+                with what_if(variant):
+                    runs.setdefault((scheme, variant), []).append(measure_vigie(target, checks[scheme], n, 1))
+    out = []
+    for (scheme, variant), results in runs.items():
+        chosen = median_of(results)
+        out.append({"scheme": scheme, "variant": variant, "cpu_ms_per_probe": chosen["cpu_ms_per_probe"],
+                    "cpu_ms_per_probe_runs": chosen["cpu_ms_per_probe_runs"], "failures": chosen["failures"]})
     return out
 
 
@@ -471,7 +520,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="200 probes per variant (smoke run, < 20 s)")
     parser.add_argument("--probes", type=int, default=2000, help="probes per variant (default 2000)")
     parser.add_argument("--concurrency", type=int, default=50, help="concurrent variant (default 50)")
-    parser.add_argument("--repeat", type=int, default=None, help="runs per variant, the median is kept (default 3; 1 with --quick)")
+    parser.add_argument("--repeat", type=int, default=None, help="rounds; each variant's median round is kept (default 3; 1 with --quick)")
     parser.add_argument("--aiohttp-target", action="store_true", help="use the aiohttp target even if nginx is there")
     parser.add_argument("--nginx-workers", type=int, default=1)
     parser.add_argument("--profile", action="store_true", help="cProfile Vigie's sequential https run, print the top")
@@ -489,31 +538,39 @@ def main() -> int:
         checks = build_checks(target)
         print(f"target: {target.kind}  {target.http_url}  {target.https_url}", flush=True)
         reps = args.repeat
-        for scheme in ("http", "https"):
-            check = checks[scheme]
-            for conc in (1, args.concurrency):
-                print(f"  vigie and asyncio floor {scheme} x{conc} ({reps} runs each) …", flush=True)
-                rows.append(repeated(reps, lambda: measure_vigie(target, check, n, conc)))  # type: ignore[arg-type]
-                rows.append(repeated(reps, lambda: measure_floor(target, check.url, n, conc)))  # type: ignore[arg-type]
-        try:
-            with blackbox_exporter(target) as (base, pid):
+        runs: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
+        with contextlib.ExitStack() as stack:
+            try:
+                base, pid = stack.enter_context(blackbox_exporter(target))
+            except FileNotFoundError as exc:
+                notes.append(str(exc))
+                base, pid = "", 0
+            # Rounds interleave every client, so a change in the machine's load
+            # during the run touches Vigie and the references alike.
+            for rep in range(reps):
                 for scheme in ("http", "https"):
+                    url = checks[scheme].url
                     for conc in (1, args.concurrency):
-                        print(f"  blackbox_exporter {scheme} x{conc} ({reps} runs) …", flush=True)
-                        url = checks[scheme].url
-                        rows.append(repeated(reps, lambda: measure_blackbox(target, base, pid, url, n, conc)))  # type: ignore[arg-type]
-                notes.append(f"blackbox_exporter RSS after the run: {Path(f'/proc/{pid}/status').read_text().split('VmRSS:')[1].split()[0]} kB")
-        except FileNotFoundError as exc:
-            notes.append(str(exc))
-        for scheme in ("http", "https"):
-            for conc in (1, args.concurrency):
-                print(f"  curl {scheme} x{conc} ({reps} runs) …", flush=True)
-                result = repeated(reps, lambda: measure_curl(target, checks[scheme].url, n, conc))
-                if result:
-                    rows.append(result)
+                        print(f"  round {rep + 1}/{reps}: {scheme} x{conc} …", flush=True)
+                        measures: dict[str, Callable[[], dict[str, Any] | None]] = {
+                            "vigie": lambda: measure_vigie(target, checks[scheme], n, conc),
+                            "asyncio floor": lambda: measure_floor(target, url, n, conc),
+                            "curl": lambda: measure_curl(target, url, n, conc),
+                        }
+                        if pid:
+                            measures["blackbox_exporter"] = lambda: measure_blackbox(target, base, pid, url, n, conc)
+                        for client, measure in measures.items():
+                            result = measure()
+                            if result is not None:
+                                runs.setdefault((client, scheme, conc), []).append(result)
+            if pid:
+                notes.append(f"blackbox_exporter RSS after the run: {proc_rss_mib(pid):.0f} MiB")
+        rows = [median_of(r) for r in runs.values()]
         if profile_path:
             print("  components of Vigie's probe …", flush=True)
             components = measure_components(target, checks["https"])
+            print("  what-if variants …", flush=True)
+            what_ifs = measure_what_if(target, checks, n, args.repeat)
             print("  vigie https x1 under cProfile …", flush=True)
             profiled = measure_vigie(target, checks["https"], n, 1, profile=profile_path)
             notes.append(f"under cProfile the https probe costs {profiled['cpu_ms_per_probe']:.3f} ms CPU (profiler overhead included)")
@@ -525,6 +582,8 @@ def main() -> int:
     if profile_path:
         print("\nCPU of single steps of Vigie's probe, each repeated in isolation (µs per call):")
         print(table(["step", "µs"], [[k, f"{v:.0f}"] for k, v in components.items()]))
+        print("\nWhat if (sequential CPU ms per probe with one step short-cut, in this process only):")
+        print(table(["scheme", "variant", "cpu ms", "runs"], [[w["scheme"], w["variant"], fmt(w["cpu_ms_per_probe"]), " ".join(f"{x:.3f}" for x in w["cpu_ms_per_probe_runs"])] for w in what_ifs]))
         print("\ncProfile of Vigie's sequential https probes (event-loop thread only):\n")
         print(top_of_profile(profile_path))
     failures = sum(r["failures"] for r in rows)
@@ -543,6 +602,7 @@ def main() -> int:
             "elapsed_s": round(time.time() - started, 1),
             "ratios": ratios,
             "components_us": components if profile_path else None,
+            "what_if": what_ifs if profile_path else None,
             "rows": rows,
             "notes": notes,
         },

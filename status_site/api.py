@@ -1,7 +1,334 @@
-"""(being written)"""
+"""The public JSON API, in the shape of Atlassian Statuspage's v2 API (what aggregators read).
+
+Every object keeps Statuspage's fields and meanings; Vigie's additions sit
+beside them under their own names and never replace one of theirs:
+
+- components: ``vigie_status`` (the component status, or ``unknown`` before the
+  first verdict — Statuspage has no "unknown", so ``status`` then says
+  ``operational``, the value its readers treat as "nothing to report"),
+  ``vigie_since``, ``names`` ({fr, en}), ``professions``; services also
+  ``uptime`` ({"24h","7d","30d","90d"}: ratios 0–1, ``null`` when unobserved);
+- incidents: ``eta`` (always present: the object or ``null``), ``auto_detected``,
+  ``operator_id``, ``names`` ({fr, en}); updates: ``bodies`` ({fr, en}), ``auto``;
+- page: ``language``.
+
+Texts (names, bodies, status description) are French unless ``?lang=en`` (or
+Accept-Language) asks for English. Times are ISO-8601 in UTC with a ``Z``.
+Ids are strings as in Statuspage: a service's id is ``operator/service``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timezone
+from typing import Any, Callable, Iterable
 
 from aiohttp import web
 
+from status_site.i18n import negotiate
+from status_site.state import Rendered, SiteState, rendered, respond
+from status_site.views import IncidentView, OperatorView, ServiceView, Snapshot
+
+JSON = "application/json; charset=utf-8"
+MAX_AGE = 5  # seconds: aggregators poll; the render-once cache makes this cheap
+INCIDENT_LIMIT = 50  # Statuspage's incidents.json lists the 50 most recent
+STATUS_DESCRIPTIONS = {
+    "fr": {
+        None: "Aucune mesure pour l'instant",
+        "operational": "Tous les services sont opérationnels",
+        "degraded_performance": "Perturbation mineure",
+        "partial_outage": "Panne partielle",
+        "major_outage": "Panne majeure",
+        "under_maintenance": "Maintenance en cours",
+    },
+    "en": {
+        None: "No measurements yet",
+        "operational": "All Systems Operational",
+        "degraded_performance": "Minor Service Outage",
+        "partial_outage": "Partial System Outage",
+        "major_outage": "Major System Outage",
+        "under_maintenance": "Service Under Maintenance",
+    },
+}
+
+
+def iso(at: float | None) -> str | None:
+    """Epoch seconds -> '2026-11-29T13:05:00.000Z' (Statuspage's form), None stays None."""
+    if at is None:
+        return None
+    return datetime.fromtimestamp(at, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def page_id(base_url: str) -> str:
+    """A stable, opaque page id per deployment, shaped like Statuspage's (12 characters)."""
+    return hashlib.blake2b(base_url.encode(), digest_size=6).hexdigest()
+
+
+def _text(texts: dict[str, str] | None, lang: str) -> str | None:
+    if not texts:
+        return None
+    return texts.get(lang) or texts.get("fr") or next(iter(texts.values()))
+
+
+def _updated_at(snapshot: Snapshot) -> float:
+    """When what the page says last changed: the latest flip or incident update."""
+    moments = [s.since for s in snapshot.services if s.since is not None]
+    moments += [i.updated_at for i in snapshot.incidents]
+    return max(moments, default=snapshot.generated_at)
+
+
+class ApiWriter:
+    """Builds Statuspage-shaped objects from one snapshot, in one language."""
+
+    def __init__(self, snapshot: Snapshot, lang: str, time_zone: str) -> None:
+        self.snapshot = snapshot
+        self.lang = lang
+        self.time_zone = time_zone
+        self.page_id = page_id(snapshot.base_url)
+        self.updated_at = _updated_at(snapshot)
+
+    # -- page and status -------------------------------------------------------
+
+    def page(self) -> dict[str, Any]:
+        return {
+            "id": self.page_id,
+            "name": self.snapshot.title,
+            "url": self.snapshot.base_url,
+            "time_zone": self.time_zone,
+            "updated_at": iso(self.updated_at),
+            "language": self.lang,
+        }
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "indicator": self.snapshot.indicator,
+            "description": STATUS_DESCRIPTIONS[self.lang if self.lang in STATUS_DESCRIPTIONS else "fr"][
+                self.snapshot.status
+            ],
+        }
+
+    # -- components ------------------------------------------------------------
+
+    def components(self) -> list[dict[str, Any]]:
+        """Each operator as a group component followed by its services."""
+        out: list[dict[str, Any]] = []
+        for operator in self.snapshot.operators:
+            out.append(self.group(operator))
+            out.extend(self.component(service, index) for index, service in enumerate(operator.services))
+        return out
+
+    def _common(self, status: str | None, since: float | None, created: float | None) -> dict[str, Any]:
+        return {
+            "status": status if status is not None else "operational",
+            "created_at": iso(created if created is not None else self.updated_at),
+            "updated_at": iso(since if since is not None else self.updated_at),
+            "page_id": self.page_id,
+            "showcase": True,
+            "start_date": None,
+            "only_show_if_degraded": False,
+            "vigie_status": status if status is not None else "unknown",
+            "vigie_since": iso(since),
+        }
+
+    def group(self, operator: OperatorView) -> dict[str, Any]:
+        created = min((c for s in operator.services if (c := _first_observed(s)) is not None), default=None)
+        return {
+            "id": operator.id,
+            "name": operator.name,
+            "description": None,
+            "position": operator.position + 1,
+            "group": True,
+            "group_id": None,
+            "components": [s.key for s in operator.services],
+            **self._common(operator.status, _latest_since(operator), created),
+            "names": {lang: operator.name for lang in self.snapshot.languages},
+            "professions": list(operator.professions),
+        }
+
+    def component(self, service: ServiceView, index: int) -> dict[str, Any]:
+        return {
+            "id": service.key,
+            "name": _text(service.name, self.lang),
+            "description": _text(service.description, self.lang),
+            "position": index + 1,
+            "group": False,
+            "group_id": service.operator_id,
+            **self._common(service.status, service.since, _first_observed(service)),
+            "names": dict(service.name),
+            "professions": list(service.professions),
+            "uptime": {window: _ratio(value) for window, value in service.uptime.items()},
+        }
+
+    # -- incidents -------------------------------------------------------------
+
+    def incident(self, incident: IncidentView) -> dict[str, Any]:
+        incident_id = str(incident.id)
+        monitoring = [u.at for u in incident.updates if u.status == "monitoring"]
+        affected = [self.snapshot.service(a.key) for a in incident.services]
+        return {
+            "id": incident_id,
+            "name": _text(incident.title, self.lang),
+            "status": incident.status,
+            "created_at": iso(incident.started_at),
+            "updated_at": iso(incident.updated_at),
+            "monitoring_at": iso(max(monitoring)) if monitoring else None,
+            "resolved_at": iso(incident.resolved_at),
+            "started_at": iso(incident.started_at),
+            "impact": incident.impact,
+            "shortlink": f"{self.snapshot.base_url.rstrip('/')}/incidents/{incident.id}",
+            "page_id": self.page_id,
+            "incident_updates": [
+                {
+                    "id": str(update.id),
+                    "status": update.status,
+                    "body": _text(update.message, self.lang),
+                    "incident_id": incident_id,
+                    "created_at": iso(update.at),
+                    "updated_at": iso(update.at),
+                    "display_at": iso(update.at),
+                    # Vigie keeps no per-update component transitions; `components` lists them
+                    "affected_components": None,
+                    "deliver_notifications": True,
+                    "bodies": dict(update.message),
+                    "auto": update.auto,
+                }
+                for update in incident.updates
+            ],
+            "components": [self.component(s, self._index(s)) for s in affected if s is not None],
+            "operator_id": incident.operator_id,
+            "names": dict(incident.title),
+            "auto_detected": incident.auto,
+            "eta": None if incident.resolved else _eta(incident.eta),
+        }
+
+    def _index(self, service: ServiceView) -> int:
+        """A service's place within its operator (positions restart at 1 in each group)."""
+        operator = self.snapshot.operator(service.operator_id)
+        return operator.services.index(service) if operator else 0
+
+    def scheduled_maintenances(self) -> list[dict[str, Any]]:
+        """The seam for maintenance windows (a later issue): none are known yet."""
+        return [self.maintenance(m) for m in maintenances_of(self.snapshot)]
+
+    def maintenance(self, window: Any) -> dict[str, Any]:  # pragma: no cover - no windows yet
+        raise NotImplementedError("maintenance windows are not modelled yet")
+
+
+def maintenances_of(snapshot: Snapshot) -> Iterable[Any]:
+    """Upcoming and in-progress maintenance windows of a snapshot (none until they are modelled)."""
+    return getattr(snapshot, "maintenances", ())
+
+
+def _first_observed(service: ServiceView) -> float | None:
+    """Vigie records no creation time: the start of the earliest day it has data for."""
+    return next((day.start for day in service.days if day.uptime is not None), service.since)
+
+
+def _latest_since(operator: OperatorView) -> float | None:
+    return max((s.since for s in operator.services if s.since is not None), default=None)
+
+
+def _ratio(value: float | None) -> float | None:
+    return None if value is None else round(value, 6)
+
+
+def _eta(eta: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The contract's ETA object with its times as ISO-8601."""
+    if eta is None:
+        return None
+    out = {key: eta.get(key) for key in ("expected_at", "low", "high", "source", "basis")}
+    for key in ("expected_at", "low", "high"):
+        if isinstance(out[key], (int, float)):
+            out[key] = iso(float(out[key]))
+    return out
+
+
+# -- documents: one function per route ------------------------------------------
+
+
+def summary(w: ApiWriter) -> dict[str, Any]:
+    """Everything at once: what aggregators poll."""
+    return {
+        "page": w.page(),
+        "status": w.status(),
+        "components": w.components(),
+        "incidents": [w.incident(i) for i in w.snapshot.unresolved],
+        "scheduled_maintenances": w.scheduled_maintenances(),
+    }
+
+
+def status(w: ApiWriter) -> dict[str, Any]:
+    """The overall indicator only."""
+    return {"page": w.page(), "status": w.status()}
+
+
+def components(w: ApiWriter) -> dict[str, Any]:
+    """Every operator group and service."""
+    return {"page": w.page(), "components": w.components()}
+
+
+def incidents(w: ApiWriter) -> dict[str, Any]:
+    """The most recent incidents, newest first."""
+    return {"page": w.page(), "incidents": [w.incident(i) for i in w.snapshot.incidents[:INCIDENT_LIMIT]]}
+
+
+def unresolved(w: ApiWriter) -> dict[str, Any]:
+    """Incidents still open, each with its `eta`."""
+    return {"page": w.page(), "incidents": [w.incident(i) for i in w.snapshot.unresolved]}
+
+
+def scheduled_maintenances(w: ApiWriter) -> dict[str, Any]:
+    """Upcoming and in-progress maintenance windows."""
+    return {"page": w.page(), "scheduled_maintenances": w.scheduled_maintenances()}
+
+
+DOCUMENTS: dict[str, Callable[[ApiWriter], dict[str, Any]]] = {
+    "/api/v2/summary.json": summary,
+    "/api/v2/status.json": status,
+    "/api/v2/components.json": components,
+    "/api/v2/incidents.json": incidents,
+    "/api/v2/incidents/unresolved.json": unresolved,
+    "/api/v2/scheduled-maintenances.json": scheduled_maintenances,
+}
+
+
+def dump(document: Any) -> str:
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+
+
+def render_document(route: str, snapshot: Snapshot, lang: str, time_zone: str) -> Rendered:
+    """One route's JSON for a snapshot (also what the static export writes)."""
+    return rendered(dump(DOCUMENTS[route](ApiWriter(snapshot, lang, time_zone))), JSON)
+
+
+def _handler(route: str) -> Callable[[web.Request], Any]:
+    async def handle(request: web.Request) -> web.Response:
+        from status_site.app import CONFIG, SITE  # app imports this module while it loads
+
+        site: SiteState = request.app[SITE]
+        config = request.app[CONFIG]
+        lang = negotiate(request, tuple(config.site.languages))
+        time_zone = config.site.timezone
+        page = site.render(("api", route, lang), lambda snap: render_document(route, snap, lang, time_zone))
+        return respond(request, page, max_age=MAX_AGE)
+
+    handle.__name__ = "api_" + route.rsplit("/", 1)[-1].replace(".json", "").replace("-", "_")
+    return handle
+
+
+async def openapi_json(request: web.Request) -> web.Response:
+    from status_site import openapi
+    from status_site.app import CONFIG, SITE
+
+    config = request.app[CONFIG]
+    page = request.app[SITE].render(
+        ("api", "openapi"), lambda _: rendered(dump(openapi.document(config.site.base_url)), JSON)
+    )
+    return respond(request, page, max_age=300)
+
 
 def add_routes(app: web.Application) -> None:
-    pass
+    for route in DOCUMENTS:
+        app.router.add_get(route, _handler(route))
+    app.router.add_get("/api/openapi.json", openapi_json)

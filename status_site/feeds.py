@@ -1,7 +1,132 @@
-"""(being written)"""
+"""The Atom 1.0 feed: one entry per incident update, French by default (``?lang=en``).
+
+The XML is built with ElementTree, which escapes text and attributes; the
+characters XML 1.0 cannot carry at all (most C0 controls, lone surrogates,
+U+FFFE/U+FFFF) are replaced by U+FFFD first, so a hostile message can never
+make the feed unreadable. Entry ids are tag URIs (RFC 4151) made of the
+site's host, the incident's start date, the incident id and the update id:
+they never change once published.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from datetime import datetime, timezone
+from typing import Iterator
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from status_site.api import iso
+from status_site.i18n import SUPPORTED
+from status_site.state import Rendered, rendered, respond
+from status_site.views import IncidentView, Snapshot, UpdateView
+
+ATOM_NS = "http://www.w3.org/2005/Atom"
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+CONTENT_TYPE = "application/atom+xml; charset=utf-8"
+MAX_ENTRIES = 200
+STATUS_WORDS = {
+    "fr": {"investigating": "Analyse en cours", "identified": "Cause identifiée",
+           "monitoring": "Sous surveillance", "resolved": "Résolu"},
+    "en": {"investigating": "Investigating", "identified": "Identified",
+           "monitoring": "Monitoring", "resolved": "Resolved"},
+}
+FEED_TEXTS = {
+    "fr": {"subtitle": "Incidents des opérateurs de tiers payant, une entrée par point d'étape"},
+    "en": {"subtitle": "Incidents of the tiers-payant operators, one entry per update"},
+}
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_text(text: str) -> str:
+    """``text`` with the characters XML 1.0 forbids replaced by U+FFFD; escaping is the writer's job."""
+    return _NOT_XML.sub("\ufffd", text)
+
+
+def tag_uri(base_url: str, incident: IncidentView, update: UpdateView | None = None) -> str:
+    """'tag:statut.example.org,2026-11-29:/incidents/12/updates/34' — stable forever."""
+    parts = urlsplit(base_url)
+    host = (parts.hostname or "localhost").lower()
+    date = datetime.fromtimestamp(incident.started_at, timezone.utc).date().isoformat()
+    specific = f"{parts.path.rstrip('/')}/incidents/{incident.id}"
+    if update is not None:
+        specific += f"/updates/{update.id}"
+    return f"tag:{host},{date}:{specific}"
+
+
+def entry_title(incident: IncidentView, update: UpdateView, lang: str) -> str:
+    """'Almerys : PEC optique indisponible — Résolu' (the operator's name is added when missing)."""
+    title = incident.title.get(lang) or incident.title.get("fr") or ""
+    if not title.startswith(incident.operator_name):
+        title = f"{incident.operator_name}{' :' if lang == 'fr' else ':'} {title}"
+    return f"{title} — {STATUS_WORDS[lang].get(update.status, update.status)}"
+
+
+def _updates(snapshot: Snapshot) -> Iterator[tuple[IncidentView, UpdateView]]:
+    pairs = [(i, u) for i in snapshot.incidents for u in i.updates]
+    pairs.sort(key=lambda pair: (pair[1].at, pair[1].id), reverse=True)
+    yield from pairs[:MAX_ENTRIES]
+
+
+def _add(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
+    element = ET.SubElement(parent, tag, {k: xml_text(v) for k, v in attrs.items()})
+    if text is not None:
+        element.text = xml_text(text)
+    return element
+
+
+def build_feed(snapshot: Snapshot, lang: str) -> bytes:
+    """The feed document as UTF-8 bytes."""
+    base = snapshot.base_url.rstrip("/")
+    pairs = list(_updates(snapshot))
+    updated = max((u.at for _, u in pairs), default=snapshot.generated_at)
+    feed = ET.Element("feed", {"xmlns": ATOM_NS, XML_LANG: lang})
+    _add(feed, "id", f"{base}/feed.atom")
+    _add(feed, "title", snapshot.title)
+    _add(feed, "subtitle", FEED_TEXTS[lang]["subtitle"])
+    _add(feed, "updated", iso(updated))
+    _add(feed, "link", rel="self", type="application/atom+xml", href=f"{base}/feed.atom")
+    _add(feed, "link", rel="alternate", type="text/html", href=f"{base}/")
+    author = _add(feed, "author")
+    _add(author, "name", snapshot.title)
+    _add(author, "uri", f"{base}/")
+    _add(feed, "generator", "Vigie")
+    for incident, update in pairs:
+        entry = _add(feed, "entry")
+        _add(entry, "id", tag_uri(snapshot.base_url, incident, update))
+        _add(entry, "title", entry_title(incident, update, lang))
+        _add(entry, "updated", iso(update.at))
+        _add(entry, "published", iso(update.at))
+        _add(entry, "link", rel="alternate", type="text/html", href=f"{base}/incidents/{incident.id}")
+        _add(entry, "category", term=incident.operator_id, label=incident.operator_name)
+        _add(entry, "category", term=update.status, label=STATUS_WORDS[lang].get(update.status, update.status))
+        message = update.message.get(lang) or update.message.get("fr") or ""
+        _add(entry, "content", message, type="text")
+    return ET.tostring(feed, encoding="utf-8", xml_declaration=True)
+
+
+def render_feed(snapshot: Snapshot, lang: str) -> Rendered:
+    return rendered(build_feed(snapshot, lang), CONTENT_TYPE)
+
+
+def feed_language(request: web.Request, languages: tuple[str, ...]) -> str:
+    """Only ``?lang=`` picks the language: a feed URL must mean the same thing for every reader."""
+    asked = request.query.get("lang", "").strip().lower()
+    allowed = [lang for lang in languages if lang in SUPPORTED] or ["fr"]
+    return asked if asked in allowed else allowed[0]
+
+
+async def atom(request: web.Request) -> web.Response:
+    from status_site.app import CONFIG, SITE  # app imports this module while it loads
+
+    lang = feed_language(request, tuple(request.app[CONFIG].site.languages))
+    page = request.app[SITE].render(("feed", lang), lambda snapshot: render_feed(snapshot, lang))
+    response = respond(request, page, max_age=30)
+    response.headers.pop("Vary", None)  # the language comes from the URL only
+    return response
+
 
 def add_routes(app: web.Application) -> None:
-    pass
+    app.router.add_get("/feed.atom", atom)

@@ -1,11 +1,398 @@
-"""(being written)"""
+"""The HTML pages: overview, operator, incident, history, error pages and static assets.
+
+Handlers stay thin: they validate the request into a small, bounded cache key
+(language, page, known parameters only — a hostile query string never grows
+the cache), and render the current `Snapshot` once per state change through
+`SiteState.render`. Everything a template needs to say comes from `views`,
+`messages` and `i18n`; drawings come from `svg`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import mimetypes
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable, Mapping
+from urllib.parse import quote, urlencode
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
+from markupsafe import Markup
+
+from monitor.config.model import PROFESSIONS
+from monitor.judge import worst
+from status_site import svg
+from status_site.i18n import Formatter, negotiate
+from status_site.messages import I_AM, INCIDENT_WORDS, CHECK_WORDS, PROFESSIONS as PROFESSION_WORDS
+from status_site.messages import join_words, localized, status_word, texts
+from status_site.state import Rendered, rendered, respond
+from status_site.views import LATENCY_RANGES, UPTIME_WINDOWS, IncidentView, OperatorView, ServiceView, Snapshot
+from status_site.views import latency_series
+
+STATIC_DIR = Path(__file__).parent / "static"
+HTML = "text/html; charset=utf-8"
+OUTAGE = ("partial_outage", "major_outage")
+
+
+@dataclass(frozen=True, slots=True)
+class Asset:
+    body: bytes
+    content_type: str
+    etag: str
+
+    @property
+    def version(self) -> str:
+        return self.etag.strip('"')[:10]
+
+
+ASSETS = web.AppKey("assets", dict)
+
+
+def load_assets(directory: Path = STATIC_DIR) -> dict[str, Asset]:
+    """Every file of ``static/``, read once: the set of names is the whitelist (no path traversal)."""
+    found: dict[str, Asset] = {}
+    for path in sorted(directory.iterdir()) if directory.is_dir() else []:
+        if path.is_file() and not path.name.startswith("."):
+            body = path.read_bytes()
+            kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+            if kind.startswith("text/") or kind in ("application/javascript", "image/svg+xml"):
+                kind = ("text/javascript" if path.suffix == ".js" else kind) + "; charset=utf-8"
+            found[path.name] = Asset(body, kind, f'"{hashlib.blake2b(body, digest_size=12).hexdigest()}"')
+    return found
 
 
 def add_routes(app: web.Application) -> None:
-    pass
+    app[ASSETS] = load_assets()
+    app.router.add_get("/", index, name="index")
+    app.router.add_get("/operators/{operator_id}", operator_page, name="operator")
+    app.router.add_get("/incidents/{incident_id}", incident_page, name="incident")
+    app.router.add_get("/history", history_page, name="history")
+    app.router.add_get("/static/{name}", static, name="static")
+
+
+# -- the context every template gets ------------------------------------------------
+
+
+class Page:
+    """The language-bound helpers a template uses: links that keep the language, words, times."""
+
+    def __init__(self, app: web.Application, lang: str, path: str, params: Mapping[str, str] | None = None) -> None:
+        from status_site.app import CONFIG
+
+        config = app[CONFIG]
+        self.app = app
+        self.lang = lang
+        self.languages = tuple(config.site.languages)
+        self.default = self.languages[0]
+        self.path = path
+        self.params = dict(params or {})
+        self.t = texts(lang)
+        self.fmt = Formatter(lang, ZoneInfo(config.site.timezone))
+        self.site_title = config.site.title
+        self.assets: dict[str, Asset] = app[ASSETS]
+
+    def href(self, path: str, **params: str | None) -> str:
+        """An internal link that keeps ``?lang=en`` when the visitor chose a language other than the default."""
+        query = {k: v for k, v in params.items() if v}
+        if self.lang != self.default:
+            query["lang"] = self.lang
+        return path + (f"?{urlencode(query)}" if query else "")
+
+    def switch(self, lang: str) -> str:
+        """This page in another language (explicit, so it wins over Accept-Language)."""
+        return self.path + "?" + urlencode({**self.params, "lang": lang})
+
+    def asset(self, name: str) -> str:
+        found = self.assets.get(name)
+        return f"/static/{name}" + (f"?v={found.version}" if found else "")
+
+    def operator_href(self, operator_id: str, **params: str | None) -> str:
+        return self.href(f"/operators/{quote(operator_id)}", **params)
+
+    def incident_href(self, incident_id: int) -> str:
+        return self.href(f"/incidents/{int(incident_id)}")
+
+    def name(self, value: Mapping[str, str] | str | None) -> str:
+        return localized(value, self.lang)
+
+    def status(self, status: str | None) -> str:
+        return status_word(self.lang, status)
+
+    def incident_status(self, status: str) -> str:
+        return INCIDENT_WORDS[self.lang].get(status, status)
+
+    def check_status(self, status: str) -> str:
+        return CHECK_WORDS[self.lang].get(status, status)
+
+    def iso(self, at: float) -> str:
+        """A machine-readable time for ``<time datetime>``, in the site's time zone."""
+        return datetime.fromtimestamp(at, self.fmt.tz).isoformat(timespec="seconds")
+
+    def icon(self, status: str | None) -> Markup:
+        return svg.status_icon(status)
+
+    def since(self, at: float, now: float) -> str:
+        """'depuis 14 h 05 (il y a 25 minutes)'."""
+        return self.t.since.format(when=self.fmt.since(at, now), ago=self.fmt.ago(now - at))
+
+    def bar(self, service: ServiceView) -> Markup:
+        return svg.uptime_bar(service.days, self.fmt, self.t, self.name(service.name), self.incident_href)
+
+    def bar_days(self, service: ServiceView) -> Markup:
+        return svg.uptime_days(service.days, self.fmt, self.t, self.incident_href)
+
+    def eta(self, eta: Mapping[str, Any] | None, now: float) -> str | None:
+        """The recovery estimate in one sentence, or None when there is nothing to say."""
+        if not eta:
+            return None
+        expected = _epoch(eta.get("expected_at"))
+        if expected is None:
+            return self.t.eta_unknown
+        when = self.fmt.since(expected, now)
+        if eta.get("source") == "operator":
+            return self.t.eta_operator.format(when=when)
+        low, high, basis = _epoch(eta.get("low")), _epoch(eta.get("high")), eta.get("basis")
+        if low is None or high is None or not basis:
+            return self.t.eta_estimate_short.format(when=when)
+        return self.t.eta_estimate.format(
+            when=when, low=self.fmt.since(low, now), high=self.fmt.since(high, now), basis=basis
+        )
+
+    def duration(self, incident: IncidentView, now: float) -> str:
+        if incident.resolved:
+            return self.fmt.duration(incident.duration(now))
+        return self.t.ongoing_for.format(duration=self.fmt.duration(incident.duration(now)))
+
+    def render(self, template: str, status: int = 200, **context: Any) -> Rendered:
+        html = self.app_templates().get_template(template).render(page=self, t=self.t, fmt=self.fmt, **context)
+        return rendered(html, HTML, status)
+
+    def app_templates(self) -> Any:
+        from status_site.app import TEMPLATES
+
+        return self.app[TEMPLATES]
+
+
+def _epoch(value: Any) -> float | None:
+    """An ETA time as epoch seconds, whether stored as a number or an ISO-8601 string."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str) and value:
+        try:
+            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            return None
+    return None
+
+
+def _lang(request: web.Request) -> str:
+    from status_site.app import CONFIG
+
+    return negotiate(request, tuple(request.app[CONFIG].site.languages))
+
+
+def _serve(request: web.Request, key: tuple[Any, ...], make: Callable[[Snapshot], Rendered]) -> web.Response:
+    from status_site.app import SITE
+
+    return respond(request, request.app[SITE].render(key, make))
+
+
+def _snapshot(request: web.Request) -> Snapshot:
+    from status_site.app import SITE
+
+    return request.app[SITE].snapshot()
+
+
+# -- the overview ----------------------------------------------------------------------
+
+
+def banner(groups: list[tuple[OperatorView, list[ServiceView], Any]], lang: str) -> tuple[str, str | None]:
+    """The overall state of the services shown, in one sentence, and the status it stands for."""
+    t = texts(lang)
+    statuses = [s.status for _, services, _ in groups for s in services]
+    overall = worst(statuses)  # type: ignore[arg-type]
+    if overall is None:
+        return t.banner_unknown, None
+    if overall == "operational":
+        return (t.banner_ok if None not in statuses else t.banner_some_unknown), overall
+    if overall in OUTAGE:
+        sentence, matching = t.banner_outage, OUTAGE
+    elif overall == "degraded_performance":
+        sentence, matching = t.banner_degraded, (overall,)
+    else:
+        sentence, matching = t.banner_maintenance, (overall,)
+    hit = [
+        (operator.name, [localized(s.name, lang) for s in services if s.status in matching])
+        for operator, services, _ in groups
+    ]
+    hit = [(name, names) for name, names in hit if names]
+    if len(hit) == 1:
+        where = f"{hit[0][0]} : {join_words(hit[0][1], lang)}" if lang == "fr" else f"{hit[0][0]}: {join_words(hit[0][1], lang)}"
+    else:
+        where = join_words([f"{name} ({join_words(names, lang)})" for name, names in hit], lang)
+    return sentence.format(where=where), overall
+
+
+async def index(request: web.Request) -> web.Response:
+    lang = _lang(request)
+    asked = request.query.get("profession")
+    profession = asked if asked in PROFESSIONS else None
+    unknown = bool(asked) and profession is None
+    params = {"profession": profession} if profession else {}
+
+    def make(snapshot: Snapshot) -> Rendered:
+        page = Page(request.app, lang, "/", params)
+        groups = [
+            (o, [s for s in o.services if profession is None or profession in s.professions]) for o in snapshot.operators
+        ]
+        groups = [(o, services, worst(s.status for s in services)) for o, services in groups if services]
+        keys = {s.key for _, services, _ in groups for s in services}
+        unresolved = [i for i in snapshot.unresolved if any(a.key in keys for a in i.services) or profession is None]
+        sentence, overall = banner(groups, lang)
+        return page.render(
+            "index.html",
+            snapshot=snapshot,
+            now=snapshot.generated_at,
+            banner=sentence,
+            overall=overall,
+            groups=groups,
+            unresolved=unresolved,
+            profession=profession,
+            i_am=I_AM[lang][profession] if profession else None,
+            unknown_profession=unknown,
+            professions=[(p, I_AM[lang][p]) for p in PROFESSIONS if p in snapshot.professions],
+            profession_words=PROFESSION_WORDS[lang],
+        )
+
+    return _serve(request, ("index", lang, profession, unknown), make)
+
+
+# -- one operator -----------------------------------------------------------------------
+
+
+async def operator_page(request: web.Request) -> web.Response:
+    from status_site.app import ENGINE
+
+    operator_id = request.match_info["operator_id"]
+    if _snapshot(request).operator(operator_id) is None:
+        raise web.HTTPNotFound()
+    lang = _lang(request)
+    window = request.query.get("range", "24h")
+    window = window if window in LATENCY_RANGES else "24h"
+    engine = request.app[ENGINE]
+
+    def make(snapshot: Snapshot) -> Rendered:
+        operator = snapshot.operator(operator_id)
+        if operator is None:  # the config changed between the check and now
+            return error_rendering(request.app, lang, 404)
+        now = snapshot.generated_at
+        page = Page(request.app, lang, f"/operators/{operator_id}", {"range": window} if window != "24h" else {})
+        charts = {s.key: latency_series(engine, s.key, window, now) for s in operator.services}
+        return page.render(
+            "operator.html",
+            snapshot=snapshot,
+            now=now,
+            operator=operator,
+            window=window,
+            windows=list(LATENCY_RANGES),
+            uptime_windows=list(UPTIME_WINDOWS),
+            charts={k: svg.latency_chart(v, page.fmt, page.t, window, now, page.name(snapshot.service(k).name))  # type: ignore[union-attr]
+                    for k, v in charts.items()},
+            incidents=[i for i in snapshot.incidents if i.operator_id == operator_id],
+        )
+
+    return _serve(request, ("operator", lang, operator_id, window), make)
+
+
+# -- one incident ------------------------------------------------------------------------
+
+
+async def incident_page(request: web.Request) -> web.Response:
+    raw = request.match_info["incident_id"]
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 12:
+        raise web.HTTPNotFound()
+    incident_id = int(raw)
+    if _snapshot(request).incident(incident_id) is None:
+        raise web.HTTPNotFound()
+    lang = _lang(request)
+
+    def make(snapshot: Snapshot) -> Rendered:
+        incident = snapshot.incident(incident_id)
+        if incident is None:
+            return error_rendering(request.app, lang, 404)
+        page = Page(request.app, lang, f"/incidents/{incident_id}")
+        return page.render(
+            "incident.html",
+            snapshot=snapshot,
+            now=snapshot.generated_at,
+            incident=incident,
+            operator=snapshot.operator(incident.operator_id),
+            eta_history=getattr(incident, "eta_history", None) or (),
+        )
+
+    return _serve(request, ("incident", lang, incident_id), make)
+
+
+# -- history -------------------------------------------------------------------------------
+
+
+async def history_page(request: web.Request) -> web.Response:
+    lang = _lang(request)
+
+    def make(snapshot: Snapshot) -> Rendered:
+        page = Page(request.app, lang, "/history")
+        months: list[tuple[str, list[IncidentView]]] = []
+        for incident in snapshot.incidents:  # newest first already
+            month = page.fmt.month(incident.started_at)
+            if not months or months[-1][0] != month:
+                months.append((month, []))
+            months[-1][1].append(incident)
+        return page.render("history.html", snapshot=snapshot, now=snapshot.generated_at, months=months)
+
+    return _serve(request, ("history", lang), make)
+
+
+# -- errors and assets -----------------------------------------------------------------------
+
+
+def error_rendering(app: web.Application, lang: str, status: int) -> Rendered:
+    page = Page(app, lang, "/")
+    key = str(status) if status in (404, 405, 500) else "other"
+    return page.render(
+        "error.html",
+        status=status,
+        code=status,
+        heading=page.t[f"error_{key}"],
+        text=page.t[f"error_{key}_text"],
+    )
 
 
 def error_page(request: web.Request, status: int) -> web.Response:
-    return web.Response(status=status, text=str(status))
+    """A real page, in the visitor's language, for 404, 405 and 500 (never a traceback)."""
+    try:
+        lang = _lang(request)
+        page = error_rendering(request.app, lang, status)
+    except Exception:  # noqa: BLE001 - the error page itself must never fail
+        return web.Response(status=status, text=f"{status}", content_type="text/plain")
+    return web.Response(
+        body=page.body,
+        status=status,
+        headers={"Content-Type": HTML, "Cache-Control": "no-store", "Vary": "Accept-Language"},
+    )
+
+
+async def static(request: web.Request) -> web.Response:
+    """Self-hosted assets; a versioned URL (``?v=``) is cached for a year."""
+    asset = request.app[ASSETS].get(request.match_info["name"])
+    if asset is None:
+        raise web.HTTPNotFound()
+    versioned = request.query.get("v") == asset.version
+    headers = {
+        "ETag": asset.etag,
+        "Cache-Control": "public, max-age=31536000, immutable" if versioned else "public, max-age=300",
+    }
+    if asset.etag in {tag.strip().removeprefix("W/") for tag in request.headers.get("If-None-Match", "").split(",")}:
+        return web.Response(status=304, headers=headers)
+    return web.Response(body=asset.body, headers={**headers, "Content-Type": asset.content_type})

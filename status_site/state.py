@@ -60,6 +60,7 @@ class SiteState:
         now = self.clock.now()
         current = self._snapshot
         if current is None or current.version != self.version or now - current.generated_at >= REFRESH:
+            self.engine.account_all()  # uptime counts the current status up to now
             self._snapshot = build_snapshot(self.engine, now, self.version)
             self._renders = {}
         return self._snapshot  # type: ignore[return-value]

@@ -33,10 +33,16 @@ async def until(predicate: Callable[[], bool], what: str, timeout: float = 30) -
 
 
 async def start_vigie(config: Path, db: Path) -> asyncio.subprocess.Process:
+    log = open(db.parent / "vigie.log", "ab")  # read when an assertion fails
     return await asyncio.create_subprocess_exec(
         sys.executable, "-m", "monitor", "run", "-c", str(config), "--db", str(db), "--listen", "127.0.0.1:0",
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        stdout=log, stderr=log,
     )
+
+
+def stop(vigie: asyncio.subprocess.Process, sig: signal.Signals) -> None:
+    if vigie.returncode is None:
+        vigie.send_signal(sig)
 
 
 async def test_it_survives_sigkill_during_writes_and_resumes_the_incident(http_target: SwitchableTarget, tmp_path: Path) -> None:
@@ -67,7 +73,7 @@ operators:
         seen = query(db, "SELECT count(*) FROM results")[0][0]
         await until(lambda: query(db, "SELECT count(*) FROM results")[0][0] > seen + 3, "more results")
     finally:
-        vigie.send_signal(signal.SIGKILL)
+        stop(vigie, signal.SIGKILL)
         await vigie.wait()
 
     assert query(db, "PRAGMA integrity_check") == [("ok",)]
@@ -82,8 +88,8 @@ operators:
     try:
         await until(lambda: query(db, "SELECT resolved_at FROM incidents")[0][0] is not None, "the resolution")
     finally:
-        vigie.send_signal(signal.SIGTERM)
-        assert await asyncio.wait_for(vigie.wait(), timeout=15) == 0
+        stop(vigie, signal.SIGTERM)
+        assert await asyncio.wait_for(vigie.wait(), timeout=15) == 0, (tmp_path / "vigie.log").read_text()
 
     assert query(db, "PRAGMA integrity_check") == [("ok",)]
     flips_after = query(db, "SELECT id, kind, key, from_status, to_status, at FROM flips ORDER BY id")
