@@ -129,11 +129,11 @@ LEFT, RIGHT, TOP, BOTTOM = 46, 8, 10, 24
 
 
 def _nice_ceiling(value: float) -> float:
-    """The axis top: 1, 2, 2.5 or 5 times a power of ten, at least the value."""
-    if value <= 0:
-        return 100.0
+    """The axis top: 1, 2 or 5 times a power of ten (at least 10 ms), so its half is a whole number too."""
+    if value <= 10:
+        return 10.0
     magnitude = 10 ** (len(str(int(value))) - 1)
-    for step in (1, 2, 2.5, 5, 10):
+    for step in (1, 2, 5, 10):
         if step * magnitude >= value:
             return step * magnitude
     return 10 * magnitude
@@ -205,7 +205,13 @@ def latency_chart(
     )
     if len(values) == 1:  # one point draws no line: show it as a dot
         only = values[0]
-        parts.append(f'<circle class="dot-p50" cx="{x(only["at"]):.1f}" cy="{y(float(only["p50"])):.1f}" r="3" fill="#0969da"/>')
+        cx = f"{x(only['at']):.1f}"
+        if only.get("p95") is not None:
+            parts.append(
+                f'<circle class="dot-p95" cx="{cx}" cy="{y(float(only["p95"])):.1f}" r="3" fill="none" '
+                f'stroke="#8250df" stroke-width="1.5"/>'
+            )
+        parts.append(f'<circle class="dot-p50" cx="{cx}" cy="{y(float(only["p50"])):.1f}" r="3" fill="#0969da"/>')
     parts.append("</svg>")
     parts.append(
         f'<figcaption><span class="legend legend-p50">{escape(t.chart_p50)}</span> '

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from status_site.app import CONFIG, ENGINE
 from status_site.pages import Page
 from tests.status_site.conftest import OUTAGE_AT, PARIS, MakeSite, Site
 
@@ -262,4 +261,3 @@ async def test_it_says_the_eta_in_words(site: Site) -> None:
     assert page.eta(announced, OUTAGE_AT) == "Rétablissement annoncé par l'opérateur : 16 h 00"
     assert page.eta(None, OUTAGE_AT) is None
     assert Page(site.app, "en", "/").eta(announced, OUTAGE_AT) == "Recovery announced by the operator: 4:00\u202fPM"
-    assert site.app[CONFIG].site.timezone == "Europe/Paris" and site.app[ENGINE]
