@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import socket
 import ssl
 from collections.abc import Awaitable, Callable, Iterator
@@ -86,7 +87,7 @@ async def run_probe(
     start = ctx.clock.monotonic()
     scope: asyncio.Timeout | None = None
     try:
-        if tls is not None:
+        if tls is not None and _tls.cached_context(tls[0], alpn=tls[1]) is None:
             await asyncio.to_thread(_tls.make_context, tls[0], alpn=tls[1])
             start = ctx.clock.monotonic()
         async with asyncio.timeout(timeout) as scope:
@@ -140,10 +141,23 @@ class Connection:
         self.writer.transport.abort()
 
 
+def _ip_literal(host: str, port: int) -> list[tuple[Any, ...]] | None:
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    if address.version == 4:
+        return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (host, port))]
+    return [(socket.AF_INET6, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (host, port, 0, 0))]
+
+
 async def resolve(tracker: Tracker, host: str, port: int) -> list[tuple[Any, ...]]:
     """getaddrinfo on the loop's executor (phase ``dns``)."""
     loop = asyncio.get_running_loop()
     with tracker.phase("dns"):
+        literal = _ip_literal(host, port)
+        if literal is not None:  # no resolver to ask: spare the executor round trip
+            return literal
         try:
             infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
         except socket.gaierror as exc:

@@ -22,6 +22,7 @@ from aiohttp import web
 from markupsafe import Markup
 
 from monitor.config.model import PROFESSIONS
+from monitor.engine import Engine
 from monitor.judge import worst
 from status_site import svg
 from status_site.i18n import Formatter, negotiate
@@ -48,6 +49,10 @@ class Asset:
 
 
 ASSETS = web.AppKey("assets", dict)
+
+
+# (path, params, lang) -> URL: the static export links pages relatively, as files
+Linker = Callable[[str, Mapping[str, str], str], str]
 
 
 def load_assets(directory: Path = STATIC_DIR) -> dict[str, Asset]:
@@ -78,7 +83,10 @@ def add_routes(app: web.Application) -> None:
 class Page:
     """The language-bound helpers a template uses: links that keep the language, words, times."""
 
-    def __init__(self, app: web.Application, lang: str, path: str, params: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, app: web.Application, lang: str, path: str, params: Mapping[str, str] | None = None,
+        linker: Linker | None = None,
+    ) -> None:
         from status_site.app import CONFIG
 
         config = app[CONFIG]
@@ -92,19 +100,26 @@ class Page:
         self.fmt = Formatter(lang, ZoneInfo(config.site.timezone))
         self.site_title = config.site.title
         self.assets: dict[str, Asset] = app[ASSETS]
+        self.linker = linker  # None: root-absolute links with ?lang= (the live site)
 
     def href(self, path: str, **params: str | None) -> str:
         """An internal link that keeps ``?lang=en`` when the visitor chose a language other than the default."""
         query = {k: v for k, v in params.items() if v}
+        if self.linker is not None:
+            return self.linker(path, query, self.lang)
         if self.lang != self.default:
             query["lang"] = self.lang
         return path + (f"?{urlencode(query)}" if query else "")
 
     def switch(self, lang: str) -> str:
         """This page in another language (explicit, so it wins over Accept-Language)."""
+        if self.linker is not None:
+            return self.linker(self.path, self.params, lang)
         return self.path + "?" + urlencode({**self.params, "lang": lang})
 
     def asset(self, name: str) -> str:
+        if self.linker is not None:
+            return self.linker(f"/static/{name}", {}, self.lang)
         found = self.assets.get(name)
         return f"/static/{name}" + (f"?v={found.version}" if found else "")
 
@@ -240,33 +255,37 @@ async def index(request: web.Request) -> web.Response:
     asked = request.query.get("profession")
     profession = asked if asked in PROFESSIONS else None
     unknown = bool(asked) and profession is None
-    params = {"profession": profession} if profession else {}
+    return _serve(request, ("index", lang, profession, unknown),
+                  lambda snapshot: render_index(request.app, snapshot, lang, profession, unknown))
 
-    def make(snapshot: Snapshot) -> Rendered:
-        page = Page(request.app, lang, "/", params)
-        groups = [
-            (o, [s for s in o.services if profession is None or profession in s.professions]) for o in snapshot.operators
-        ]
-        groups = [(o, services, worst(s.status for s in services)) for o, services in groups if services]
-        keys = {s.key for _, services, _ in groups for s in services}
-        unresolved = [i for i in snapshot.unresolved if any(a.key in keys for a in i.services) or profession is None]
-        sentence, overall = banner(groups, lang)
-        return page.render(
-            "index.html",
-            snapshot=snapshot,
-            now=snapshot.generated_at,
-            banner=sentence,
-            overall=overall,
-            groups=groups,
-            unresolved=unresolved,
-            profession=profession,
-            i_am=I_AM[lang][profession] if profession else None,
-            unknown_profession=unknown,
-            professions=[(p, I_AM[lang][p]) for p in PROFESSIONS if p in snapshot.professions],
-            profession_words=PROFESSION_WORDS[lang],
-        )
 
-    return _serve(request, ("index", lang, profession, unknown), make)
+def render_index(
+    app: web.Application, snapshot: Snapshot, lang: str, profession: str | None = None,
+    unknown: bool = False, linker: Linker | None = None,
+) -> Rendered:
+    """The overview, optionally narrowed to the services one profession uses."""
+    page = Page(app, lang, "/", {"profession": profession} if profession else {}, linker)
+    groups = [
+        (o, [s for s in o.services if profession is None or profession in s.professions]) for o in snapshot.operators
+    ]
+    groups = [(o, services, worst(s.status for s in services)) for o, services in groups if services]
+    keys = {s.key for _, services, _ in groups for s in services}
+    unresolved = [i for i in snapshot.unresolved if any(a.key in keys for a in i.services) or profession is None]
+    sentence, overall = banner(groups, lang)
+    return page.render(
+        "index.html",
+        snapshot=snapshot,
+        now=snapshot.generated_at,
+        banner=sentence,
+        overall=overall,
+        groups=groups,
+        unresolved=unresolved,
+        profession=profession,
+        i_am=I_AM[lang][profession] if profession else None,
+        unknown_profession=unknown,
+        professions=[(p, I_AM[lang][p]) for p in PROFESSIONS if p in snapshot.professions],
+        profession_words=PROFESSION_WORDS[lang],
+    )
 
 
 # -- one operator -----------------------------------------------------------------------
@@ -282,28 +301,33 @@ async def operator_page(request: web.Request) -> web.Response:
     window = request.query.get("range", "24h")
     window = window if window in LATENCY_RANGES else "24h"
     engine = request.app[ENGINE]
+    return _serve(request, ("operator", lang, operator_id, window),
+                  lambda snapshot: render_operator(request.app, engine, snapshot, lang, operator_id, window))
 
-    def make(snapshot: Snapshot) -> Rendered:
-        operator = snapshot.operator(operator_id)
-        if operator is None:  # the config changed between the check and now
-            return error_rendering(request.app, lang, 404)
-        now = snapshot.generated_at
-        page = Page(request.app, lang, f"/operators/{operator_id}", {"range": window} if window != "24h" else {})
-        charts = {s.key: latency_series(engine, s.key, window, now) for s in operator.services}
-        return page.render(
-            "operator.html",
-            snapshot=snapshot,
-            now=now,
-            operator=operator,
-            window=window,
-            windows=list(LATENCY_RANGES),
-            uptime_windows=list(UPTIME_WINDOWS),
-            charts={k: svg.latency_chart(v, page.fmt, page.t, window, now, page.name(snapshot.service(k).name))  # type: ignore[union-attr]
-                    for k, v in charts.items()},
-            incidents=[i for i in snapshot.incidents if i.operator_id == operator_id],
-        )
 
-    return _serve(request, ("operator", lang, operator_id, window), make)
+def render_operator(
+    app: web.Application, engine: Engine, snapshot: Snapshot, lang: str, operator_id: str, window: str = "24h",
+    linker: Linker | None = None,
+) -> Rendered:
+    """One operator's page, its response-time charts over ``window`` (a key of LATENCY_RANGES)."""
+    operator = snapshot.operator(operator_id)
+    if operator is None:  # the config changed between the check and now
+        return error_rendering(app, lang, 404, linker)
+    now = snapshot.generated_at
+    page = Page(app, lang, f"/operators/{operator_id}", {"range": window} if window != "24h" else {}, linker)
+    charts = {s.key: latency_series(engine, s.key, window, now) for s in operator.services}
+    return page.render(
+        "operator.html",
+        snapshot=snapshot,
+        now=now,
+        operator=operator,
+        window=window,
+        windows=list(LATENCY_RANGES),
+        uptime_windows=list(UPTIME_WINDOWS),
+        charts={k: svg.latency_chart(v, page.fmt, page.t, window, now, page.name(snapshot.service(k).name))  # type: ignore[union-attr]
+                for k, v in charts.items()},
+        incidents=[i for i in snapshot.incidents if i.operator_id == operator_id],
+    )
 
 
 # -- one incident ------------------------------------------------------------------------
@@ -317,22 +341,25 @@ async def incident_page(request: web.Request) -> web.Response:
     if _snapshot(request).incident(incident_id) is None:
         raise web.HTTPNotFound()
     lang = _lang(request)
+    return _serve(request, ("incident", lang, incident_id),
+                  lambda snapshot: render_incident(request.app, snapshot, lang, incident_id))
 
-    def make(snapshot: Snapshot) -> Rendered:
-        incident = snapshot.incident(incident_id)
-        if incident is None:
-            return error_rendering(request.app, lang, 404)
-        page = Page(request.app, lang, f"/incidents/{incident_id}")
-        return page.render(
-            "incident.html",
-            snapshot=snapshot,
-            now=snapshot.generated_at,
-            incident=incident,
-            operator=snapshot.operator(incident.operator_id),
-            eta_history=getattr(incident, "eta_history", None) or (),
-        )
 
-    return _serve(request, ("incident", lang, incident_id), make)
+def render_incident(
+    app: web.Application, snapshot: Snapshot, lang: str, incident_id: int, linker: Linker | None = None
+) -> Rendered:
+    incident = snapshot.incident(incident_id)
+    if incident is None:
+        return error_rendering(app, lang, 404, linker)
+    page = Page(app, lang, f"/incidents/{incident_id}", None, linker)
+    return page.render(
+        "incident.html",
+        snapshot=snapshot,
+        now=snapshot.generated_at,
+        incident=incident,
+        operator=snapshot.operator(incident.operator_id),
+        eta_history=getattr(incident, "eta_history", None) or (),
+    )
 
 
 # -- history -------------------------------------------------------------------------------
@@ -340,25 +367,25 @@ async def incident_page(request: web.Request) -> web.Response:
 
 async def history_page(request: web.Request) -> web.Response:
     lang = _lang(request)
+    return _serve(request, ("history", lang), lambda snapshot: render_history(request.app, snapshot, lang))
 
-    def make(snapshot: Snapshot) -> Rendered:
-        page = Page(request.app, lang, "/history")
-        months: list[tuple[str, list[IncidentView]]] = []
-        for incident in snapshot.incidents:  # newest first already
-            month = page.fmt.month(incident.started_at)
-            if not months or months[-1][0] != month:
-                months.append((month, []))
-            months[-1][1].append(incident)
-        return page.render("history.html", snapshot=snapshot, now=snapshot.generated_at, months=months)
 
-    return _serve(request, ("history", lang), make)
+def render_history(app: web.Application, snapshot: Snapshot, lang: str, linker: Linker | None = None) -> Rendered:
+    page = Page(app, lang, "/history", None, linker)
+    months: list[tuple[str, list[IncidentView]]] = []
+    for incident in snapshot.incidents:  # newest first already
+        month = page.fmt.month(incident.started_at)
+        if not months or months[-1][0] != month:
+            months.append((month, []))
+        months[-1][1].append(incident)
+    return page.render("history.html", snapshot=snapshot, now=snapshot.generated_at, months=months)
 
 
 # -- errors and assets -----------------------------------------------------------------------
 
 
-def error_rendering(app: web.Application, lang: str, status: int) -> Rendered:
-    page = Page(app, lang, "/")
+def error_rendering(app: web.Application, lang: str, status: int, linker: Linker | None = None) -> Rendered:
+    page = Page(app, lang, "/", None, linker)
     key = str(status) if status in (404, 405, 500) else "other"
     return page.render(
         "error.html",

@@ -1,0 +1,135 @@
+"""Honest ETAs: when should a service that is down be back?
+
+From the recorded outages of the same service — then of the operator, then of
+every operator, whichever first has enough history — estimate the remaining
+time *given how long the outage has already lasted*. Durations are fitted with
+the Kaplan–Meier estimator, so outages still running (censored) count for what
+they show: "at least this long". The conditional survival
+S(t | T > elapsed) = S(t) / S(elapsed) gives the median remaining time (the
+expected recovery) and an 80 % interval (its 10th and 90th percentiles).
+
+When too few past outages lasted longer than the current one, there is nothing
+honest to say and the estimate is None ("pas assez d'historique pour estimer").
+Pure code without I/O.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+MIN_BASIS = 5  # past outages needed at a level before it is used
+MIN_BEYOND = 3  # past outages that lasted longer than the current one, for the tail to be known
+LOW_Q, MID_Q, HIGH_Q = 0.10, 0.50, 0.90
+
+
+@dataclass(frozen=True, slots=True)
+class Outage:
+    """One past (or ongoing) outage of a service."""
+
+    service: str  # operator/service
+    started_at: float
+    duration: float  # seconds; for an ongoing outage, how long it has lasted so far
+    ongoing: bool = False
+
+    @property
+    def operator(self) -> str:
+        return self.service.split("/", 1)[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Estimate:
+    """Remaining-time estimate, in seconds from now, with what it rests on."""
+
+    expected: float
+    low: float
+    high: float
+    basis: int  # past outages behind the estimate
+    scope: str  # service | operator | all
+
+
+class Survival:
+    """A Kaplan–Meier survival curve of outage durations."""
+
+    def __init__(self, durations: Iterable[tuple[float, bool]]) -> None:
+        """``durations``: (seconds, ended) pairs; ended=False for a censored (ongoing) outage."""
+        items = sorted(durations)
+        self.times: list[float] = []
+        self.survival: list[float] = []  # S just after each time
+        at_risk = len(items)
+        s = 1.0
+        index = 0
+        while index < len(items):
+            t = items[index][0]
+            ended = censored = 0
+            while index < len(items) and items[index][0] == t:
+                if items[index][1]:
+                    ended += 1
+                else:
+                    censored += 1
+                index += 1
+            if ended:
+                s *= 1 - ended / at_risk
+                self.times.append(t)
+                self.survival.append(s)
+            at_risk -= ended + censored
+        self.events = sum(1 for _, ended in items if ended)
+
+    def at(self, t: float) -> float:
+        """S(t) = P(T > t)."""
+        index = bisect.bisect_right(self.times, t)
+        return 1.0 if index == 0 else self.survival[index - 1]
+
+    def quantile_after(self, elapsed: float, q: float) -> float | None:
+        """The t at which P(T > t | T > elapsed) first falls to 1 - q; None beyond the data."""
+        base = self.at(elapsed)
+        if base <= 0:
+            return None
+        target = base * (1 - q)
+        start = bisect.bisect_right(self.times, elapsed)
+        for t, s in zip(self.times[start:], self.survival[start:]):
+            if s <= target + 1e-12:
+                return t
+        return None
+
+
+def estimate(elapsed: float, history: Sequence[Outage]) -> Estimate | None:
+    """Remaining time of an outage that has lasted ``elapsed`` seconds, from ``history``.
+
+    ``history`` holds the outages to learn from, already narrowed to the right
+    scope by `choose_history`; ongoing ones count as censored.
+    """
+    completed = [o for o in history if not o.ongoing]
+    if len(completed) < MIN_BASIS:
+        return None
+    if sum(1 for o in completed if o.duration > elapsed) < MIN_BEYOND:
+        return None
+    curve = Survival((o.duration, not o.ongoing) for o in history)
+    low, mid, high = (curve.quantile_after(elapsed, q) for q in (LOW_Q, MID_Q, HIGH_Q))
+    if low is None or mid is None or high is None:
+        return None
+    return Estimate(
+        expected=max(0.0, mid - elapsed),
+        low=max(0.0, low - elapsed),
+        high=max(0.0, high - elapsed),
+        basis=len(completed),
+        scope="",
+    )
+
+
+def estimate_for(service: str, elapsed: float, history: Sequence[Outage], now: float | None = None) -> Estimate | None:
+    """Try the service's own history, then its operator's, then everyone's."""
+    operator = service.split("/", 1)[0]
+    scopes = (
+        ("service", [o for o in history if o.service == service]),
+        ("operator", [o for o in history if o.operator == operator]),
+        ("all", list(history)),
+    )
+    for scope, outages in scopes:
+        if sum(1 for o in outages if not o.ongoing) < MIN_BASIS:
+            continue
+        found = estimate(elapsed, outages)
+        if found is not None:
+            return Estimate(found.expected, found.low, found.high, found.basis, scope)
+    return None

@@ -1,0 +1,246 @@
+"""The static export: the public site as files that any web server, object store or CDN can serve.
+
+``vigie export OUTDIR`` reads the stored state (the database written by
+``vigie run``) without probing, builds one `Snapshot` and renders it through
+the very functions the live routes use, so the files say exactly what the
+live site says at that moment. Layout (English, or any non-default language,
+under ``en/``)::
+
+    index.html                          /
+    professions/opticien/index.html     /?profession=opticien
+    operators/almerys/index.html        /operators/almerys
+    operators/almerys/7d/index.html     /operators/almerys?range=7d
+    incidents/7/index.html              /incidents/7
+    history/index.html                  /history
+    404.html                            the not-found page (en/404.html too)
+    en/...                              the same pages with ?lang=en
+    api/v2/summary.json …               /api/v2/*.json (default language)
+    api/openapi.json, feed.atom, badge/{op}.svg, badge/{op}/{svc}.svg, static/*
+
+Every link between exported files is relative and names ``index.html``
+explicitly, so the tree works from any sub-path and from ``file://``. Files are
+staged in a hidden directory inside OUTDIR, then renamed over their targets
+one by one: a CDN sync sees each file either old or new, never half-written.
+Unchanged files are left alone (same bytes, same mtime). Files of an earlier
+export that this one no longer writes (an incident older than 90 days) stay:
+their links keep working.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+import shutil
+import sqlite3
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Mapping
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+
+from monitor.clock import Clock, SystemClock
+from monitor.config.model import Config
+from monitor.engine import Engine
+from monitor.storage import Store
+from status_site import api, openapi, pages
+from status_site.badges import badge_for
+from status_site.feeds import render_feed
+from status_site.views import LATENCY_RANGES, Snapshot, build_snapshot
+
+INDEX = "index.html"
+# root-absolute links that templates write by hand (footer links, the filter form)
+ROOT_ABSOLUTE = re.compile(r'(\s(?:href|src|action)=")(/(?!/)[^"#]*)(#[^"]*)?"')
+
+
+class ExportError(Exception):
+    """A problem the person running the export can fix (missing database, unwritable directory)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ExportReport:
+    outdir: Path
+    files: int
+    bytes: int
+    changed: int
+
+    def summary(self) -> str:
+        return (
+            f"vigie export: {self.files} files, {self.bytes:,} bytes in {self.outdir} "
+            f"({self.changed} written, {self.files - self.changed} unchanged)"
+        )
+
+
+# -- layout ------------------------------------------------------------------------------
+
+
+def page_file(path: str, params: Mapping[str, str], lang: str, default: str) -> str:
+    """The exported file (relative to OUTDIR, '/'-separated) standing for a live URL."""
+    stripped = path.strip("/")
+    if path == "/" or path.startswith(("/operators/", "/incidents/", "/history")):
+        parts = [stripped] if stripped else []
+        if path == "/" and params.get("profession"):
+            parts += ["professions", params["profession"]]
+        if path.startswith("/operators/") and params.get("range"):
+            parts.append(params["range"])
+        if lang != default:
+            parts.insert(0, lang)
+        return "/".join([*parts, INDEX])
+    return stripped  # an asset, an API document, the feed, a badge: one language
+
+
+def relative(target: str, current: str) -> str:
+    """A link from the file ``current`` to the file ``target``, both relative to OUTDIR."""
+    return quote(posixpath.relpath(target, posixpath.dirname(current) or "."))
+
+
+class StaticLinks:
+    """`pages.Linker` for one exported file: every link relative to where that file sits."""
+
+    def __init__(self, current: str, default: str) -> None:
+        self.current = current
+        self.default = default
+
+    def __call__(self, path: str, params: Mapping[str, str], lang: str) -> str:
+        return relative(page_file(path, params, lang, self.default), self.current)
+
+
+def relativize(html: str, links: StaticLinks, lang: str) -> str:
+    """Point the links a template wrote as ``/feed.atom`` or ``/api/...`` at the exported files."""
+
+    def fix(match: re.Match[str]) -> str:
+        path = match.group(2).split("?", 1)[0]
+        return f'{match.group(1)}{links(path, {}, lang)}{match.group(3) or ""}"'
+
+    return ROOT_ABSOLUTE.sub(fix, html)
+
+
+# -- what to write -------------------------------------------------------------------------
+
+
+def site_files(app: web.Application, engine: Engine, snapshot: Snapshot) -> dict[str, bytes]:
+    """Every exported file and its bytes, rendered from one snapshot (nothing touches the disk)."""
+    config = engine.config
+    languages = tuple(config.site.languages)
+    default = languages[0]
+    tz_name = config.site.timezone
+    files: dict[str, bytes] = {}
+
+    for name, asset in app[pages.ASSETS].items():
+        files[f"static/{name}"] = asset.body
+    for route in api.DOCUMENTS:
+        files[route.lstrip("/")] = api.render_document(route, snapshot, default, tz_name).body
+    files["api/openapi.json"] = api.dump(openapi.document(config.site.base_url)).encode()
+    files["feed.atom"] = render_feed(snapshot, default).body
+    tz = ZoneInfo(tz_name)
+    for operator in snapshot.operators:
+        files[f"badge/{operator.id}.svg"] = badge_for(operator, default, tz).body
+        for service in operator.services:
+            files[f"badge/{operator.id}/{service.id}.svg"] = badge_for(service, default, tz).body
+
+    def page(path: str, params: Mapping[str, str], lang: str, make: Callable[[StaticLinks], pages.Rendered],
+             name: str | None = None) -> None:
+        current = name or page_file(path, params, lang, default)
+        links = StaticLinks(current, default)
+        files[current] = relativize(make(links).body.decode(), links, lang).encode()
+
+    for lang in languages:
+        page("/", {}, lang, lambda links: pages.render_index(app, snapshot, lang, linker=links))
+        for profession in snapshot.professions:
+            page("/", {"profession": profession}, lang,
+                 lambda links: pages.render_index(app, snapshot, lang, profession, linker=links))
+        for operator in snapshot.operators:
+            for window in LATENCY_RANGES:
+                params = {"range": window} if window != "24h" else {}
+                page(f"/operators/{operator.id}", params, lang,
+                     lambda links: pages.render_operator(app, engine, snapshot, lang, operator.id, window, links))
+        for incident in snapshot.incidents:
+            page(f"/incidents/{incident.id}", {}, lang,
+                 lambda links: pages.render_incident(app, snapshot, lang, incident.id, links))
+        page("/history", {}, lang, lambda links: pages.render_history(app, snapshot, lang, links))
+        not_found = "404.html" if lang == default else f"{lang}/404.html"
+        page("/", {}, lang, lambda links: pages.error_rendering(app, lang, 404, links), name=not_found)
+    return files
+
+
+# -- writing -------------------------------------------------------------------------------
+
+
+def write_tree(outdir: Path, files: Mapping[str, bytes]) -> int:
+    """Write ``files`` under ``outdir``, each one atomically; return how many changed.
+
+    Pages are renamed into place last, so a page never links to an asset or a
+    badge that is not there yet.
+    """
+    try:
+        outdir.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".vigie-export-", dir=outdir))
+    except OSError as exc:
+        raise ExportError(f"cannot write to {outdir}: {exc.strerror or exc}") from None
+    changed: list[str] = []
+    try:
+        for rel, data in files.items():
+            target = outdir / rel
+            if target.is_file() and target.stat().st_size == len(data) and target.read_bytes() == data:
+                continue
+            staged = staging / rel
+            staged.parent.mkdir(parents=True, exist_ok=True)
+            staged.write_bytes(data)
+            os.chmod(staged, 0o644)
+            changed.append(rel)
+        for rel in sorted(changed, key=lambda r: (r.endswith(".html"), r)):
+            target = outdir / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(staging / rel, target)
+    except OSError as exc:
+        where = exc.filename or outdir
+        raise ExportError(f"cannot write {where}: {exc.strerror or exc}") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return len(changed)
+
+
+def export_site(config: Config, db_path: str | Path, outdir: str | Path, clock: Clock | None = None) -> ExportReport:
+    """Render the stored state of ``db_path`` into ``outdir``. Never probes, never changes stored state."""
+    from status_site.app import create_app
+
+    db = Path(db_path)
+    if not db.is_file():
+        raise ExportError(f"no database at {db}: start `vigie run` first, or point --db at its database")
+    clock = clock or SystemClock()
+    try:
+        store = Store(db)
+    except sqlite3.DatabaseError as exc:
+        raise ExportError(f"cannot read the database {db}: {exc}") from None
+    try:
+        engine = Engine(config, store, clock)
+        snapshot = build_snapshot(engine, clock.now())
+        # the live app's templates, assets and config; it is never started, so it opens nothing
+        files = site_files(create_app(config, db, clock, schedule=False), engine, snapshot)
+    except sqlite3.DatabaseError as exc:
+        raise ExportError(f"cannot read the database {db}: {exc}") from None
+    finally:
+        store.close()
+    out = Path(outdir)
+    changed = write_tree(out, files)
+    return ExportReport(out, len(files), sum(len(b) for b in files.values()), changed)
+
+
+def cmd_export(config_path: str, db_path: str, outdir: str) -> int:
+    """``vigie export``: 0 when written, 1 when the database or OUTDIR is unusable (config errors: 2, in main)."""
+    from monitor.config import load_config
+
+    loaded = load_config(config_path)
+    for warning in loaded.warnings:
+        print(f"{warning} (warning)", file=sys.stderr)
+    try:
+        report = export_site(loaded.config, db_path, outdir)
+    except ExportError as exc:
+        print(f"vigie export: {exc}", file=sys.stderr)
+        return 1
+    print(report.summary())
+    return 0
