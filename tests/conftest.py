@@ -7,6 +7,11 @@ from typing import AsyncIterator, Iterator
 
 import pytest
 from aiohttp import web
+from hypothesis import settings
+
+# Shared machines are noisy: a slow example is not a failure.
+settings.register_profile("vigie", deadline=None)
+settings.load_profile("vigie")
 
 from monitor.clock import FakeClock
 from monitor.storage import Store

@@ -122,3 +122,53 @@ def m0001_initial(db: Database) -> None:
         CREATE INDEX incident_updates_incident ON incident_updates(incident_id, at);
         """
     )
+
+
+@migrations(name="0002_maintenances_etas_history")
+def m0002_maintenances_etas_history(db: Database) -> None:
+    _run(
+        db,
+        """
+        CREATE TABLE maintenances (
+            id INTEGER PRIMARY KEY,
+            title_fr TEXT NOT NULL,
+            title_en TEXT NOT NULL,
+            message_fr TEXT NOT NULL,
+            message_en TEXT NOT NULL,
+            starts_at REAL NOT NULL,
+            ends_at REAL NOT NULL,
+            status TEXT NOT NULL,              -- scheduled | in_progress | completed | cancelled
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        );
+        CREATE INDEX maintenances_window ON maintenances(ends_at, starts_at);
+        CREATE TABLE maintenance_services (
+            maintenance_id INTEGER NOT NULL REFERENCES maintenances(id),
+            service TEXT NOT NULL,
+            PRIMARY KEY (maintenance_id, service)
+        );
+        -- every ETA an incident showed, announced or estimated, in order
+        CREATE TABLE incident_etas (
+            id INTEGER PRIMARY KEY,
+            incident_id INTEGER NOT NULL REFERENCES incidents(id),
+            at REAL NOT NULL,
+            source TEXT NOT NULL,              -- operator | estimate | none
+            expected_at REAL,
+            low REAL,
+            high REAL,
+            basis INTEGER,
+            scope TEXT                         -- service | operator | all
+        );
+        CREATE INDEX incident_etas_incident ON incident_etas(incident_id, id);
+        -- outages known from elsewhere (published incident reports), for the ETA estimator
+        CREATE TABLE past_outages (
+            id INTEGER PRIMARY KEY,
+            service TEXT NOT NULL,
+            started_at REAL NOT NULL,
+            ended_at REAL NOT NULL,
+            source TEXT NOT NULL,
+            UNIQUE (service, started_at)
+        );
+        ALTER TABLE incidents ADD COLUMN announced_eta REAL
+        """,
+    )
