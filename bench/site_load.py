@@ -86,7 +86,9 @@ class Run:
     non_2xx_3xx: int
     socket_errors: int
     server_cpu_s: float
-    body_bytes: int
+    body_bytes: int  # of the 200 answer
+    bytes_per_response: float  # what wrk read per answer: ~headers only when every answer is a 304
+    round: int = 0
 
 
 def parse_latency(text: str) -> float:
@@ -101,7 +103,7 @@ def parse_latency(text: str) -> float:
 def parse_wrk(output: str) -> dict[str, float]:
     """The figures of one ``wrk --latency`` report."""
     rps = re.search(r"Requests/sec:\s+([\d.]+)", output)
-    total = re.search(r"(\d+) requests in", output)
+    total = re.search(r"(\d+) requests in [^,]+, ([\d.]+)([KMGT]?B) read", output)
     p50 = re.search(r"^\s+50%\s+(\S+)", output, re.M)
     p99 = re.search(r"^\s+99%\s+(\S+)", output, re.M)
     if not (rps and total and p50 and p99):
@@ -111,6 +113,8 @@ def parse_wrk(output: str) -> dict[str, float]:
     return {
         "requests_per_s": float(rps.group(1)),
         "requests": int(total.group(1)),
+        "bytes_per_response": round(float(total.group(2)) * 1024 ** "BKMGT".index(total.group(3)[0])
+                                    / max(1, int(total.group(1))), 1),
         "p50_ms": parse_latency(p50.group(1)),
         "p99_ms": parse_latency(p99.group(1)),
         "non_2xx_3xx": int(non_ok.group(1)) if non_ok else 0,
@@ -145,7 +149,8 @@ def wrk(url: str, args: argparse.Namespace, duration: int, headers: dict[str, st
     return done.stdout
 
 
-def measure(server: str, pid: int, base: str, path: str, revalidate: bool, args: argparse.Namespace) -> Run:
+def measure(server: str, pid: int, base: str, path: str, revalidate: bool, args: argparse.Namespace,
+            round_no: int) -> Run:
     status, etag, body = fetch(base + path)
     if status != 200 or not etag:
         raise RuntimeError(f"{server} {path}: status {status}, ETag {etag!r}")
@@ -158,7 +163,12 @@ def measure(server: str, pid: int, base: str, path: str, revalidate: bool, args:
     before = cpu_of(pid)
     figures = parse_wrk(wrk(base + path, args, args.duration, headers))
     return Run(server, path, revalidate, server_cpu_s=round(cpu_of(pid) - before, 2), body_bytes=len(body),
-               **figures)  # type: ignore[arg-type]
+               round=round_no, **figures)  # type: ignore[arg-type]
+
+
+def median_run(runs: list[Run]) -> Run:
+    """The round with the median requests/s (the lower middle one for an even count)."""
+    return sorted(runs, key=lambda r: r.requests_per_s)[(len(runs) - 1) // 2]
 
 
 @contextlib.contextmanager
@@ -196,12 +206,14 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--settle", type=float, default=8.0, help="seconds the demo probes before the export")
     parser.add_argument("--nginx-workers", type=int, default=1)
+    parser.add_argument("--rounds", type=int, default=1, help="interleaved rounds (max 5); the median round is kept")
     parser.add_argument("--quick", action="store_true", help="5 s runs, 1 s warm-up (a smoke test)")
     args = parser.parse_args()
     if args.quick:
         args.duration, args.warmup, args.settle = 5, 1, 4.0
     args.duration = max(1, min(args.duration, MAX_DURATION))
     args.warmup = max(0, min(args.warmup, MAX_DURATION))
+    args.rounds = max(1, min(args.rounds, 5))
     for tool in ("wrk", "nginx"):
         if not shutil.which(tool) and not Path(f"/usr/sbin/{tool}").exists():
             print(f"site_load: {tool} is not installed (apt-get install -y wrk nginx-light)", file=sys.stderr)
@@ -212,6 +224,7 @@ def main() -> int:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     vigie_port, nginx_port = free_port(), free_port()
     runs: list[Run] = []
+    load_before = os.getloadavg()
     try:
         db = workdir / "demo.db"
         demo_cmd = [sys.executable, "-m", "monitor", "demo", "--listen", f"127.0.0.1:{vigie_port}", "--db", str(db)]
@@ -240,15 +253,19 @@ def main() -> int:
                 for _, _, base in targets:  # warm-up: caches filled, connections and JIT-less paths hot
                     if args.warmup:
                         wrk(base + "/", args, args.warmup, {"Accept-Encoding": "identity"})
-                for path in PATHS:
-                    for revalidate in (False, True):
-                        for name, pid, base in targets:
-                            runs.append(measure(name, pid, base, path, revalidate, args))
-                            print(f"  {name:5} {path:24} {'304' if revalidate else '200'}: "
-                                  f"{runs[-1].requests_per_s:,.0f} req/s", file=sys.stderr, flush=True)
+                for round_no in range(args.rounds):  # interleaved: a change of machine load hits both
+                    for path in PATHS:
+                        for revalidate in (False, True):
+                            for name, pid, base in targets:
+                                runs.append(measure(name, pid, base, path, revalidate, args, round_no))
+                                print(f"  {round_no} {name:5} {path:24} {'304' if revalidate else '200'}: "
+                                      f"{runs[-1].requests_per_s:,.0f} req/s", file=sys.stderr, flush=True)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
+    every = runs
+    runs = [median_run([r for r in every if (r.server, r.path, r.revalidate) == key])
+            for key in dict.fromkeys((r.server, r.path, r.revalidate) for r in every)]
     by_key = {(r.server, r.path, r.revalidate): r for r in runs}
     ratios = {
         f"{path} {'304' if reval else '200'}": round(
@@ -256,9 +273,10 @@ def main() -> int:
         for path in PATHS for reval in (False, True)
     }
     rows = [[r.server, r.path, "304" if r.revalidate else "200", f"{r.requests_per_s:,.0f}", f"{r.p50_ms:.2f}",
-             f"{r.p99_ms:.2f}", str(r.non_2xx_3xx + r.socket_errors), f"{r.server_cpu_s:.1f}", f"{r.body_bytes:,}"]
-            for r in runs]
-    print(table(["server", "path", "answer", "req/s", "p50 ms", "p99 ms", "errors", "cpu s", "body B"], rows))
+             f"{r.p99_ms:.2f}", str(r.non_2xx_3xx + r.socket_errors), f"{r.server_cpu_s:.1f}", f"{r.body_bytes:,}",
+             f"{r.bytes_per_response:,.0f}"] for r in runs]
+    print(table(["server", "path", "answer", "req/s", "p50 ms", "p99 ms", "errors", "cpu s", "body B", "read B/answer"],
+                rows))
     print("Vigie / nginx (req/s): " + ", ".join(f"{k}: {v:.2f}" for k, v in ratios.items()))
     command = "python bench/site_load.py " + " ".join(sys.argv[1:])
     path = write_json("site_load", {
@@ -266,10 +284,13 @@ def main() -> int:
         "command": command.strip(),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), **versions()},
         "settings": {"threads": args.threads, "connections": args.connections, "duration_s": args.duration,
-                     "warmup_s": args.warmup, "nginx_workers": args.nginx_workers},
+                     "warmup_s": args.warmup, "nginx_workers": args.nginx_workers, "rounds": args.rounds},
+        "load_average": {"before": [round(x, 2) for x in load_before],
+                         "after": [round(x, 2) for x in os.getloadavg()]},
         "export_s": round(export_s, 2),
         "export_summary": export.stdout.strip(),
-        "runs": [asdict(r) for r in runs],
+        "runs": [asdict(r) for r in runs],  # the median round of each
+        "every_round": [asdict(r) for r in every],
         "ratio_vigie_over_nginx": ratios,
         "note": "wrk, the servers and the demo's probes share the same cores; Vigie is one Python process "
                 "that also runs its scheduler and the simulated fleet's probes during the measurement",

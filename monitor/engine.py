@@ -17,6 +17,8 @@ from monitor.clock import Clock, SystemClock
 from monitor.conditions import Assessment, assess
 from monitor.config.model import CheckBase, Config, Operator, Service
 from monitor import incidents as plans
+from monitor.maintenance import MaintenanceKeeper
+from monitor.recovery import EtaKeeper
 from monitor.judge import CheckState, Flip, ServiceStatus, judge_check, service_status
 from monitor.storage import ResultRow, Store
 from probes import PROBES
@@ -91,8 +93,12 @@ class Engine:
         self.pending: list[ResultRow] = []
         self.dirty: dict[str, CheckState] = {}
         self.listeners: list[Listener] = []
+        self.in_maintenance: set[str] = set()  # services inside an active maintenance window
         self.in_flight = 0
         self._semaphore: asyncio.Semaphore | None = None
+        self.maintenance = MaintenanceKeeper(self)
+        self.etas = EtaKeeper(self)
+        self.maintenance.tick(now)
 
     # -- running checks ---------------------------------------------------------
 
@@ -115,7 +121,7 @@ class Engine:
         assessment = assess(result, target.check.conditions, self.clock.now())
         state = self.observe(key, result, assessment, lateness)
         observation = Observation(key, result, assessment, lateness, state)
-        self._emit("observation", observation)
+        self.emit("observation", observation)
         return observation
 
     def observe(self, key: str, result: ProbeResult, assessment: Assessment, lateness: float = 0.0) -> CheckState:
@@ -150,12 +156,20 @@ class Engine:
             self.dirty.pop(key, None)
             self._judge_service(target.service_key, at)
         log.info("check %s: %s -> %s %s", key, old.status, state.status, "; ".join(state.reasons))
-        self._emit("flip", flip)
+        self.emit("flip", flip)
         return state
+
+    def rejudge_service(self, service_key: str, at: float) -> None:
+        """Judge a service again after something other than a check changed (a maintenance window)."""
+        with self.store.transaction():
+            self._judge_service(service_key, at)
 
     def _judge_service(self, service_key: str, at: float) -> None:
         old, _ = self.service_states[service_key]
-        new = service_status(self.check_states[k].status for k in self.services[service_key])
+        new = service_status(
+            (self.check_states[k].status for k in self.services[service_key]),
+            in_maintenance=service_key in self.in_maintenance,
+        )
         if new == old:
             return
         self._account(service_key, at)
@@ -170,7 +184,7 @@ class Engine:
         self.store.save_service_state(service_key, new, at)
         self.service_states[service_key] = (new, at)
         log.info("service %s: %s -> %s", service_key, old, new)
-        self._emit("flip", flip)
+        self.emit("flip", flip)
         self._apply_incident_plan(service_key, old, new, at)
 
     def _apply_incident_plan(self, service_key: str, old: str | None, new: str | None, at: float) -> None:
@@ -183,14 +197,14 @@ class Engine:
                 incident_id = self.store.open_incident(
                     operator.id, [service_key], at, title, plans.opened_message(name), auto=True
                 )
-                self._emit("incident.opened", incident_id)
+                self.emit("incident.opened", incident_id)
             elif isinstance(action, plans.Join):
                 assert incident is not None
                 self.store.add_incident_service(action.incident_id, service_key, at)
                 names = [self._service_name(s.key) for s in incident.services if s.key != service_key] + [name]
                 self.store.set_incident_title(action.incident_id, plans.title(operator.name, names))
                 self.store.add_incident_update(action.incident_id, at, incident.status, plans.joined_message(name))
-                self._emit("incident.updated", action.incident_id)
+                self.emit("incident.updated", action.incident_id)
             elif isinstance(action, plans.Recover):
                 assert incident is not None
                 self.store.mark_service_recovered(action.incident_id, service_key, at)
@@ -198,10 +212,10 @@ class Engine:
                     self.store.add_incident_update(
                         action.incident_id, at, incident.status, plans.recovered_message(name)
                     )
-                    self._emit("incident.updated", action.incident_id)
+                    self.emit("incident.updated", action.incident_id)
             elif isinstance(action, plans.Resolve):
                 self.store.add_incident_update(action.incident_id, at, "resolved", plans.resolved_message())
-                self._emit("incident.resolved", action.incident_id)
+                self.emit("incident.resolved", action.incident_id)
 
     def _service_name(self, service_key: str) -> dict[str, str]:
         return dict(self.targets[self.services[service_key][0]].service.name)
@@ -240,7 +254,7 @@ class Engine:
 
     # -- listeners ----------------------------------------------------------------
 
-    def _emit(self, kind: str, payload: Any) -> None:
+    def emit(self, kind: str, payload: Any) -> None:
         for listener in self.listeners:
             try:
                 listener(kind, payload)

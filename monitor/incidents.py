@@ -65,26 +65,27 @@ Action = Union[Open, Join, Recover, Resolve]
 
 
 def plan(incident: IncidentView | None, service_key: str, old: str | None, new: str | None, at: float) -> list[Action]:
-    """The actions a service flip from ``old`` to ``new`` calls for."""
+    """The actions a service flip from ``old`` to ``new`` calls for.
+
+    A service entering a maintenance window changes nothing: an incident it
+    was part of stays open until the service is really back.
+    """
     operator_id = service_key.split("/", 1)[0]
-    was_out, now_out = is_outage(old), is_outage(new)
-    if now_out and not was_out:
+    if new == "under_maintenance":
+        return []
+    affected = incident.service(service_key) if incident is not None else None
+    still_affected = affected is not None and affected.recovered_at is None
+    if is_outage(new):
         if incident is None:
             return [Open(operator_id, service_key, at)]
-        affected = incident.service(service_key)
-        if affected is None or affected.recovered_at is not None:
-            return [Join(incident.id, service_key, at)]
+        return [] if still_affected else [Join(incident.id, service_key, at)]
+    if incident is None or not still_affected:
         return []
-    if was_out and not now_out and incident is not None:
-        affected = incident.service(service_key)
-        if affected is None or affected.recovered_at is not None:
-            return []
-        actions: list[Action] = [Recover(incident.id, service_key, at)]
-        still_out = [s for s in incident.services if s.key != service_key and s.recovered_at is None]
-        if not still_out and incident.auto:
-            actions.append(Resolve(incident.id, at))
-        return actions
-    return []
+    actions: list[Action] = [Recover(incident.id, service_key, at)]
+    still_out = [s for s in incident.services if s.key != service_key and s.recovered_at is None]
+    if not still_out and incident.auto:
+        actions.append(Resolve(incident.id, at))
+    return actions
 
 
 def _join(names: list[str], and_word: str) -> str:

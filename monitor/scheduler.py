@@ -75,6 +75,8 @@ class Scheduler:
         self.aps.add_job(self._heartbeat, IntervalTrigger(seconds=HEARTBEAT), id="heartbeat")
         self.aps.add_job(self._flush, IntervalTrigger(seconds=storage.flush_interval), id="flush")
         self.aps.add_job(self._account, IntervalTrigger(seconds=60), id="account")
+        self.aps.add_job(self._maintenance, IntervalTrigger(seconds=1), id="maintenance")
+        self.aps.add_job(self._etas, IntervalTrigger(seconds=30), id="etas")
         self.aps.add_job(self._prune, IntervalTrigger(hours=1), id="prune", next_run_time=datetime.now(timezone.utc))
         self.aps.start()
         log.info("scheduled %d checks", len(intervals))
@@ -105,6 +107,12 @@ class Scheduler:
 
     async def _account(self) -> None:
         self.engine.account_all()
+
+    async def _maintenance(self) -> None:
+        self.engine.maintenance.tick()
+
+    async def _etas(self) -> None:
+        self.engine.etas.refresh()
 
     async def _prune(self) -> None:
         removed = self.engine.prune()

@@ -21,7 +21,19 @@ from monitor.engine import Engine
 from status_site.views import Snapshot, build_snapshot
 
 REFRESH = 30.0  # seconds
-VISIBLE_EVENTS = frozenset({"flip", "incident.opened", "incident.updated", "incident.resolved", "site.changed"})
+VISIBLE_EVENTS = frozenset(
+    {
+        "flip",
+        "incident.opened",
+        "incident.updated",
+        "incident.resolved",
+        "maintenance.scheduled",
+        "maintenance.started",
+        "maintenance.ended",
+        "maintenance.cancelled",
+        "eta",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)

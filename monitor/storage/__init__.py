@@ -1,6 +1,8 @@
 """Vigie's SQLite storage."""
 
+from monitor.storage.history import EtaRecord
 from monitor.storage.incidents import Incident, IncidentUpdate
+from monitor.storage.maintenances import Maintenance
 from monitor.storage.store import ResultRow, Store
 
-__all__ = ["Incident", "IncidentUpdate", "ResultRow", "Store"]
+__all__ = ["EtaRecord", "Incident", "IncidentUpdate", "Maintenance", "ResultRow", "Store"]

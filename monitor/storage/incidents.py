@@ -34,6 +34,7 @@ class Incident:
     updated_at: float
     services: tuple[AffectedService, ...] = field(default=())
     updates: tuple[IncidentUpdate, ...] = field(default=())  # newest first
+    announced_eta: float | None = None  # a recovery time announced by a human
 
     def view(self) -> IncidentView:
         return IncidentView(self.id, self.operator_id, self.auto, self.services)
@@ -148,4 +149,5 @@ class IncidentsMixin:
             updated_at=row["updated_at"],
             services=services,
             updates=updates,
+            announced_eta=row.get("announced_eta"),
         )

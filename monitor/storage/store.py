@@ -24,7 +24,9 @@ from monitor.rollups import (
     latency_bucket,
     split_span,
 )
+from monitor.storage.history import HistoryMixin
 from monitor.storage.incidents import IncidentsMixin
+from monitor.storage.maintenances import MaintenancesMixin
 from monitor.storage.migrations import migrations
 
 OUTCOME_CODES = {"up": 0, "degraded": 1, "down": 2}
@@ -51,7 +53,7 @@ class ResultRow:
     failed: tuple[str, ...] = ()
 
 
-class Store(IncidentsMixin):
+class Store(IncidentsMixin, MaintenancesMixin, HistoryMixin):
     """Vigie's database. Not thread-safe: use it from the event loop's thread."""
 
     def __init__(self, path: str | Path) -> None:

@@ -57,3 +57,20 @@ def test_it_titles_the_incident_in_both_languages() -> None:
         "en": "Almerys: Optical pre-authorisation unavailable",
     }
     assert title("Almerys", names)["fr"] == "Almerys : PEC optique et Droits indisponibles"
+
+
+def test_it_keeps_an_incident_open_when_a_maintenance_window_starts() -> None:
+    open_ = incident(AffectedService("almerys/pec", 5.0))
+    assert plan(open_, "almerys/pec", "major_outage", "under_maintenance", 20.0) == []
+
+
+def test_it_resolves_when_the_service_comes_back_out_of_maintenance() -> None:
+    open_ = incident(AffectedService("almerys/pec", 5.0))
+    assert plan(open_, "almerys/pec", "under_maintenance", "operational", 30.0) == [
+        Recover(7, "almerys/pec", 30.0),
+        Resolve(7, 30.0),
+    ]
+
+
+def test_it_opens_an_incident_for_a_failure_that_outlasts_the_window() -> None:
+    assert plan(None, "almerys/pec", "under_maintenance", "major_outage", 30.0) == [Open("almerys", "almerys/pec", 30.0)]

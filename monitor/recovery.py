@@ -1,0 +1,80 @@
+"""The ETA of every open incident, kept current as time passes.
+
+An ETA announced by a human wins and is shown as such; otherwise
+``monitor.eta`` estimates one from past outages. Every change worth showing is
+recorded in the incident's ETA history.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from monitor.eta import Outage, estimate_for
+from monitor.storage import EtaRecord, Incident
+
+if TYPE_CHECKING:
+    from monitor.engine import Engine
+
+MOVE = 60.0  # seconds an estimate must move before it is recorded again
+
+
+class EtaKeeper:
+    def __init__(self, engine: "Engine") -> None:
+        self.engine = engine
+        engine.listeners.append(self._on_event)
+
+    def _on_event(self, kind: str, payload: Any) -> None:
+        if kind in ("incident.opened", "incident.updated"):
+            self.refresh(only=payload)
+
+    def refresh(self, now: float | None = None, only: int | None = None) -> list[int]:
+        """Recompute the ETAs of open incidents; return the ids whose ETA changed."""
+        store = self.engine.store
+        now = self.engine.clock.now() if now is None else now
+        incidents = [i for i in store.open_incidents() if only is None or i.id == only]
+        if not incidents:
+            return []
+        history = store.outage_history(now)
+        changed = []
+        for incident in incidents:
+            current = self.current(incident, history, now)
+            if _differs(store.latest_eta(incident.id), current):
+                store.record_eta(incident.id, now, **current)
+                changed.append(incident.id)
+        if changed:
+            self.engine.emit("eta", changed)
+        return changed
+
+    def current(self, incident: Incident, history: list[Outage], now: float) -> dict[str, Any]:
+        if incident.announced_eta is not None:
+            return {"source": "operator", "expected_at": incident.announced_eta}
+        out = [s for s in incident.services if s.recovered_at is None] or list(incident.services)
+        if not out:
+            return {"source": "none"}
+        # the service that has been down longest speaks for the incident
+        service = min(out, key=lambda s: s.since)
+        elapsed = max(0.0, now - service.since)
+        past = [o for o in history if not (o.ongoing and o.service == service.key)]
+        found = estimate_for(service.key, elapsed, past)
+        if found is None:
+            return {"source": "none"}
+        return {
+            "source": "estimate",
+            "expected_at": now + found.expected,
+            "low": now + found.low,
+            "high": now + found.high,
+            "basis": found.basis,
+            "scope": found.scope,
+        }
+
+
+def _differs(last: EtaRecord | None, current: dict[str, Any]) -> bool:
+    if last is None:
+        return True
+    if last.source != current["source"] or last.basis != current.get("basis"):
+        return True
+    if current["source"] == "none":
+        return False
+    if current["source"] == "operator":
+        return last.expected_at != current["expected_at"]
+    return abs((last.expected_at or 0) - current["expected_at"]) >= MOVE
