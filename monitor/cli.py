@@ -62,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     with_config(p)
     p.add_argument("--db", default="vigie.db", help="SQLite database to read (default: ./vigie.db)")
     p.add_argument("outdir", metavar="OUTDIR")
+    from monitor.client import add_parsers
+
+    add_parsers(commands)  # `incident …`, `maintenance …`: clients of a running instance
     return parser
 
 
@@ -91,6 +94,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from status_site.export import cmd_export
 
             return cmd_export(args.config or default_config(), args.db, args.outdir)
+        if args.command in ("incident", "maintenance"):
+            from monitor.client import cmd_admin
+
+            return cmd_admin(args)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return EXIT_USAGE

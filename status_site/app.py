@@ -22,7 +22,7 @@ from monitor.engine import Engine
 from monitor.metrics import Metrics
 from monitor.scheduler import Scheduler
 from monitor.storage import Store
-from status_site import api, badges, feeds, pages
+from status_site import admin_api, api, badges, feeds, pages
 from status_site.state import SiteState
 from status_site.templating import make_environment
 
@@ -51,8 +51,12 @@ def create_app(
     *,
     schedule: bool = True,
     on_engine: list | None = None,
+    admin_token: str | None = None,
 ) -> web.Application:
-    """Build the whole service. ``schedule=False`` serves stored state without probing (tests)."""
+    """Build the whole service. ``schedule=False`` serves stored state without probing (tests).
+
+    ``admin_token`` None reads ``$VIGIE_ADMIN_TOKEN``; without a token the admin API is off.
+    """
     app = web.Application(middlewares=[security_headers, errors])
     app[CONFIG] = config
     app[REGISTRY] = CollectorRegistry(auto_describe=True)
@@ -86,6 +90,7 @@ def create_app(
     app.router.add_get("/metrics", metrics)
     for module in (pages, api, feeds, badges):
         module.add_routes(app)
+    admin_api.add_routes(app, admin_token)
     return app
 
 

@@ -145,6 +145,7 @@ class RouteDoc:
     parameters: list[dict[str, Any]] = field(default_factory=list)
     not_found: bool = False
     tags: tuple[str, ...] = ("public",)
+    method: str = "get"
 
     def operation(self) -> dict[str, Any]:
         media: dict[str, Any] = {"schema": self.schema or {"type": "string"}}
@@ -158,6 +159,7 @@ class RouteDoc:
 
 
 ROUTES: list[RouteDoc] = []
+SECURITY_SCHEMES: dict[str, Any] = {}  # filled by the modules whose routes need them (the admin API)
 
 
 def register(route: RouteDoc) -> None:
@@ -189,7 +191,7 @@ def document(base_url: str) -> dict[str, Any]:
     """The whole OpenAPI 3.1 document."""
     paths: dict[str, Any] = {}
     for route in ROUTES:
-        paths.setdefault(route.path, {})["get"] = route.operation()
+        paths.setdefault(route.path, {})[route.method] = route.operation()
     return {
         "openapi": "3.1.0",
         "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
@@ -203,6 +205,7 @@ def document(base_url: str) -> dict[str, Any]:
         "paths": paths,
         "components": {
             "schemas": SCHEMAS,
+            "securitySchemes": SECURITY_SCHEMES,
             "responses": {"NotFound": {"description": "Unknown route or id",
                                        "content": {"application/json": {"schema": {"$ref": REF + "Error"}}}}},
         },

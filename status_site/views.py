@@ -13,7 +13,7 @@ from typing import Any
 from monitor.engine import Engine
 from monitor.judge import SERVICE_SEVERITY, worst
 from monitor.rollups import bucket_end, bucket_start, day_label, percentile
-from monitor.storage import Incident
+from monitor.storage import EtaRecord, Incident
 from monitor.storage.store import SERVICE_STATUSES
 
 DAY = 86400.0
@@ -112,7 +112,15 @@ class IncidentView:
     updated_at: float
     services: tuple[AffectedView, ...]
     updates: tuple[UpdateView, ...]  # newest first
+    # the contract's eta object {expected_at, low, high, source, basis}, or None
     eta: dict[str, Any] | None = None
+    # the estimator had too little history: say so rather than guess
+    eta_unknown: bool = False
+    eta_history: tuple[dict[str, Any], ...] = ()  # every ETA shown, oldest first
+
+    def eta_overdue(self, now: float) -> bool:
+        """An ETA that has passed while the incident is still open."""
+        return bool(self.eta and not self.resolved and self.eta["expected_at"] < now)
 
     @property
     def resolved(self) -> bool:
@@ -120,6 +128,19 @@ class IncidentView:
 
     def duration(self, now: float) -> float:
         return (self.resolved_at or now) - self.started_at
+
+
+@dataclass(frozen=True, slots=True)
+class MaintenanceView:
+    id: int
+    title: dict[str, str]
+    message: dict[str, str]
+    starts_at: float
+    ends_at: float
+    status: str  # scheduled | in_progress | completed | cancelled
+    services: tuple[AffectedView, ...]
+    created_at: float
+    updated_at: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +158,8 @@ class Snapshot:
     unresolved: tuple[IncidentView, ...]
     incidents: tuple[IncidentView, ...]  # the last 90 days and every unresolved one, newest first
     professions: tuple[str, ...] = field(default=())
+    # windows not over yet, and those of the last week; soonest first
+    maintenances: tuple[MaintenanceView, ...] = field(default=())
 
     def operator(self, operator_id: str) -> OperatorView | None:
         return next((o for o in self.operators if o.id == operator_id), None)
@@ -165,7 +188,7 @@ def build_snapshot(engine: Engine, now: float, version: int = 0) -> Snapshot:
     names = {f"{o.id}/{s.id}": dict(s.name) for o in config.operators for s in o.services}
     operator_names = {o.id: o.name for o in config.operators}
     incident_views = tuple(
-        _incident_view(i, operator_names, names, _impact(engine, i, now)) for i in incidents
+        _incident_view(i, operator_names, names, _impact(engine, i, now), store.eta_history(i.id)) for i in incidents
     )
 
     operators = []
@@ -229,6 +252,20 @@ def build_snapshot(engine: Engine, now: float, version: int = 0) -> Snapshot:
         unresolved=tuple(i for i in incident_views if not i.resolved),
         incidents=incident_views,
         professions=tuple(professions),
+        maintenances=tuple(
+            MaintenanceView(
+                id=m.id,
+                title=m.title,
+                message=m.message,
+                starts_at=m.starts_at,
+                ends_at=m.ends_at,
+                status=m.status,
+                services=tuple(AffectedView(k, names.get(k, {"fr": k}), m.starts_at, m.ends_at) for k in m.services),
+                created_at=m.created_at,
+                updated_at=m.updated_at,
+            )
+            for m in store.maintenances(since=now - 7 * DAY)
+        ),
     )
 
 
@@ -246,8 +283,26 @@ def _impact(engine: Engine, incident: Incident, now: float) -> str:
     return INDICATORS.get(worst(reached) if reached else "partial_outage", "major")  # type: ignore[arg-type]
 
 
+def _eta_object(record: EtaRecord) -> dict[str, Any] | None:
+    if record.source == "none" or record.expected_at is None:
+        return None
+    return {
+        "expected_at": record.expected_at,
+        "low": record.low,
+        "high": record.high,
+        "source": record.source,
+        "basis": record.basis,
+        "scope": record.scope,
+        "at": record.at,
+    }
+
+
 def _incident_view(
-    incident: Incident, operator_names: dict[str, str], names: dict[str, dict[str, str]], impact: str
+    incident: Incident,
+    operator_names: dict[str, str],
+    names: dict[str, dict[str, str]],
+    impact: str,
+    etas: list[EtaRecord],
 ) -> IncidentView:
     services = tuple(
         AffectedView(s.key, names.get(s.key, {"fr": s.key}), s.since, s.recovered_at) for s in incident.services
@@ -265,6 +320,12 @@ def _incident_view(
         updated_at=incident.updated_at,
         services=services,
         updates=tuple(UpdateView(u.id, u.at, u.status, u.message, u.auto) for u in incident.updates),
+        eta=_eta_object(etas[-1]) if etas and incident.resolved_at is None else None,
+        eta_unknown=bool(etas) and etas[-1].source == "none" and incident.resolved_at is None,
+        eta_history=tuple(
+            {"at": r.at, "source": r.source, "expected_at": r.expected_at, "low": r.low, "high": r.high, "basis": r.basis}
+            for r in etas
+        ),
     )
 
 

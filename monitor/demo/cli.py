@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import sys
 import tempfile
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from monitor.cli import EXIT_OK, EXIT_USAGE, serve
 from monitor.demo.fleet import DemoFleet
+from monitor.demo.history import past_outages
+from monitor.storage import EtaRecord, Store
 from monitor.durations import parse_duration
 from monitor.engine import Engine
 from monitor.judge import Flip
@@ -37,6 +40,11 @@ class Narrator:
             words = STATUS_WORDS.get(payload.to_status, payload.to_status)
             why = f" — {payload.why[0]}" if payload.why else ""
             self._say(payload.at, f"{self._service_label(payload.key)} : {words}{why}")
+        elif kind == "eta" and self.engine is not None:
+            for incident_id in payload:
+                record = self.engine.store.latest_eta(incident_id)
+                if record is not None:
+                    self._say(record.at, f"Incident n° {incident_id} : {eta_words(record)}")
         elif kind.startswith("incident.") and self.engine is not None:
             incident = self.engine.store.incident(payload)
             if incident is not None:
@@ -52,6 +60,20 @@ class Narrator:
 
     def _say(self, at: float, text: str) -> None:
         print(f"[{datetime.fromtimestamp(at).strftime('%H:%M:%S')}] {text}", file=self.out, flush=True)
+
+
+def eta_words(record: EtaRecord) -> str:
+    def hour(at: float | None) -> str:
+        return datetime.fromtimestamp(at or 0).strftime("%H h %M")
+
+    if record.source == "operator":
+        return f"rétablissement annoncé par l'opérateur : {hour(record.expected_at)}"
+    if record.source == "estimate":
+        return (
+            f"rétablissement estimé vers {hour(record.expected_at)} (entre {hour(record.low)} et "
+            f"{hour(record.high)}, d'après {record.basis} pannes passées)"
+        )
+    return "pas assez d'historique pour estimer le rétablissement"
 
 
 def cmd_demo(listen: tuple[str, int], db: str | None, cycle_text: str) -> int:
@@ -75,7 +97,11 @@ async def run_demo(listen: tuple[str, int], db: str | None, cycle: float) -> Non
     async with DemoFleet(workdir=workdir, cycle=cycle) as fleet:
         (workdir / "config.yaml").write_text(fleet.config_yaml(), encoding="utf-8")
         narrator = Narrator()
-        app = create_app(fleet.config(), db or workdir / "vigie-demo.db", on_engine=[narrator])
+        db_path = db or workdir / "vigie-demo.db"
+        store = Store(db_path)
+        seeded = store.import_outages(past_outages(fleet, time.time()), source="demo")
+        store.close()
+        app = create_app(fleet.config(), db_path, on_engine=[narrator])
 
         async def attach(app: Any) -> None:
             narrator.engine = app[ENGINE]
@@ -84,7 +110,8 @@ async def run_demo(listen: tuple[str, int], db: str | None, cycle: float) -> Non
         print("Vigie — démonstration : une flotte simulée d'opérateurs de tiers payant tourne en local.")
         print(fleet.scenario.describe())
         print(f"Configuration utilisée : {workdir / 'config.yaml'}")
-        print(f"Base de données : {db or workdir / 'vigie-demo.db'}")
+        print(f"Base de données : {db_path} ({seeded} pannes passées fictives pour estimer les délais)")
+        print(f"Page publique : http://{host}:{port}/ (en anglais : http://{host}:{port}/?lang=en)")
         print(
             f"Santé : http://{host}:{port}/healthz · métriques : http://{host}:{port}/metrics · Ctrl-C pour arrêter",
             flush=True,

@@ -73,3 +73,20 @@ async def test_it_degrades_the_service_whose_certificate_nears_expiry(engine: En
     assert engine.check_states["kalixia/portail/certificat"].status == "degraded"
     assert engine.service_states["kalixia/portail"][0] == "degraded_performance"
     assert engine.store.open_incidents("kalixia") == []
+
+
+async def test_it_gives_the_demo_a_past_to_estimate_from(engine: Engine, clock: FakeClock) -> None:
+    from monitor.demo.fleet import DemoFleet
+    from monitor.demo.history import past_outages
+
+    fleet = DemoFleet(cycle=CYCLE)
+    rows = past_outages(fleet, clock.now())
+    assert rows == past_outages(fleet, clock.now())  # reproducible
+    assert all(service in engine.services and start < end < clock.now() for service, start, end in rows)
+    engine.store.import_outages(rows, source="demo")
+    service = "almerys/pec-optique"
+    clock.advance(0.10 * CYCLE)
+    await rounds(engine, clock, service, 3)
+    [incident] = engine.store.open_incidents("almerys")
+    eta = engine.store.latest_eta(incident.id)
+    assert eta.source == "estimate" and eta.basis >= 5 and eta.low <= eta.expected_at <= eta.high

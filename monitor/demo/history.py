@@ -1,0 +1,28 @@
+"""Past outages for the demo, so that its scripted outage gets an honest-looking ETA.
+
+A real deployment learns from the outages it records (or imports from
+published incident reports); the demo has no past, so it is given one:
+reproducible, log-normal durations around the length of its scripted outages.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+
+from monitor.demo.fleet import DemoFleet
+
+
+def past_outages(fleet: DemoFleet, now: float, count: int = 40, seed: int = 2024) -> list[tuple[str, float, float]]:
+    """(service, started_at, ended_at) rows spread over the last 90 days."""
+    rng = random.Random(seed)
+    services = [episode.target for episode in fleet.scenario.episodes]
+    # the scripted outage lasts about a third of the cycle once detected
+    typical = fleet.scenario.cycle * 0.3
+    rows = []
+    for index in range(count):
+        service = services[index % len(services)]
+        duration = math.exp(rng.gauss(math.log(typical), 0.5))
+        started = now - rng.uniform(1, 90) * 86400
+        rows.append((service, round(started, 3), round(started + duration, 3)))
+    return rows

@@ -1,0 +1,446 @@
+"""The admin API under /api/admin/: incidents, their updates and ETAs, maintenance windows.
+
+Every route needs ``Authorization: Bearer <token>``, the token read from
+``$VIGIE_ADMIN_TOKEN`` when the app is built and compared in constant time.
+With no token configured the admin API is off: every ``/api/admin/*`` path
+answers 404 (with a JSON message saying why), as if it did not exist.
+
+Routes are thin: a pydantic model checks the body's shape, `monitor.admin`
+checks it against the config and the current state and writes (or raises
+`AdminError` and writes nothing), and emits the engine events that make the
+public site render again on its next request. Errors are
+``{"error": {"status", "message", "details"?}}``; never a 5xx for bad input.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any, Awaitable, Callable, Literal, TypeVar
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from monitor import admin
+from monitor.admin import AdminError
+from monitor.client import parse_time
+from monitor.engine import Engine
+from monitor.storage import EtaRecord, Incident, Maintenance
+from status_site import openapi
+
+PREFIX = "/api/admin/"
+ADMIN_TOKEN = web.AppKey("admin_token", str)  # "" when the admin API is off
+MAX_BODY = 64 * 1024  # bytes
+MAX_MESSAGE = 5000  # characters
+MAX_TITLE = 300
+LIST_LIMIT = 200
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Body = TypeVar("Body", bound=BaseModel)
+
+
+# -- request bodies ----------------------------------------------------------------
+
+
+def _not_blank(text: str) -> str:
+    if not text.strip():
+        raise ValueError("must not be blank")
+    return text
+
+
+Message = Annotated[str, Field(min_length=1, max_length=MAX_MESSAGE), AfterValidator(_not_blank)]
+Title = Annotated[str, Field(min_length=1, max_length=MAX_TITLE), AfterValidator(_not_blank)]
+ServiceKey = Annotated[str, Field(min_length=3, max_length=200, description="operator/service")]
+When = Annotated[str, Field(max_length=64, description="ISO-8601 with offset, or HH:MM: the next such time, site time zone")]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class AdminMessage(Strict):
+    fr: Message
+    en: Message | None = None
+
+
+class AdminTitle(Strict):
+    fr: Title
+    en: Title | None = None
+
+
+class AdminIncidentOpen(Strict):
+    operator: str = Field(min_length=1, max_length=100)
+    services: list[ServiceKey] = Field(min_length=1, max_length=100)
+    title: Title | AdminTitle
+    message: Message | AdminMessage
+    status: Literal["investigating", "identified", "monitoring"] = "investigating"
+    eta: When | None = None
+
+
+class AdminIncidentUpdate(Strict):
+    message: Message | AdminMessage
+    status: Literal["investigating", "identified", "monitoring", "resolved"] | None = None
+    eta: When | None = None
+    clear_eta: bool = False
+    take_over: bool = False
+
+    @model_validator(mode="after")
+    def _one_eta(self) -> "AdminIncidentUpdate":
+        if self.eta is not None and self.clear_eta:
+            raise ValueError("give an eta or clear_eta, not both")
+        return self
+
+
+class AdminIncidentResolve(Strict):
+    message: Message | AdminMessage
+
+
+class AdminMaintenanceAdd(Strict):
+    services: list[ServiceKey] = Field(min_length=1, max_length=100)
+    starts_at: When
+    ends_at: When
+    title: Title | AdminTitle
+    message: Message | AdminMessage
+
+
+def _texts(value: str | AdminMessage | AdminTitle) -> dict[str, str]:
+    if isinstance(value, str):
+        return {"fr": value}
+    return value.model_dump(exclude_none=True)
+
+
+async def read_body(request: web.Request, model: type[Body]) -> Body:
+    """The body as ``model``: 413 past `MAX_BODY`, 400 when not JSON, 422 when the shape is wrong."""
+    if (request.content_length or 0) > MAX_BODY:
+        raise AdminError(413, f"the body is larger than {MAX_BODY // 1024} KiB")
+    raw = bytearray()
+    async for chunk in request.content.iter_chunked(16384):
+        raw += chunk
+        if len(raw) > MAX_BODY:  # chunked uploads carry no Content-Length
+            raise AdminError(413, f"the body is larger than {MAX_BODY // 1024} KiB")
+    try:
+        return model.model_validate_json(bytes(raw), strict=True)
+    except ValidationError as exc:
+        raise BadBody(exc) from None
+
+
+class BadBody(Exception):
+    def __init__(self, exc: ValidationError) -> None:
+        super().__init__(str(exc))
+        errors = exc.errors(include_url=False, include_input=False, include_context=False)
+        self.malformed = any(e["type"] == "json_invalid" for e in errors)
+        self.details = [{"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in errors]
+
+
+# -- the guard: auth, size, errors -----------------------------------------------------
+
+
+def error(
+    status: int, message: str, details: list[dict[str, str]] | None = None, challenge: str | None = None
+) -> web.Response:
+    body: dict[str, Any] = {"status": status, "message": message}
+    if details:
+        body["details"] = details
+    headers = {"Cache-Control": "no-store"}
+    if challenge is not None:
+        headers["WWW-Authenticate"] = challenge
+    return web.json_response({"error": body}, status=status, headers=headers)
+
+
+def _is_admin(request: web.Request) -> bool:
+    resource = request.match_info.route.resource
+    canonical = resource.canonical if resource is not None else ""
+    return request.path.startswith(PREFIX) or request.path == PREFIX.rstrip("/") or canonical.startswith(PREFIX)
+
+
+@web.middleware
+async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every admin path: off without a token, 401 without the right one, JSON errors for bad input."""
+    if not _is_admin(request):
+        return await handler(request)
+    token = request.app[ADMIN_TOKEN]
+    if not token:
+        return error(404, "the admin API is off: start Vigie with VIGIE_ADMIN_TOKEN set to enable it")
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not given.strip():
+        return error(401, "an admin token is required (Authorization: Bearer …)", challenge='Bearer realm="vigie-admin"')
+    if not hmac.compare_digest(given.strip().encode("utf-8"), token.encode("utf-8")):
+        return error(401, "the admin token is wrong",
+                     challenge='Bearer realm="vigie-admin", error="invalid_token"')
+    try:
+        response = await handler(request)
+    except AdminError as exc:
+        return error(exc.status, exc.message)
+    except BadBody as exc:
+        if exc.malformed:
+            return error(400, "the body is not valid JSON", exc.details)
+        return error(422, "the body does not have the expected shape", exc.details)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+# -- what the API answers with ----------------------------------------------------------
+
+
+class Shown:
+    """Turns stored objects into the admin API's JSON, times in the site's time zone."""
+
+    def __init__(self, request: web.Request) -> None:
+        from status_site.app import CONFIG, ENGINE  # app imports this module while it loads
+
+        self.engine: Engine = request.app[ENGINE]
+        self.config = request.app[CONFIG]
+        self.zone = ZoneInfo(self.config.site.timezone)
+
+    def at(self, when: float | None) -> str | None:
+        return None if when is None else datetime.fromtimestamp(when, self.zone).isoformat(timespec="seconds")
+
+    def when(self, text: str, field: str) -> float:
+        try:
+            return parse_time(text, self.engine.clock.now(), self.zone)
+        except ValueError as exc:
+            raise AdminError(422, f"{field}: {exc}") from None
+
+    def eta(self, record: EtaRecord | None) -> dict[str, Any] | None:
+        if record is None:
+            return None
+        return {"at": self.at(record.at), "source": record.source, "expected_at": self.at(record.expected_at),
+                "low": self.at(record.low), "high": self.at(record.high), "basis": record.basis, "scope": record.scope}
+
+    def incident(self, incident: Incident, history: bool = False) -> dict[str, Any]:
+        store = self.engine.store
+        out: dict[str, Any] = {
+            "id": incident.id,
+            "operator": incident.operator_id,
+            "status": incident.status,
+            "auto": incident.auto,
+            "title": dict(incident.title),
+            "started_at": self.at(incident.started_at),
+            "updated_at": self.at(incident.updated_at),
+            "resolved_at": self.at(incident.resolved_at),
+            "announced_eta": self.at(incident.announced_eta),
+            "eta": None if incident.resolved_at is not None else self.eta(store.latest_eta(incident.id)),
+            "services": [{"service": s.key, "since": self.at(s.since), "recovered_at": self.at(s.recovered_at)}
+                         for s in incident.services],
+            "updates": [{"id": u.id, "at": self.at(u.at), "status": u.status, "message": dict(u.message), "auto": u.auto}
+                        for u in incident.updates],
+            "url": f"{self.config.site.base_url.rstrip('/')}/incidents/{incident.id}",
+        }
+        if history:
+            out["eta_history"] = [self.eta(r) for r in store.eta_history(incident.id)]
+        return out
+
+    def maintenance(self, window: Maintenance) -> dict[str, Any]:
+        return {
+            "id": window.id, "status": window.status, "services": list(window.services),
+            "starts_at": self.at(window.starts_at), "ends_at": self.at(window.ends_at),
+            "title": dict(window.title), "message": dict(window.message),
+            "created_at": self.at(window.created_at), "updated_at": self.at(window.updated_at),
+        }
+
+
+def _id(request: web.Request) -> int:
+    return int(request.match_info["id"])  # the route only matches digits
+
+
+# -- handlers -----------------------------------------------------------------------------
+
+
+async def list_incidents(request: web.Request) -> web.Response:
+    shown = Shown(request)
+    which = request.query.get("status", "open")
+    if which == "open":
+        found = shown.engine.store.open_incidents()
+    elif which == "all":
+        found = shown.engine.store.incidents()[:LIST_LIMIT]
+    else:
+        raise AdminError(400, "status must be 'open' or 'all'")
+    return web.json_response({"incidents": [shown.incident(i) for i in found]})
+
+
+async def get_incident(request: web.Request) -> web.Response:
+    shown = Shown(request)
+    return web.json_response(shown.incident(admin._incident(shown.engine, _id(request)), history=True))
+
+
+async def open_incident(request: web.Request) -> web.Response:
+    shown = Shown(request)
+    body = await read_body(request, AdminIncidentOpen)
+    eta = None if body.eta is None else shown.when(body.eta, "eta")
+    incident_id = admin.open_incident(shown.engine, body.operator, body.services, _texts(body.title),
+                                      _texts(body.message), body.status, eta)
+    incident = shown.incident(admin._incident(shown.engine, incident_id), history=True)
+    return web.json_response(incident, status=201, headers={"Location": f"{PREFIX}incidents/{incident_id}"})
+
+
+async def update_incident(request: web.Request) -> web.Response:
+    shown = Shown(request)
+    incident_id = _id(request)
+    admin._incident(shown.engine, incident_id)  # an unknown id is a 404 before the body is judged
+    body = await read_body(request, AdminIncidentUpdate)
+    eta = None if body.eta is None else shown.when(body.eta, "eta")
+    incident = admin.update_incident(shown.engine, incident_id, _texts(body.message), body.status, eta,
+                                     body.clear_eta, body.take_over)
+    return web.json_response(shown.incident(incident, history=True))
+
+
+async def resolve_incident(request: web.Request) -> web.Response:
+    shown = Shown(request)
+    incident_id = _id(request)
+    admin._incident(shown.engine, incident_id)
+    body = await read_body(request, AdminIncidentResolve)
+    incident = admin.resolve_incident(shown.engine, incident_id, _texts(body.message))
+    return web.json_response(shown.incident(incident, history=True))
+
+
+async def list_maintenances(request: web.Request) -> web.Response:
+    shown = Shown(request)
+    which = request.query.get("status", "upcoming")
+    if which == "upcoming":
+        found = shown.engine.store.maintenances(since=shown.engine.clock.now())
+    elif which == "all":
+        found = shown.engine.store.maintenances(include_cancelled=True)[-LIST_LIMIT:]
+    else:
+        raise AdminError(400, "status must be 'upcoming' or 'all'")
+    return web.json_response({"maintenances": [shown.maintenance(m) for m in found]})
+
+
+async def add_maintenance(request: web.Request) -> web.Response:
+    shown = Shown(request)
+    body = await read_body(request, AdminMaintenanceAdd)
+    starts_at, ends_at = shown.when(body.starts_at, "starts_at"), shown.when(body.ends_at, "ends_at")
+    maintenance_id = admin.add_maintenance(shown.engine, body.services, starts_at, ends_at, _texts(body.title),
+                                           _texts(body.message))
+    window = shown.engine.store.maintenance(maintenance_id)
+    assert window is not None
+    return web.json_response(shown.maintenance(window), status=201,
+                             headers={"Location": f"{PREFIX}maintenances/{maintenance_id}"})
+
+
+async def cancel_maintenance(request: web.Request) -> web.Response:
+    shown = Shown(request)
+    return web.json_response(shown.maintenance(admin.cancel_maintenance(shown.engine, _id(request))))
+
+
+ROUTES: list[tuple[str, str, Handler, str, type[BaseModel] | None, str]] = [
+    ("GET", "incidents", list_incidents, "List incidents: ?status=open (default) or all (the latest 200)",
+     None, "AdminIncidentList"),
+    ("POST", "incidents", open_incident, "Open a manual incident (201)", AdminIncidentOpen, "AdminIncident"),
+    ("GET", r"incidents/{id:\d+}", get_incident, "One incident with its updates and ETA history", None, "AdminIncident"),
+    ("POST", r"incidents/{id:\d+}/updates", update_incident,
+     "Post an update (message, status, announced ETA, take over); a non-resolved status reopens a resolved one",
+     AdminIncidentUpdate, "AdminIncident"),
+    ("POST", r"incidents/{id:\d+}/resolve", resolve_incident, "Resolve an incident", AdminIncidentResolve,
+     "AdminIncident"),
+    ("GET", "maintenances", list_maintenances, "List maintenance windows: ?status=upcoming (default) or all",
+     None, "AdminMaintenanceList"),
+    ("POST", "maintenances", add_maintenance, "Plan a maintenance window (201)", AdminMaintenanceAdd,
+     "AdminMaintenance"),
+    ("POST", r"maintenances/{id:\d+}/cancel", cancel_maintenance, "Cancel a window; one in progress ends now",
+     None, "AdminMaintenance"),
+]
+
+
+def add_routes(app: web.Application, token: str | None = None) -> None:
+    """Mount the admin API; ``token`` None reads ``$VIGIE_ADMIN_TOKEN``; no token leaves it off."""
+    if token is None:
+        token = os.environ.get("VIGIE_ADMIN_TOKEN", "")
+    app[ADMIN_TOKEN] = token.strip()
+    app.middlewares.append(guard)
+    for method, path, handler, *_ in ROUTES:
+        app.router.add_route(method, PREFIX + path, handler)
+
+
+# -- OpenAPI ----------------------------------------------------------------------------------
+
+_TIME = {"type": ["string", "null"], "format": "date-time"}
+_TEXTS = {"type": "object", "required": ["fr"], "additionalProperties": {"type": "string"}}
+_SCHEMAS: dict[str, dict[str, Any]] = {
+    "AdminIncident": {
+        "type": "object",
+        "required": ["id", "operator", "status", "auto", "title", "started_at", "updated_at", "resolved_at",
+                     "announced_eta", "eta", "services", "updates", "url"],
+        "properties": {
+            "id": {"type": "integer"}, "operator": {"type": "string"},
+            "status": {"enum": ["investigating", "identified", "monitoring", "resolved"]},
+            "auto": {"type": "boolean", "description": "Vigie resolves it on its own (false once a human takes over)"},
+            "title": _TEXTS, "started_at": _TIME, "updated_at": _TIME, "resolved_at": _TIME,
+            "announced_eta": _TIME, "eta": {"oneOf": [{"type": "null"}, {"$ref": openapi.REF + "AdminEta"}]},
+            "services": {"type": "array", "items": {"type": "object"}},
+            "updates": {"type": "array", "items": {"type": "object"}, "description": "newest first"},
+            "eta_history": {"type": "array", "items": {"$ref": openapi.REF + "AdminEta"}},
+            "url": {"type": "string"},
+        },
+    },
+    "AdminEta": {
+        "type": "object",
+        "properties": {"at": _TIME, "source": {"enum": ["operator", "estimate", "none"]}, "expected_at": _TIME,
+                       "low": _TIME, "high": _TIME, "basis": {"type": ["integer", "null"]},
+                       "scope": {"type": ["string", "null"]}},
+    },
+    "AdminMaintenance": {
+        "type": "object",
+        "required": ["id", "status", "services", "starts_at", "ends_at", "title", "message"],
+        "properties": {"id": {"type": "integer"}, "status": {"enum": ["scheduled", "in_progress", "completed", "cancelled"]},
+                       "services": {"type": "array", "items": {"type": "string"}}, "starts_at": _TIME, "ends_at": _TIME,
+                       "title": _TEXTS, "message": _TEXTS, "created_at": _TIME, "updated_at": _TIME},
+    },
+    "AdminIncidentList": {"type": "object", "required": ["incidents"],
+                          "properties": {"incidents": {"type": "array", "items": {"$ref": openapi.REF + "AdminIncident"}}}},
+    "AdminMaintenanceList": {"type": "object", "required": ["maintenances"], "properties": {
+        "maintenances": {"type": "array", "items": {"$ref": openapi.REF + "AdminMaintenance"}}}},
+}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": {"$ref": openapi.REF + "Error"}}}}
+
+
+@dataclass(frozen=True)
+class AdminRouteDoc(openapi.RouteDoc):
+    """An admin route: bearer auth, a JSON body for POSTs, the errors it may answer."""
+
+    body: str | None = None  # the request body's schema name
+    created: bool = False
+
+    def operation(self) -> dict[str, Any]:
+        ok = {"description": "OK", "content": {"application/json": {"schema": self.schema}}}
+        responses: dict[str, Any] = {"201" if self.created else "200": ok}
+        responses["401"] = {**_error("No token or a wrong one"),
+                            "headers": {"WWW-Authenticate": {"schema": {"type": "string"}}}}
+        responses["404"] = _error("Unknown id, or the admin API is off (no token configured)")
+        operation: dict[str, Any] = {"summary": self.summary, "tags": list(self.tags),
+                                     "security": [{"bearerAuth": []}], "parameters": self.parameters}
+        if self.method == "post":
+            responses["400"] = _error("Malformed JSON")
+            responses["409"] = _error("Conflicts with the current state (already resolved, overlapping window…)")
+            responses["413"] = _error(f"Body larger than {MAX_BODY // 1024} KiB")
+            responses["422"] = _error("Wrong types, unknown fields, services or operator, a time in the past…")
+        if self.body is not None:
+            operation["requestBody"] = {"required": True, "content": {"application/json": {
+                "schema": {"$ref": openapi.REF + self.body}}}}
+        return {**operation, "responses": responses}
+
+
+def _document() -> None:
+    openapi.SCHEMAS.update(_SCHEMAS)
+    openapi.SECURITY_SCHEMES["bearerAuth"] = {
+        "type": "http", "scheme": "bearer", "description": "the token in $VIGIE_ADMIN_TOKEN of the running instance"}
+    status = {"name": "status", "in": "query", "required": False, "schema": {"type": "string"}}
+    for method, path, _, summary, body, response in ROUTES:
+        params = [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}] if "{id" in path else []
+        if method == "GET" and "{id" not in path:
+            params.append(status)
+        if body is not None:
+            schema = body.model_json_schema(ref_template=openapi.REF + "{model}")
+            openapi.SCHEMAS.update(schema.pop("$defs", {}))
+            openapi.SCHEMAS[body.__name__] = schema
+        openapi.register(AdminRouteDoc(
+            PREFIX + path.replace(r":\d+", ""), summary, schema={"$ref": openapi.REF + response}, parameters=params,
+            tags=("admin",), method=method.lower(), body=body and body.__name__, created=summary.endswith("(201)")))
+
+
+_document()
+
