@@ -14,7 +14,11 @@ In one run, on one machine, all on 127.0.0.1:
    server gave (``If-None-Match`` -> 304).
 
 Reported per run: requests/s, p50 and p99 latency, non-2xx/3xx answers,
-socket errors, server CPU seconds; and the ratio Vigie / nginx. wrk and the
+socket errors, server CPU seconds, bytes read per answer (about the headers
+alone when every answer is a 304: Vigie's pages change as the demo runs and
+their ages are re-rendered every 30 s, after which the old ETag rightly gets a
+200 — the ``304s`` column says how many answers were still 304s); and the ratio
+Vigie / nginx. wrk and the
 servers share the machine's cores (``os.cpu_count()``, 2 here), so every
 figure is a lower bound of what the server alone could do, and the ratio is
 the honest part. Results: a table on stdout and ``bench/results/site_load.json``.
@@ -89,6 +93,13 @@ class Run:
     body_bytes: int  # of the 200 answer
     bytes_per_response: float  # what wrk read per answer: ~headers only when every answer is a 304
     round: int = 0
+
+    @property
+    def share_304(self) -> float:
+        """Roughly which share of the answers were 304s (the ETag changes when the page does)."""
+        if not self.revalidate or not self.body_bytes:
+            return 0.0
+        return max(0.0, min(1.0, (self.body_bytes - self.bytes_per_response) / self.body_bytes + 0.03))
 
 
 def parse_latency(text: str) -> float:
@@ -274,8 +285,9 @@ def main() -> int:
     }
     rows = [[r.server, r.path, "304" if r.revalidate else "200", f"{r.requests_per_s:,.0f}", f"{r.p50_ms:.2f}",
              f"{r.p99_ms:.2f}", str(r.non_2xx_3xx + r.socket_errors), f"{r.server_cpu_s:.1f}", f"{r.body_bytes:,}",
-             f"{r.bytes_per_response:,.0f}"] for r in runs]
-    print(table(["server", "path", "answer", "req/s", "p50 ms", "p99 ms", "errors", "cpu s", "body B", "read B/answer"],
+             f"{r.bytes_per_response:,.0f}", f"{r.share_304:.0%}" if r.revalidate else "-"] for r in runs]
+    print(table(["server", "path", "answer", "req/s", "p50 ms", "p99 ms", "errors", "cpu s", "body B", "read B/answer",
+                 "304s"],
                 rows))
     print("Vigie / nginx (req/s): " + ", ".join(f"{k}: {v:.2f}" for k, v in ratios.items()))
     command = "python bench/site_load.py " + " ".join(sys.argv[1:])
@@ -289,8 +301,8 @@ def main() -> int:
                          "after": [round(x, 2) for x in os.getloadavg()]},
         "export_s": round(export_s, 2),
         "export_summary": export.stdout.strip(),
-        "runs": [asdict(r) for r in runs],  # the median round of each
-        "every_round": [asdict(r) for r in every],
+        "runs": [asdict(r) | {"share_304": round(r.share_304, 3)} for r in runs],  # the median round of each
+        "every_round": [asdict(r) | {"share_304": round(r.share_304, 3)} for r in every],
         "ratio_vigie_over_nginx": ratios,
         "note": "wrk, the servers and the demo's probes share the same cores; Vigie is one Python process "
                 "that also runs its scheduler and the simulated fleet's probes during the measurement",

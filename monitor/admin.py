@@ -73,7 +73,7 @@ def open_incident(
         incident_id = engine.store.open_incident(operator_id, services, now, title, message, auto=False, status=status)
         if eta is not None:
             engine.store.set_announced_eta(incident_id, eta)
-    engine.emit("incident.opened", incident_id)
+        engine.publish("incident.opened", incident_id)
     return incident_id
 
 
@@ -105,7 +105,7 @@ def update_incident(
             engine.store.db.execute("UPDATE incidents SET auto = 0 WHERE id = ?", (incident_id,))
         if eta is not None or clear_eta or status == "resolved":
             engine.store.set_announced_eta(incident_id, eta)
-    engine.emit("incident.resolved" if status == "resolved" else "incident.updated", incident_id)
+        engine.publish("incident.resolved" if status == "resolved" else "incident.updated", incident_id)
     return _incident(engine, incident_id)
 
 
@@ -137,7 +137,7 @@ def add_maintenance(
             raise AdminError(409, f"overlaps maintenance {window.id} on {', '.join(sorted(shared))}")
     with engine.store.transaction():
         maintenance_id = engine.store.add_maintenance(services, starts_at, ends_at, title, message, now)
-    engine.emit("maintenance.scheduled", maintenance_id)
+        engine.publish("maintenance.scheduled", maintenance_id)
     engine.maintenance.reload()
     engine.maintenance.tick(now)
     return maintenance_id
@@ -150,9 +150,13 @@ def cancel_maintenance(engine: "Engine", maintenance_id: int) -> Maintenance:
         raise AdminError(404, f"no maintenance {maintenance_id}")
     if window.status in ("completed", "cancelled"):
         raise AdminError(409, f"maintenance {maintenance_id} is already {window.status}")
-    engine.store.set_maintenance_status(maintenance_id, "cancelled", now)
-    # a window cut short ends now; one that never started is simply called off
-    engine.emit("maintenance.ended" if window.status == "in_progress" else "maintenance.cancelled", maintenance_id)
+    with engine.store.transaction():
+        engine.store.set_maintenance_status(maintenance_id, "cancelled", now)
+        # a window cut short ends now; one that never started is simply called off
+        if window.status == "in_progress":
+            engine.publish("maintenance.ended", maintenance_id)
+    if window.status != "in_progress":
+        engine.emit("maintenance.cancelled", maintenance_id)
     engine.maintenance.reload()
     engine.maintenance.tick(now)
     return engine.store.maintenance(maintenance_id)  # type: ignore[return-value]

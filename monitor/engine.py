@@ -17,6 +17,7 @@ from monitor.clock import Clock, SystemClock
 from monitor.conditions import Assessment, assess
 from monitor.config.model import CheckBase, Config, Operator, Service
 from monitor import incidents as plans
+from monitor.events import Event, build_event
 from monitor.maintenance import MaintenanceKeeper
 from monitor.recovery import EtaKeeper
 from monitor.judge import CheckState, Flip, ServiceStatus, judge_check, service_status
@@ -94,6 +95,8 @@ class Engine:
         self.dirty: dict[str, CheckState] = {}
         self.listeners: list[Listener] = []
         self.in_maintenance: set[str] = set()  # services inside an active maintenance window
+        # picks the channels an event goes to: (channels, suppressed); set by the alerts package
+        self.router: Callable[[Event], tuple[list[str], list[str]]] | None = None
         self.in_flight = 0
         self._semaphore: asyncio.Semaphore | None = None
         self.maintenance = MaintenanceKeeper(self)
@@ -197,14 +200,14 @@ class Engine:
                 incident_id = self.store.open_incident(
                     operator.id, [service_key], at, title, plans.opened_message(name), auto=True
                 )
-                self.emit("incident.opened", incident_id)
+                self.publish("incident.opened", incident_id)
             elif isinstance(action, plans.Join):
                 assert incident is not None
                 self.store.add_incident_service(action.incident_id, service_key, at)
                 names = [self._service_name(s.key) for s in incident.services if s.key != service_key] + [name]
                 self.store.set_incident_title(action.incident_id, plans.title(operator.name, names))
                 self.store.add_incident_update(action.incident_id, at, incident.status, plans.joined_message(name))
-                self.emit("incident.updated", action.incident_id)
+                self.publish("incident.updated", action.incident_id)
             elif isinstance(action, plans.Recover):
                 assert incident is not None
                 self.store.mark_service_recovered(action.incident_id, service_key, at)
@@ -212,10 +215,10 @@ class Engine:
                     self.store.add_incident_update(
                         action.incident_id, at, incident.status, plans.recovered_message(name)
                     )
-                    self.emit("incident.updated", action.incident_id)
+                    self.publish("incident.updated", action.incident_id)
             elif isinstance(action, plans.Resolve):
                 self.store.add_incident_update(action.incident_id, at, "resolved", plans.resolved_message())
-                self.emit("incident.resolved", action.incident_id)
+                self.publish("incident.resolved", action.incident_id)
 
     def _service_name(self, service_key: str) -> dict[str, str]:
         return dict(self.targets[self.services[service_key][0]].service.name)
@@ -253,6 +256,20 @@ class Engine:
         self.account_all()
 
     # -- listeners ----------------------------------------------------------------
+
+    def publish(self, kind: str, subject_id: int) -> None:
+        """Record a contract event (and its deliveries) in the current transaction, then tell listeners."""
+        now = self.clock.now()
+        with self.store.transaction():
+            if kind in ("incident.opened", "incident.updated"):
+                self.etas.refresh(now, only=subject_id, announce=False)  # the event carries the fresh ETA
+            event = build_event(self.store, self.config, kind, subject_id, now)
+            if event is not None:
+                channels, suppressed = self.router(event) if self.router is not None else ((), ())
+                self.store.record_event(
+                    event.type, event.at, event.operator_id, event.services, event.data, channels, suppressed
+                )
+        self.emit(kind, subject_id)
 
     def emit(self, kind: str, payload: Any) -> None:
         for listener in self.listeners:

@@ -6,7 +6,9 @@ time *given how long the outage has already lasted*. Durations are fitted with
 the Kaplan–Meier estimator, so outages still running (censored) count for what
 they show: "at least this long". The conditional survival
 S(t | T > elapsed) = S(t) / S(elapsed) gives the median remaining time (the
-expected recovery) and an 80 % interval (its 10th and 90th percentiles).
+expected recovery) and an 80 % interval (its 10th and 90th percentiles), read
+on the predictive form of the curve (see `Survival`) so that the interval
+holds about 80 % of new outages even when the history is short.
 
 When too few past outages lasted longer than the current one, there is nothing
 honest to say and the estimate is None ("pas assez d'historique pour estimer").
@@ -50,9 +52,19 @@ class Estimate:
 
 
 class Survival:
-    """A Kaplan–Meier survival curve of outage durations."""
+    """A Kaplan–Meier survival curve of outage durations.
 
-    def __init__(self, durations: Iterable[tuple[float, bool]]) -> None:
+    ``predictive=True`` gives the curve for the *next* outage rather than for
+    the past ones: each hazard d/r becomes d/(r + 1), as if one more outage
+    were at risk whose end is not seen. Without censoring, S after the k-th of
+    n durations is then 1 - k/(n + 1), so its quantiles are the order
+    statistics whose distribution-free coverage of a new duration is known:
+    [X(i), X(j)] holds it with probability (j - i)/(n + 1). The plain curve's
+    quantiles ignore that the past is a sample, and their 80 % interval holds
+    only 67 % of new outages with 5 past ones, 73 % with 10.
+    """
+
+    def __init__(self, durations: Iterable[tuple[float, bool]], predictive: bool = False) -> None:
         """``durations``: (seconds, ended) pairs; ended=False for a censored (ongoing) outage."""
         items = sorted(durations)
         self.times: list[float] = []
@@ -70,7 +82,7 @@ class Survival:
                     censored += 1
                 index += 1
             if ended:
-                s *= 1 - ended / at_risk
+                s *= 1 - ended / (at_risk + predictive)
                 self.times.append(t)
                 self.survival.append(s)
             at_risk -= ended + censored
@@ -93,6 +105,22 @@ class Survival:
                 return t
         return None
 
+    def lower_after(self, elapsed: float, q: float) -> float:
+        """The last t at which P(T > t | T > elapsed) is still at least 1 - q; ``elapsed`` if none.
+
+        The lower end of an interval rounds the other way from `quantile_after`,
+        so that an interval never holds less than its nominal share.
+        """
+        base = self.at(elapsed)
+        target = base * (1 - q)
+        start = bisect.bisect_right(self.times, elapsed)
+        found = elapsed
+        for t, s in zip(self.times[start:], self.survival[start:]):
+            if s < target - 1e-12:
+                break
+            found = t
+        return found
+
 
 def estimate(elapsed: float, history: Sequence[Outage]) -> Estimate | None:
     """Remaining time of an outage that has lasted ``elapsed`` seconds, from ``history``.
@@ -105,10 +133,11 @@ def estimate(elapsed: float, history: Sequence[Outage]) -> Estimate | None:
         return None
     if sum(1 for o in completed if o.duration > elapsed) < MIN_BEYOND:
         return None
-    curve = Survival((o.duration, not o.ongoing) for o in history)
-    low, mid, high = (curve.quantile_after(elapsed, q) for q in (LOW_Q, MID_Q, HIGH_Q))
-    if low is None or mid is None or high is None:
-        return None
+    curve = Survival(((o.duration, not o.ongoing) for o in history), predictive=True)
+    mid, high = curve.quantile_after(elapsed, MID_Q), curve.quantile_after(elapsed, HIGH_Q)
+    if mid is None or high is None:
+        return None  # the tail is not known well enough: about 9 outages beyond ``elapsed`` are needed
+    low = curve.lower_after(elapsed, LOW_Q)
     return Estimate(
         expected=max(0.0, mid - elapsed),
         low=max(0.0, low - elapsed),

@@ -34,12 +34,14 @@ class MaintenanceKeeper:
         changed = False
         for window in self.windows:
             if window.status == "scheduled" and window.starts_at <= now < window.ends_at:
-                engine.store.set_maintenance_status(window.id, "in_progress", now)
-                engine.emit("maintenance.started", window.id)
+                with engine.store.transaction():
+                    engine.store.set_maintenance_status(window.id, "in_progress", now)
+                    engine.publish("maintenance.started", window.id)
                 changed = True
             elif window.status in ("scheduled", "in_progress") and now >= window.ends_at:
-                engine.store.set_maintenance_status(window.id, "completed", now)
-                engine.emit("maintenance.ended", window.id)
+                with engine.store.transaction():
+                    engine.store.set_maintenance_status(window.id, "completed", now)
+                    engine.publish("maintenance.ended", window.id)
                 changed = True
         if changed:
             self.reload()

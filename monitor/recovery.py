@@ -21,26 +21,32 @@ MOVE = 60.0  # seconds an estimate must move before it is recorded again
 class EtaKeeper:
     def __init__(self, engine: "Engine") -> None:
         self.engine = engine
-        engine.listeners.append(self._on_event)
 
-    def _on_event(self, kind: str, payload: Any) -> None:
-        if kind in ("incident.opened", "incident.updated"):
-            self.refresh(only=payload)
+    def refresh(self, now: float | None = None, only: int | None = None, announce: bool = True) -> list[int]:
+        """Recompute the ETAs of open incidents; return the ids whose ETA changed.
 
-    def refresh(self, now: float | None = None, only: int | None = None) -> list[int]:
-        """Recompute the ETAs of open incidents; return the ids whose ETA changed."""
+        With ``announce``, an ETA that appears, disappears or is announced anew
+        is an ``incident.updated`` event; an estimate that merely drifts is not
+        (it is recorded and shown, but alerting on it would be a storm).
+        """
         store = self.engine.store
         now = self.engine.clock.now() if now is None else now
         incidents = [i for i in store.open_incidents() if only is None or i.id == only]
         if not incidents:
             return []
         history = store.outage_history(now)
-        changed = []
+        changed, news = [], []
         for incident in incidents:
             current = self.current(incident, history, now)
-            if _differs(store.latest_eta(incident.id), current):
+            last = store.latest_eta(incident.id)
+            if _differs(last, current):
                 store.record_eta(incident.id, now, **current)
                 changed.append(incident.id)
+                if last is not None and (last.source != current["source"] or current["source"] == "operator"):
+                    news.append(incident.id)
+        if announce:
+            for incident_id in news:
+                self.engine.publish("incident.updated", incident_id)
         if changed:
             self.engine.emit("eta", changed)
         return changed

@@ -172,3 +172,47 @@ def m0002_maintenances_etas_history(db: Database) -> None:
         ALTER TABLE incidents ADD COLUMN announced_eta REAL
         """,
     )
+
+
+@migrations(name="0003_events_outbox")
+def m0003_events_outbox(db: Database) -> None:
+    _run(
+        db,
+        """
+        -- every incident and maintenance change worth telling, written with the change itself
+        CREATE TABLE events (
+            id INTEGER PRIMARY KEY,
+            type TEXT NOT NULL,
+            at REAL NOT NULL,
+            operator_id TEXT,
+            services TEXT NOT NULL,            -- JSON list of operator/service keys
+            data TEXT NOT NULL                 -- JSON: the webhook's "data"
+        );
+        CREATE INDEX events_at ON events(at);
+        -- the durable outbox: one delivery per event and channel
+        CREATE TABLE deliveries (
+            id INTEGER PRIMARY KEY,
+            event_id INTEGER NOT NULL REFERENCES events(id),
+            channel TEXT NOT NULL,             -- a channel id of the config, or subscriber:<id>
+            status TEXT NOT NULL,              -- pending | delivered | dead | suppressed
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at REAL NOT NULL,
+            lease_until REAL,
+            last_error TEXT,
+            created_at REAL NOT NULL,
+            delivered_at REAL,
+            UNIQUE (event_id, channel)
+        );
+        CREATE INDEX deliveries_pending ON deliveries(status, channel, id);
+        CREATE TABLE delivery_attempts (
+            id INTEGER PRIMARY KEY,
+            delivery_id INTEGER NOT NULL REFERENCES deliveries(id),
+            at REAL NOT NULL,
+            ok INTEGER NOT NULL,
+            permanent INTEGER NOT NULL DEFAULT 0,
+            error TEXT,
+            duration REAL NOT NULL
+        );
+        CREATE INDEX delivery_attempts_delivery ON delivery_attempts(delivery_id)
+        """,
+    )

@@ -149,3 +149,40 @@ async def test_it_turns_a_crashing_probe_into_a_failed_result(tmp_path: Path, cl
     observation = await engine.run_check("almerys/pec/api")
     assert observation.assessment.outcome == "down"
     assert "probe error" in observation.result.error
+
+
+async def test_it_writes_each_incident_change_as_an_event_with_its_deliveries(http_target: Target, tmp_path: Path, clock: FakeClock) -> None:
+    store = Store(tmp_path / "v.db")
+    engine = Engine(config_for(http_target.url), store, clock)
+    engine.router = lambda event: (["fnof"], ["muted"])
+    await tick(engine, clock)
+    http_target.status["pec"] = 503
+    for _ in range(2):
+        await tick(engine, clock)
+    http_target.status["pec"] = 200
+    for _ in range(2):
+        await tick(engine, clock)
+    events = store.events()
+    assert [e.type for e in events] == ["incident.opened", "incident.resolved"]
+    opened = events[0].data
+    assert opened["incident"]["status"] == "investigating" and opened["incident"]["auto_detected"] is True
+    assert opened["incident"]["services"][0]["id"] == "almerys/pec"
+    assert opened["operator"] == {"id": "almerys", "name": "Almerys"}
+    assert {(d.channel, d.status) for d in store.deliveries()} == {("fnof", "pending"), ("muted", "suppressed")}
+
+
+async def test_it_writes_no_event_without_the_change_that_caused_it(http_target: Target, tmp_path: Path, clock: FakeClock) -> None:
+    store = Store(tmp_path / "v.db")
+    engine = Engine(config_for(http_target.url), store, clock)
+
+    def broken_router(event):
+        raise RuntimeError("routing bug")
+
+    engine.router = broken_router
+    await tick(engine, clock)
+    http_target.status["pec"] = 503
+    await tick(engine, clock)
+    with pytest.raises(RuntimeError):
+        await engine.run_check("almerys/pec/api")
+    # the incident and its event are written together or not at all
+    assert store.open_incidents() == [] and store.events() == []
