@@ -314,6 +314,8 @@ class Channel(Strict):
     services: list[str] = Field(default_factory=lambda: ["*"])
     professions: list[Profession] = Field(default_factory=list)
     events: list[Literal[EVENT_TYPES]] = Field(default_factory=lambda: list(EVENT_TYPES))  # type: ignore[valid-type]
+    timeout: Duration = 10.0
+    reminder: Duration | None = Field(None, description="repeat an open incident's alert this often, e.g. 2h")
 
     @model_validator(mode="after")
     def _complete(self) -> "Channel":
@@ -326,9 +328,18 @@ class Channel(Strict):
         return self
 
 
+class Flapping(Strict):
+    """A service that changes state more than ``changes`` times within ``window`` is instable."""
+
+    changes: int = Field(4, ge=2, le=100)
+    window: Duration = 30 * 60.0
+
+
 class Alerts(Strict):
     smtp: Smtp | None = None
     channels: list[Channel] = Field(default_factory=list)
+    flapping: Flapping = Field(default_factory=Flapping)
+    max_age: Duration = Field(24 * 3600.0, description="how long a delivery is retried before it is dead")
 
     @model_validator(mode="after")
     def _smtp_for_email(self) -> "Alerts":
