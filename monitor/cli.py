@@ -39,6 +39,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vigie", description="Vigie — état du tiers payant: probes, status page, alerts.")
     parser.add_argument("--version", action="version", version=f"vigie {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logs")
+    parser.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default=os.environ.get("VIGIE_LOG_FORMAT", "text"),
+        help="logs as text lines or JSON lines (default: $VIGIE_LOG_FORMAT or text)",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def with_config(p: argparse.ArgumentParser) -> None:
@@ -62,6 +68,20 @@ def build_parser() -> argparse.ArgumentParser:
     with_config(p)
     p.add_argument("--db", default="vigie.db", help="SQLite database to read (default: ./vigie.db)")
     p.add_argument("outdir", metavar="OUTDIR")
+    p = commands.add_parser("eta", help="the recovery-time estimator")
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    p = actions.add_parser("backtest", help="replay past outages in time order and score the ETAs")
+    p.add_argument("-c", "--config", default=None, help="only the services of this config (default: every service)")
+    p.add_argument("--db", default="vigie.db", help="SQLite database to read (default: ./vigie.db)")
+    p.add_argument("--synthetic", choices=["lognormal", "mixture", "pareto"], help="a reproducible synthetic history instead")
+    p.add_argument("--seed", type=int, default=2024, help="seed of the synthetic history (default: 2024)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p = commands.add_parser("history", help="the past outages the estimator learns from")
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    p = actions.add_parser("import", help="seed past outages from a CSV file: service,started_at,ended_at[,source,note]")
+    with_config(p)
+    p.add_argument("--db", default="vigie.db", help="SQLite database (default: ./vigie.db)")
+    p.add_argument("csv", metavar="FILE.csv")
     from monitor.client import add_parsers
 
     add_parsers(commands)  # `incident …`, `maintenance …`: clients of a running instance
@@ -71,12 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    from monitor.logs import setup_logging
+
+    setup_logging(args.log_format, args.verbose)
     try:
         if args.command == "validate":
             return cmd_validate(args.config or default_config())
@@ -94,6 +111,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             from status_site.export import cmd_export
 
             return cmd_export(args.config or default_config(), args.db, args.outdir)
+        if args.command == "eta":
+            from monitor.backtest import cmd_backtest
+
+            return cmd_backtest(args.config, args.db, args.synthetic, args.json, args.seed)
+        if args.command == "history":
+            from monitor.history_import import cmd_history_import
+
+            return cmd_history_import(args.config or default_config(), args.db, args.csv)
         if args.command in ("incident", "maintenance"):
             from monitor.client import cmd_admin
 

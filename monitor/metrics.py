@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from typing import Any, Iterator
 
-from prometheus_client import CollectorRegistry, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
 from prometheus_client.registry import Collector
 
@@ -53,6 +53,15 @@ class Metrics:
             buckets=LATENESS_BUCKETS,
             registry=registry,
         )
+        self.http_status = Gauge(
+            "vigie_probe_http_status_code", "HTTP status code of the last probe's answer", LABELS, registry=registry
+        )
+        # Stuck-scheduler signal: the event loop may still serve /metrics while no probe runs.
+        self.last_probe = Gauge(
+            "vigie_scheduler_last_probe_timestamp_seconds",
+            "When the last probe finished, Unix time",
+            registry=registry,
+        )
         registry.register(_StateCollector(engine))
         engine.listeners.append(self._on_event)
 
@@ -69,7 +78,10 @@ class Metrics:
             self.phase_duration.labels(*labels, phase).set(seconds)
         if result.cert is not None:
             self.cert_expiry.labels(*labels).set(result.cert.not_after)
+        if result.status is not None:
+            self.http_status.labels(*labels).set(result.status)
         self.lateness.observe(observation.lateness)
+        self.last_probe.set(result.started_at + result.duration)
 
 
 class _StateCollector(Collector):
@@ -98,6 +110,7 @@ class _StateCollector(Collector):
             incidents.add_metric([operator_id], count)
         yield incidents
         yield GaugeMetricFamily("vigie_probes_in_flight", "Probes running now", value=engine.in_flight)
+        yield GaugeMetricFamily("vigie_checks_configured", "Checks in the configuration", value=len(engine.targets))
         size = 0
         if engine.store.path != ":memory:":
             for suffix in ("", "-wal"):
@@ -109,3 +122,44 @@ class _StateCollector(Collector):
         info = InfoMetricFamily("vigie_build", "Vigie's version")
         info.add_metric([], {"version": __version__})
         yield info
+
+
+DELIVERY_OUTCOMES = ("delivered", "retry", "dead")
+OUTBOX_STATUSES = ("pending", "delivered", "dead", "suppressed")
+
+
+class AlertMetrics:
+    """Alert deliveries by channel and outcome (counted as they happen) and the outbox backlog (read at scrape).
+
+    Labels are channel ids of the config (all public subscribers are one ``subscribers`` series);
+    never delivery ids, addresses or errors.
+    """
+
+    def __init__(self, registry: CollectorRegistry, engine: Engine, channels: list[str]) -> None:
+        self.deliveries = Counter(
+            "vigie_alert_deliveries", "Alert delivery attempts by channel and outcome", ("channel", "outcome"),
+            registry=registry,
+        )
+        for channel in channels:
+            for outcome in DELIVERY_OUTCOMES:
+                self.deliveries.labels(channel, outcome)
+        registry.register(_OutboxCollector(engine, channels))
+
+    def observe(self, channel: str, outcome: str) -> None:
+        self.deliveries.labels(channel, outcome).inc()
+
+
+class _OutboxCollector(Collector):
+    def __init__(self, engine: Engine, channels: list[str]) -> None:
+        self.engine = engine
+        self.channels = channels
+
+    def collect(self) -> Iterator[Any]:
+        family = GaugeMetricFamily("vigie_alert_outbox", "Deliveries in the outbox by channel and status", labels=("channel", "status"))
+        counts: dict[tuple[str, str], int] = {(c, s): 0 for c in self.channels for s in OUTBOX_STATUSES}
+        for (channel, status), n in self.engine.store.outbox_counts().items():
+            label = "subscribers" if channel.startswith("subscriber:") else channel
+            counts[(label, status)] = counts.get((label, status), 0) + n
+        for (channel, status), n in sorted(counts.items()):
+            family.add_metric([channel, status], n)
+        yield family

@@ -14,6 +14,7 @@ public site render again on its next request. Errors are
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import os
 from dataclasses import dataclass
@@ -113,8 +114,6 @@ def _texts(value: str | AdminMessage | AdminTitle) -> dict[str, str]:
 
 async def read_body(request: web.Request, model: type[Body]) -> Body:
     """The body as ``model``: 413 past `MAX_BODY`, 400 when not JSON, 422 when the shape is wrong."""
-    if (request.content_length or 0) > MAX_BODY:
-        raise AdminError(413, f"the body is larger than {MAX_BODY // 1024} KiB")
     raw = bytearray()
     async for chunk in request.content.iter_chunked(16384):
         raw += chunk
@@ -166,9 +165,13 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not given.strip():
         return error(401, "an admin token is required (Authorization: Bearer …)", challenge='Bearer realm="vigie-admin"')
-    if not hmac.compare_digest(given.strip().encode("utf-8"), token.encode("utf-8")):
+    # digests of equal length: the comparison says nothing about the token's length either
+    given_digest = hashlib.sha256(given.strip().encode("utf-8", "surrogateescape")).digest()
+    if not hmac.compare_digest(given_digest, hashlib.sha256(token.encode("utf-8")).digest()):
         return error(401, "the admin token is wrong",
                      challenge='Bearer realm="vigie-admin", error="invalid_token"')
+    if (request.content_length or 0) > MAX_BODY:
+        return error(413, f"the body is larger than {MAX_BODY // 1024} KiB")
     try:
         response = await handler(request)
     except AdminError as exc:
@@ -196,6 +199,12 @@ class Shown:
 
     def at(self, when: float | None) -> str | None:
         return None if when is None else datetime.fromtimestamp(when, self.zone).isoformat(timespec="seconds")
+
+    def stored(self, incident_id: int) -> Incident:
+        incident = self.engine.store.incident(incident_id)
+        if incident is None:
+            raise AdminError(404, f"no incident {incident_id}")
+        return incident
 
     def when(self, text: str, field: str) -> float:
         try:
@@ -262,7 +271,7 @@ async def list_incidents(request: web.Request) -> web.Response:
 
 async def get_incident(request: web.Request) -> web.Response:
     shown = Shown(request)
-    return web.json_response(shown.incident(admin._incident(shown.engine, _id(request)), history=True))
+    return web.json_response(shown.incident(shown.stored(_id(request)), history=True))
 
 
 async def open_incident(request: web.Request) -> web.Response:
@@ -271,14 +280,14 @@ async def open_incident(request: web.Request) -> web.Response:
     eta = None if body.eta is None else shown.when(body.eta, "eta")
     incident_id = admin.open_incident(shown.engine, body.operator, body.services, _texts(body.title),
                                       _texts(body.message), body.status, eta)
-    incident = shown.incident(admin._incident(shown.engine, incident_id), history=True)
+    incident = shown.incident(shown.stored(incident_id), history=True)
     return web.json_response(incident, status=201, headers={"Location": f"{PREFIX}incidents/{incident_id}"})
 
 
 async def update_incident(request: web.Request) -> web.Response:
     shown = Shown(request)
     incident_id = _id(request)
-    admin._incident(shown.engine, incident_id)  # an unknown id is a 404 before the body is judged
+    shown.stored(incident_id)  # an unknown id is a 404 before the body is judged
     body = await read_body(request, AdminIncidentUpdate)
     eta = None if body.eta is None else shown.when(body.eta, "eta")
     incident = admin.update_incident(shown.engine, incident_id, _texts(body.message), body.status, eta,
@@ -289,7 +298,7 @@ async def update_incident(request: web.Request) -> web.Response:
 async def resolve_incident(request: web.Request) -> web.Response:
     shown = Shown(request)
     incident_id = _id(request)
-    admin._incident(shown.engine, incident_id)
+    shown.stored(incident_id)
     body = await read_body(request, AdminIncidentResolve)
     incident = admin.resolve_incident(shown.engine, incident_id, _texts(body.message))
     return web.json_response(shown.incident(incident, history=True))

@@ -20,6 +20,7 @@ from monitor.clock import Clock
 from monitor.config.model import Config
 from monitor.engine import Engine
 from monitor.metrics import Metrics
+from alerts.dispatcher import Dispatcher
 from monitor.scheduler import Scheduler
 from monitor.storage import Store
 from status_site import admin_api, api, badges, feeds, pages
@@ -32,6 +33,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 CONFIG = web.AppKey("config", Config)
 ENGINE = web.AppKey("engine", Engine)
 SCHEDULER = web.AppKey("scheduler", Scheduler)
+ALERTS = web.AppKey("alerts", Dispatcher)
 REGISTRY = web.AppKey("registry", CollectorRegistry)
 SITE = web.AppKey("site", SiteState)
 TEMPLATES = web.AppKey("templates", jinja2.Environment)
@@ -84,7 +86,15 @@ def create_app(
         yield
         scheduler.shutdown()
 
+    async def alerts_ctx(app: web.Application) -> AsyncIterator[None]:
+        from alerts.registry import start_alerts
+
+        async with start_alerts(app[ENGINE], app[REGISTRY], run=schedule) as dispatcher:
+            app[ALERTS] = dispatcher
+            yield
+
     app.cleanup_ctx.append(engine_ctx)
+    app.cleanup_ctx.append(alerts_ctx)  # before the scheduler: the router is set before probes run
     app.cleanup_ctx.append(scheduler_ctx)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)

@@ -124,7 +124,7 @@ async def atom(request: web.Request) -> web.Response:
     lang = feed_language(request, tuple(request.app[CONFIG].site.languages))
     page = request.app[SITE].render(("feed", lang), lambda snapshot: render_feed(snapshot, lang))
     response = respond(request, page, max_age=30)
-    response.headers.pop("Vary", None)  # the language comes from the URL only
+    response.headers["Vary"] = "Accept-Encoding"  # the language comes from the URL only
     return response
 
 

@@ -10,6 +10,7 @@ every ``REFRESH`` seconds even when nothing changes.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 from dataclasses import dataclass
 from typing import Any, Callable, Hashable
@@ -42,11 +43,19 @@ class Rendered:
     content_type: str
     etag: str
     status: int = 200
+    gzipped: bytes | None = None  # compressed once with the rendering, for a phone on a weak network
+
+
+COMPRESS_ABOVE = 1024  # bytes
 
 
 def rendered(body: str | bytes, content_type: str, status: int = 200) -> Rendered:
     data = body.encode("utf-8") if isinstance(body, str) else body
-    return Rendered(data, content_type, f'"{hashlib.blake2b(data, digest_size=12).hexdigest()}"', status)
+    etag = f'"{hashlib.blake2b(data, digest_size=12).hexdigest()}"'
+    squeezed = None
+    if len(data) > COMPRESS_ABOVE and not content_type.startswith(("image/png", "image/jpeg")):
+        squeezed = gzip.compress(data, compresslevel=6, mtime=0)
+    return Rendered(data, content_type, etag, status, squeezed)
 
 
 class SiteState:
@@ -88,14 +97,29 @@ class SiteState:
 
 def respond(request: web.Request, page: Rendered, max_age: int = 10, stale: int = 60) -> web.Response:
     """Answer with ETag and CDN-friendly caching; 304 when the client already has it."""
+    use_gzip = page.gzipped is not None and _accepts_gzip(request.headers.get("Accept-Encoding", ""))
+    # each encoding is its own representation, with its own strong validator
+    etag = page.etag[:-1] + '-gz"' if use_gzip else page.etag
     headers = {
-        "ETag": page.etag,
+        "ETag": etag,
         "Cache-Control": f"public, max-age={max_age}, stale-while-revalidate={stale}, stale-if-error=86400",
-        "Vary": "Accept-Language",
+        "Vary": "Accept-Language, Accept-Encoding",
     }
-    if page.status == 200 and page.etag in _etags(request.headers.get("If-None-Match", "")):
+    if page.status == 200 and etag in _etags(request.headers.get("If-None-Match", "")):
         return web.Response(status=304, headers=headers)
-    return web.Response(body=page.body, status=page.status, content_type=None, headers={**headers, "Content-Type": page.content_type})
+    headers["Content-Type"] = page.content_type
+    if use_gzip:
+        headers["Content-Encoding"] = "gzip"
+        return web.Response(body=page.gzipped, status=page.status, content_type=None, headers=headers)
+    return web.Response(body=page.body, status=page.status, content_type=None, headers=headers)
+
+
+def _accepts_gzip(header: str) -> bool:
+    for part in header.lower().split(","):
+        coding, _, params = part.strip().partition(";")
+        if coding.strip() in ("gzip", "*"):
+            return params.replace(" ", "") not in ("q=0", "q=0.0", "q=0.00", "q=0.000")
+    return False
 
 
 def _etags(header: str) -> set[str]:

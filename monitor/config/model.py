@@ -291,6 +291,7 @@ class Smtp(Strict):
     password: str | None = None
     timeout: Duration = 10.0
     from_: str = Field(alias="from")
+    ca_file: str | None = Field(None, description="PEM bundle of extra trusted CAs for the relay's certificate")
 
 
 EVENT_TYPES = (

@@ -216,3 +216,29 @@ def m0003_events_outbox(db: Database) -> None:
         CREATE INDEX delivery_attempts_delivery ON delivery_attempts(delivery_id)
         """,
     )
+
+
+@migrations(name="0004_subscribers")
+def m0004_subscribers(db: Database) -> None:
+    _run(
+        db,
+        """
+        -- public email subscribers: the address and the choices, nothing else.
+        -- AUTOINCREMENT: an id is never reused, so a late 'subscriber:<id>' delivery
+        -- can never reach the next person who subscribes.
+        CREATE TABLE subscribers (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            address TEXT NOT NULL,
+            language TEXT NOT NULL,            -- fr | en
+            operators TEXT NOT NULL,           -- JSON list of operator ids, or ["*"]
+            services TEXT NOT NULL,            -- JSON list of operator/service keys
+            professions TEXT NOT NULL,         -- JSON list of professions
+            confirm_hash TEXT UNIQUE,          -- sha256 of the confirmation token, NULL once confirmed
+            leave_token TEXT NOT NULL UNIQUE,  -- the one-click unsubscribe token (it can only delete the row)
+            created_at REAL NOT NULL,
+            confirmed_at REAL
+        );
+        CREATE INDEX subscribers_address ON subscribers(lower(address));
+        CREATE INDEX subscribers_confirmed ON subscribers(confirmed_at)
+        """,
+    )

@@ -28,6 +28,7 @@ from monitor.storage.history import HistoryMixin
 from monitor.storage.incidents import IncidentsMixin
 from monitor.storage.maintenances import MaintenancesMixin
 from monitor.storage.outbox import OutboxMixin
+from monitor.storage.subscribers import SubscribersMixin
 from monitor.storage.migrations import migrations
 
 OUTCOME_CODES = {"up": 0, "degraded": 1, "down": 2}
@@ -54,7 +55,7 @@ class ResultRow:
     failed: tuple[str, ...] = ()
 
 
-class Store(IncidentsMixin, MaintenancesMixin, HistoryMixin, OutboxMixin):
+class Store(IncidentsMixin, MaintenancesMixin, HistoryMixin, OutboxMixin, SubscribersMixin):
     """Vigie's database. Not thread-safe: use it from the event loop's thread."""
 
     def __init__(self, path: str | Path) -> None:

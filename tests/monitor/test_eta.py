@@ -220,7 +220,7 @@ outages = st.lists(st.tuples(durations, st.booleans(), st.sampled_from(["a/x", "
 
 
 @given(outages, st.floats(min_value=0.0, max_value=40 * 86400.0))
-@settings(max_examples=300)
+@settings(max_examples=150)
 def test_it_never_expects_recovery_in_the_past_and_the_interval_holds_the_expected(
     rows: list[tuple[float, bool, str]], elapsed: float
 ) -> None:
@@ -232,7 +232,7 @@ def test_it_never_expects_recovery_in_the_past_and_the_interval_holds_the_expect
 
 
 @given(st.lists(st.tuples(durations, st.booleans()), max_size=60), st.floats(min_value=0.0, max_value=86400.0))
-@settings(max_examples=200)
+@settings(max_examples=100)
 def test_it_gives_no_estimate_from_fewer_than_the_minimum_of_ended_outages(
     rows: list[tuple[float, bool]], elapsed: float
 ) -> None:
@@ -241,29 +241,28 @@ def test_it_gives_no_estimate_from_fewer_than_the_minimum_of_ended_outages(
         assert estimate_for("a/x", elapsed, past) is None
 
 
-@given(st.floats(min_value=0.3, max_value=2.0), st.integers(min_value=0, max_value=2**32))
-@settings(max_examples=8)
-def test_it_narrows_the_interval_as_history_grows(sigma: float, seed: int) -> None:
-    """Averaged over 300 seeded histories, the 80 % interval is wider from 12 outages than from 60, 60 than 600.
+def test_it_narrows_the_interval_as_history_grows() -> None:
+    """Averaged over seeded histories, the 80 % interval is wider from 10 outages than from 30, 30 than 300.
 
     The interval holds about 80 % of new outages at every size (see above), so a
-    short history must pay with width; as history grows the interval shrinks
-    towards the true 10th–90th percentiles. On the log scale the width is
-    independent of the median, and the gaps checked are many standard errors wide.
+    short history pays with width; as history grows the interval shrinks
+    towards the true 10th–90th percentiles. On the log scale the width does not
+    depend on the median or the spread (σ only scales it), and each gap checked
+    is more than five standard errors wide: the seed is fixed, and the
+    conclusion would hold for any other.
     """
-    rng = random.Random(seed)
-    widths: dict[int, list[float]] = {12: [], 60: [], 600: []}
+    rng = random.Random(8)
+    widths: dict[int, list[float]] = {10: [], 30: [], 300: []}
     for n, found in widths.items():
-        for _ in range(300 if n < 600 else 60):
-            est = estimate(0.0, history([rng.lognormvariate(0.0, sigma) for _ in range(n)]))
+        for _ in range({10: 400, 30: 1000, 300: 200}[n]):
+            est = estimate(0.0, history([rng.lognormvariate(0.0, 1.0) for _ in range(n)]))
             assert est is not None
             found.append(math.log(est.high / est.low))
     mean = {n: statistics.mean(w) for n, w in widths.items()}
     error = {n: statistics.stdev(w) / math.sqrt(len(w)) for n, w in widths.items()}
-    true_width = 2 * NormalDist().inv_cdf(0.9) * sigma
-    assert mean[12] - mean[60] > 4 * math.hypot(error[12], error[60])
-    assert mean[60] - mean[600] > 3 * math.hypot(error[60], error[600])
-    assert mean[600] == pytest.approx(true_width, rel=0.05)
+    assert mean[10] - mean[30] > 5 * math.hypot(error[10], error[30])
+    assert mean[30] - mean[300] > 5 * math.hypot(error[30], error[300])
+    assert mean[300] == pytest.approx(2 * NormalDist().inv_cdf(0.9), rel=0.03)  # the true log-width
 
 
 # -- the keeper: what incidents show, and what their ETA history records ----------------------------

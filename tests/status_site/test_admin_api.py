@@ -68,7 +68,8 @@ async def test_it_requires_the_token_on_every_admin_route(site: Site) -> None:
     before = everything(site.engine.store)
     for method, path in routes:
         for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {TOKEN}"},
-                        {"Authorization": "Bearer "}, {"Authorization": f"Bearer {TOKEN}x"}):
+                        {"Authorization": "Bearer "}, {"Authorization": f"Bearer {TOKEN}x"},
+                        {"Authorization": "Bearer jéton"}, {"Authorization": TOKEN}):
             response = await site.client.request(method, path, json=OPEN, headers=headers)
             assert response.status == 401, (method, path, headers)
             assert response.headers["WWW-Authenticate"].startswith("Bearer")

@@ -53,3 +53,19 @@ async def test_it_exposes_metrics_for_every_check(aiohttp_client, tmp_path: Path
         assert name in families, name
     [success] = families["vigie_probe_success"].samples
     assert success.labels == {"operator": "almerys", "service": "pec", "check": "api"} and success.value == 0
+
+
+async def test_it_serves_pages_compressed_to_clients_that_accept_it(aiohttp_client, tmp_path: Path) -> None:
+    import gzip
+
+    app = create_app(parse_config(CONFIG, env={}).config, tmp_path / "v.db", schedule=False)
+    client = await aiohttp_client(app, auto_decompress=False)
+    plain = await client.get("/", headers={"Accept-Encoding": "identity"})
+    squeezed = await client.get("/", headers={"Accept-Encoding": "gzip, deflate"})
+    assert squeezed.headers["Content-Encoding"] == "gzip"
+    assert "Accept-Encoding" in squeezed.headers["Vary"]
+    body = await plain.read()
+    assert gzip.decompress(await squeezed.read()) == body
+    assert squeezed.headers["ETag"] != plain.headers["ETag"]
+    again = await client.get("/", headers={"Accept-Encoding": "gzip", "If-None-Match": squeezed.headers["ETag"]})
+    assert again.status == 304

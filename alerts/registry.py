@@ -1,0 +1,88 @@
+"""Channel kinds by the config's ``type``, and building a config's channels.
+
+The email channel is imported lazily: its module may not exist yet on a
+branch, and a config without email channels must not care.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+from typing import TYPE_CHECKING, AsyncIterator, Callable
+
+from alerts.channels.apprise_channel import AppriseChannel
+from alerts.channels.base import Channel, ChannelContext
+from alerts.channels.webhook import WebhookChannel
+from alerts.dispatcher import Dispatcher
+from alerts.routing import Router
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
+
+    from monitor.config.model import Channel as ChannelSpec
+    from monitor.engine import Engine
+
+log = logging.getLogger("vigie.alerts")
+
+
+def channel_kinds() -> dict[str, type[Channel]]:
+    """``type`` -> channel class: ``{"email": EmailChannel, "webhook": …, "apprise": …}``."""
+    kinds: dict[str, type[Channel]] = {"webhook": WebhookChannel, "apprise": AppriseChannel}
+    try:
+        kinds["email"] = importlib.import_module("alerts.channels.email").EmailChannel
+    except (ImportError, AttributeError):
+        pass
+    return kinds
+
+
+def build_channel(spec: "ChannelSpec", ctx: ChannelContext) -> Channel | None:
+    kind = channel_kinds().get(spec.type)
+    if kind is None:
+        log.error("channel %s: no %s channel in this build; its deliveries wait", spec.id, spec.type)
+        return None
+    return kind(spec, ctx)
+
+
+def build_channels(specs: "list[ChannelSpec]", ctx: ChannelContext) -> dict[str, Channel]:
+    """The config's channels by id (those whose kind is missing are left out, and logged)."""
+    channels = {}
+    for spec in specs:
+        channel = build_channel(spec, ctx)
+        if channel is not None:
+            channels[spec.id] = channel
+    return channels
+
+
+@contextlib.asynccontextmanager
+async def start_alerts(engine: "Engine", registry: "CollectorRegistry", run: bool = True) -> AsyncIterator[Dispatcher]:
+    """Route the engine's events, build the channels and (``run``) drain the outbox until exit."""
+    from monitor.metrics import AlertMetrics
+
+    config = engine.config
+    router = Router(engine)
+    engine.router = router
+    ctx = ChannelContext(config=config, clock=engine.clock, resources={})
+    channels = build_channels(config.alerts.channels, ctx)
+    metrics = AlertMetrics(registry, engine, [spec.id for spec in config.alerts.channels])
+    dispatcher = Dispatcher(
+        engine.store, channels, config.alerts, engine.clock, on_outcome=metrics.observe, chores=[router.tick]
+    )
+    engine.listeners.append(_waker(dispatcher))
+    task = asyncio.create_task(dispatcher.run(), name="alert-dispatcher") if run else None
+    try:
+        yield dispatcher
+    finally:
+        await dispatcher.stop()
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+
+def _waker(dispatcher: Dispatcher) -> Callable[[str, object], None]:
+    def listener(kind: str, _payload: object) -> None:
+        if kind.startswith(("incident.", "maintenance.")):
+            dispatcher.wake()
+
+    return listener

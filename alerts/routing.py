@@ -1,0 +1,245 @@
+"""Which channels hear of an event, and which are kept quiet.
+
+``Router`` is set as ``engine.router``: it runs inside the transaction that
+records the event, so the deliveries it picks are durable with it.
+
+* A channel matches when the event's type is in its ``events`` and its
+  ``operators``, ``services`` and ``professions`` all match (AND).
+* Incident events about services that are all under maintenance are
+  recorded as *suppressed* (no incident opens in maintenance already; this
+  also silences updates and reminders of an incident that runs into one).
+* Flapping (see ``alerts.flapping``): while a service is instable its
+  incident events are suppressed; once per flapping period a synthetic
+  ``service.flapping`` event (``data.flapping.state == "instable"``) goes to
+  the channels that follow incidents; when it is stable again (one window
+  without a flip) the incident's current state goes out as
+  ``incident.updated`` (or ``incident.resolved``) with
+  ``data.flapping.state == "stable"`` — or a ``service.flapping`` "stable"
+  event when no incident was held back.
+* Reminders: a channel with ``reminder`` gets, while an incident stays open,
+  its current state again as ``incident.updated`` with ``data.reminder: true``
+  once ``reminder`` has passed since it last heard of that incident.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from alerts.flapping import FlapPeriod, latest_period
+from monitor.events import Event, build_event, iso
+
+if TYPE_CHECKING:
+    from monitor.config.model import Channel as ChannelSpec
+    from monitor.engine import Engine
+
+log = logging.getLogger("vigie.alerts")
+FLAPPING = "service.flapping"  # Vigie's own event type, beside the contract's six
+
+
+def matches(spec: "ChannelSpec", event: Event) -> bool:
+    """Whether the channel ``spec`` subscribes to ``event`` (type, operators, services, professions)."""
+    if event.type == FLAPPING:
+        if not any(kind.startswith("incident.") for kind in spec.events):
+            return False
+    elif event.type not in spec.events:
+        return False
+    operators = {key.split("/", 1)[0] for key in event.services}
+    if event.operator_id:
+        operators.add(event.operator_id)
+    if "*" not in spec.operators and not operators & set(spec.operators):
+        return False
+    if "*" not in spec.services and not set(event.services) & set(spec.services):
+        return False
+    return not spec.professions or bool(set(event.professions) & set(spec.professions))
+
+
+def _incident_id(event: Event | Any) -> int | None:
+    incident = event.data.get("incident") if isinstance(event.data, dict) else None
+    return int(incident["id"]) if incident else None
+
+
+class Router:
+    """``engine.router``: (channels, suppressed) for each event, plus the flapping and reminder chores."""
+
+    def __init__(self, engine: "Engine") -> None:
+        self.engine = engine
+        self.store = engine.store
+        self.config = engine.config
+        self.specs = list(engine.config.alerts.channels)
+        self.flapping = engine.config.alerts.flapping
+        self.noticed: dict[str, FlapPeriod] = {}  # service -> the period whose notice is out
+        self.held: dict[str, int] = {}  # service -> incident whose events were held back in that period
+        self.last_told: dict[tuple[int, str], float] = {}  # (incident, channel) -> when it last heard
+        self._restore()
+
+    # -- routing ------------------------------------------------------------------
+
+    def __call__(self, event: Event) -> tuple[list[str], list[str]]:
+        wanted = [spec.id for spec in self.specs if matches(spec, event)]
+        if not wanted or not event.type.startswith("incident."):
+            return wanted, []
+        incident_id = _incident_id(event)
+        if event.services and all(key in self.engine.in_maintenance for key in event.services):
+            log.info("event %s of incident %s suppressed: under maintenance", event.type, incident_id)
+            return [], wanted
+        instable = [key for key in event.services if self._period(key, event.at) is not None]
+        if instable:
+            for key in instable:
+                self._notice(key, event.at)
+                if incident_id is not None:
+                    self.held[key] = incident_id
+            log.info("event %s of incident %s suppressed: %s flapping", event.type, incident_id, ", ".join(instable))
+            return [], wanted
+        if incident_id is not None:
+            for channel in wanted:
+                self.last_told[(incident_id, channel)] = event.at
+        return wanted, []
+
+    def _period(self, key: str, now: float) -> FlapPeriod | None:
+        """The active flapping period of service ``key`` at ``now``, if any."""
+        times = [flip.at for flip in self.store.flips(key=key, kind="service")]
+        period = latest_period(times, self.flapping.changes, self.flapping.window)
+        return period if period is not None and period.active(now) else None
+
+    def _service_event(self, key: str, at: float, data: dict[str, Any]) -> Event:
+        operator_id, _ = key.split("/", 1)
+        operator = self.config.operator(operator_id)
+        service = next((s for s in operator.services if f"{operator_id}/{s.id}" == key), None) if operator else None
+        status, since = self.engine.service_states.get(key, (None, None))
+        payload = {
+            "service": {
+                "id": key,
+                "name": dict(service.name) if service else {"fr": key},
+                "status": status,
+                "since": iso(since),
+            },
+            "operator": {"id": operator_id, "name": operator.name if operator else operator_id},
+            **data,
+        }
+        professions = tuple(service.professions) if service else ()
+        return Event(FLAPPING, at, operator_id, (key,), professions, payload)
+
+    def _notice(self, key: str, at: float) -> None:
+        period = self._period(key, at)
+        if period is None:
+            return
+        known = self.noticed.get(key)
+        if known is not None and known.started_at == period.started_at:
+            self.noticed[key] = period  # the same period, more flips: one notice is enough
+            return
+        flips = self.store.flips(key=key, kind="service", since=at - self.flapping.window)
+        event = self._service_event(
+            key,
+            at,
+            {
+                "flapping": {
+                    "service": key,
+                    "state": "instable",
+                    "since": iso(period.started_at),
+                    "changes": len(flips),
+                    "window": self.flapping.window,
+                }
+            },
+        )
+        self._record(event, [spec.id for spec in self.specs if matches(spec, event)])
+        self.noticed[key] = period
+        log.warning("service %s is flapping (%d changes within %gs): incident alerts held", key, len(flips), self.flapping.window)
+
+    def _record(self, event: Event, channels: list[str]) -> int:
+        return self.store.record_event(event.type, event.at, event.operator_id, event.services, event.data, channels)
+
+    # -- chores ---------------------------------------------------------------------
+
+    def tick(self, now: float) -> int:
+        """Stabilised services and due reminders become events; returns how many were recorded."""
+        recorded = 0
+        for key in list(self.noticed):
+            if self._period(key, now) is None:
+                with self.store.transaction():
+                    self._stable(key, now)
+                recorded += 1
+        recorded += self._reminders(now)
+        return recorded
+
+    def _stable(self, key: str, now: float) -> None:
+        period = self.noticed.pop(key)
+        incident_id = self.held.pop(key, None)
+        marker = {"service": key, "state": "stable", "since": iso(period.started_at)}
+        event: Event | None = None
+        if incident_id is not None:
+            incident = self.store.incident(incident_id)
+            if incident is not None:
+                kind = "incident.resolved" if incident.resolved_at is not None else "incident.updated"
+                event = build_event(self.store, self.config, kind, incident_id, now)
+        if event is not None:
+            event.data["flapping"] = marker
+            wanted = [spec.id for spec in self.specs if matches(spec, event)]
+            quiet = bool(event.services) and all(k in self.engine.in_maintenance for k in event.services)
+            channels, suppressed = ([], wanted) if quiet else (wanted, [])
+            self.store.record_event(
+                event.type, event.at, event.operator_id, event.services, event.data, channels, suppressed
+            )
+            for channel in channels:
+                self.last_told[(incident_id, channel)] = now  # type: ignore[index]
+        else:
+            event = self._service_event(key, now, {"flapping": marker})
+            self._record(event, [spec.id for spec in self.specs if matches(spec, event)])
+        log.info("service %s is stable again", key)
+
+    def _reminders(self, now: float) -> int:
+        specs = [spec for spec in self.specs if spec.reminder]
+        if not specs:
+            return 0
+        recorded = 0
+        for incident in self.store.open_incidents():
+            keys = [s.key for s in incident.services]
+            if any(self.held.get(key) == incident.id for key in keys):
+                continue  # flapping: quiet until stable
+            if keys and all(key in self.engine.in_maintenance for key in keys):
+                continue
+            due = [spec for spec in specs if now >= self._last_told(incident.id, spec.id) + spec.reminder]  # type: ignore[operator]
+            if not due:
+                continue
+            with self.store.transaction():
+                event = build_event(self.store, self.config, "incident.updated", incident.id, now)
+                if event is None:
+                    continue
+                channels = [spec.id for spec in due if matches(spec, event)]
+                if channels:
+                    event.data["reminder"] = True
+                    self._record(event, channels)
+                    recorded += 1
+                for spec in due:
+                    self.last_told[(incident.id, spec.id)] = now
+        return recorded
+
+    def _last_told(self, incident_id: int, channel: str) -> float:
+        """When ``channel`` last heard of the incident; after a restart, its latest event (conservative)."""
+        if (incident_id, channel) not in self.last_told:
+            incident = self.store.incident(incident_id)
+            since = incident.started_at if incident else 0.0
+            times = [e.at for e in self.store.events(since=since) if _incident_id(e) == incident_id]
+            self.last_told[(incident_id, channel)] = max(times, default=since)
+        return self.last_told[(incident_id, channel)]
+
+    def _restore(self) -> None:
+        """Rebuild the flapping memory from flips and events after a restart."""
+        now = self.engine.clock.now()
+        for key in self.engine.services:
+            times = [flip.at for flip in self.store.flips(key=key, kind="service")]
+            period = latest_period(times, self.flapping.changes, self.flapping.window)
+            if period is None:
+                continue
+            for event in self.store.events(since=period.started_at):
+                marker = event.data.get("flapping") or {}
+                if marker.get("service") == key:
+                    if marker.get("state") == "instable":
+                        self.noticed[key] = period
+                    else:
+                        self.noticed.pop(key, None)
+                        self.held.pop(key, None)
+                elif key in self.noticed and key in event.services and _incident_id(event) is not None:
+                    self.held[key] = _incident_id(event)  # type: ignore[assignment]
+            if key in self.noticed and period.active(now):
+                log.info("service %s still flapping after restart", key)

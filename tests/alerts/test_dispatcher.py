@@ -1,0 +1,214 @@
+"""The dispatcher under a controlled clock: backoff with full jitter, dead letters, order per channel."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Iterator
+
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+
+from alerts.channels.base import ChannelContext
+from alerts.dispatcher import Dispatcher, backoff
+from alerts.registry import build_channels
+from monitor.clock import FakeClock, SystemClock
+from monitor.metrics import AlertMetrics
+from monitor.storage import Store
+from tests.alerts.conftest import Receiver, config_yaml, parse, queue_event, webhook_channels
+
+HOUR, DAY = 3600.0, 86400.0
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    store = Store(tmp_path / "v.db")
+    yield store
+    store.close()
+
+
+def dispatcher_for(store: Store, clock: FakeClock, *urls: tuple[str, str], draw: float = 1.0, timeout: str = "2s", outcomes: list | None = None) -> Dispatcher:
+    config = parse(config_yaml("http://127.0.0.1:9", webhook_channels(*urls, timeout=timeout)))
+    # the channels sign with the real time (receivers check it); the dispatcher schedules on the fake one
+    channels = build_channels(config.alerts.channels, ChannelContext(config, SystemClock(), {}))
+    on_outcome = (lambda channel, outcome: outcomes.append((channel, outcome))) if outcomes is not None else None
+    return Dispatcher(store, channels, config.alerts, clock, draw=lambda: draw, on_outcome=on_outcome)
+
+
+def attempt_times(store: Store, delivery_id: int) -> list[float]:
+    return [row["at"] for row in store.db.query("SELECT at FROM delivery_attempts WHERE delivery_id = ? ORDER BY id", (delivery_id,))]
+
+
+def test_it_backs_off_exponentially_with_full_jitter_up_to_an_hour() -> None:
+    assert [backoff(n, 1.0) for n in range(4)] == [10.0, 20.0, 40.0, 80.0]
+    assert backoff(20, 1.0) == HOUR and backoff(500, 0.999) < HOUR
+    assert backoff(3, 0.0) == 0.0 and backoff(3, 0.5) == 40.0
+
+
+async def test_it_retries_with_growing_delays_then_delivers(receiver: Receiver, store: Store, clock: FakeClock) -> None:
+    receiver.mode = 500
+    clock.set(store_time := 1_780_000_000.0)
+    queue_event(store, ["fspf"], at=store_time)
+    dispatcher = dispatcher_for(store, clock, ("fspf", receiver.url))
+    for _ in range(4):
+        assert await dispatcher.step() == 1
+        assert await dispatcher.step() == 0  # not due yet
+        [delivery] = store.deliveries()
+        clock.set(delivery.next_attempt_at)
+    receiver.mode = "ok"
+    await dispatcher.step()
+    [delivery] = store.deliveries()
+    assert delivery.status == "delivered" and delivery.attempts == 5
+    times = attempt_times(store, delivery.id)
+    assert [b - a for a, b in zip(times, times[1:])] == [10.0, 20.0, 40.0, 80.0]
+    assert len({msg_id for msg_id, _ in receiver.attempts}) == 1  # the same webhook-id on every attempt
+    await dispatcher.stop()
+
+
+async def test_it_draws_each_delay_within_the_jitter_bounds(receiver: Receiver, store: Store, clock: FakeClock) -> None:
+    receiver.mode = 503
+    queue_event(store, ["fspf"], at=clock.now())
+    draws = iter([0.0, 0.25, 0.5, 0.999])
+    dispatcher = dispatcher_for(store, clock, ("fspf", receiver.url))
+    dispatcher.draw = lambda: next(draws)
+    for _ in range(4):
+        await dispatcher.step()
+        clock.set(store.deliveries()[0].next_attempt_at)
+    times = attempt_times(store, store.deliveries()[0].id) + [store.deliveries()[0].next_attempt_at]
+    # draws of 0, 0.25, 0.5 and 0.999 of 10, 20, 40 and 80 s
+    assert [b - a for a, b in zip(times, times[1:])] == [0.0, 5.0, 20.0, pytest.approx(79.92)]
+    await dispatcher.stop()
+
+
+async def test_it_gives_up_after_max_age_and_marks_the_delivery_dead(receiver: Receiver, store: Store, clock: FakeClock) -> None:
+    receiver.mode = 500
+    created = clock.now()
+    queue_event(store, ["fspf"], at=created)
+    outcomes: list = []
+    dispatcher = dispatcher_for(store, clock, ("fspf", receiver.url), outcomes=outcomes)
+    while store.deliveries()[0].status == "pending":
+        clock.set(store.deliveries()[0].next_attempt_at)
+        await dispatcher.step()
+    [delivery] = store.deliveries()
+    times = attempt_times(store, delivery.id)
+    assert delivery.status == "dead" and "HTTP 500" in (delivery.last_error or "")
+    assert times[-1] - created < DAY and times[-1] + HOUR >= created + DAY  # the next retry would pass 24 h
+    assert max(b - a for a, b in zip(times, times[1:])) == HOUR  # capped
+    assert outcomes[-1] == ("fspf", "dead") and outcomes.count(("fspf", "retry")) == len(times) - 1
+    assert [d.id for d in dispatcher.dead()] == [delivery.id]
+    await dispatcher.stop()
+
+
+async def test_it_marks_a_410_dead_at_once(receiver: Receiver, store: Store, clock: FakeClock) -> None:
+    receiver.mode = 410
+    queue_event(store, ["fspf"], at=clock.now())
+    dispatcher = dispatcher_for(store, clock, ("fspf", receiver.url))
+    await dispatcher.step()
+    [delivery] = store.deliveries()
+    assert delivery.status == "dead" and delivery.attempts == 1
+    await dispatcher.stop()
+
+
+async def test_it_keeps_a_channel_in_order_and_the_others_unaffected(
+    receiver: Receiver, other_receiver: Receiver, store: Store, clock: FakeClock
+) -> None:
+    receiver.mode = 500
+    for n in (1, 2, 3):
+        queue_event(store, ["fspf", "fnof"], at=clock.now(), n=n)
+    dispatcher = dispatcher_for(store, clock, ("fspf", receiver.url), ("fnof", other_receiver.url))
+    for _ in range(3):
+        await dispatcher.step()
+    assert [r.body["data"]["n"] for r in other_receiver.received] == [1, 2, 3]
+    assert {msg_id for msg_id, _ in receiver.attempts} == {"msg_1_fspf"}  # the 2nd waits behind the 1st
+    receiver.mode = "ok"
+    clock.advance(HOUR)
+    for _ in range(3):
+        await dispatcher.step()
+    assert [r.body["data"]["n"] for r in receiver.received] == [1, 2, 3]
+    await dispatcher.stop()
+
+
+async def test_it_lets_a_dead_delivery_unblock_its_channel(receiver: Receiver, store: Store, clock: FakeClock) -> None:
+    receiver.script = [410]
+    queue_event(store, ["fspf"], at=clock.now(), n=1)
+    queue_event(store, ["fspf"], at=clock.now(), n=2)
+    dispatcher = dispatcher_for(store, clock, ("fspf", receiver.url))
+    await dispatcher.step()
+    await dispatcher.step()
+    assert [d.status for d in store.deliveries()] == ["dead", "delivered"]
+    await dispatcher.stop()
+
+
+async def test_it_sends_channels_in_parallel_so_a_hanging_one_does_not_delay_the_others(
+    receiver: Receiver, other_receiver: Receiver, store: Store, clock: FakeClock
+) -> None:
+    receiver.mode = "hang"
+    queue_event(store, ["fspf", "fnof"], at=clock.now())
+    dispatcher = dispatcher_for(store, clock, ("fspf", receiver.url), ("fnof", other_receiver.url), timeout="5s")
+    step = asyncio.create_task(dispatcher.step())
+    await other_receiver.wait_for(lambda r: len(r.received) == 1, timeout=3)
+    assert not step.done()  # fspf is still hanging, fnof already has its message
+    step.cancel()
+    await asyncio.gather(step, return_exceptions=True)
+    await dispatcher.stop(grace=0)
+
+
+async def test_it_retries_a_channel_that_times_out(receiver: Receiver, store: Store, clock: FakeClock) -> None:
+    receiver.script = ["hang"]
+    queue_event(store, ["fspf"], at=clock.now())
+    dispatcher = dispatcher_for(store, clock, ("fspf", receiver.url), timeout="300ms")
+    await dispatcher.step()
+    [delivery] = store.deliveries()
+    assert delivery.status == "pending" and "0.3s" in (delivery.last_error or "")
+    clock.set(delivery.next_attempt_at)
+    await dispatcher.step()
+    assert store.deliveries()[0].status == "delivered"
+    await dispatcher.stop()
+
+
+async def test_it_keeps_deliveries_for_an_unknown_channel_pending_then_dead(store: Store, clock: FakeClock) -> None:
+    queue_event(store, ["gone"], at=clock.now())
+    dispatcher = dispatcher_for(store, clock)
+    await dispatcher.step()
+    [delivery] = store.deliveries()
+    assert delivery.status == "pending" and "no such channel" in (delivery.last_error or "")
+    await dispatcher.stop()
+
+
+async def test_it_wakes_up_when_an_event_is_published(receiver: Receiver, store: Store) -> None:
+    clock = SystemClock()
+    never = asyncio.Event()
+
+    async def sleep_forever(_seconds: float) -> None:
+        await never.wait()  # no polling: only a wake-up can start the next round
+
+    config = parse(config_yaml("http://127.0.0.1:9", webhook_channels(("fspf", receiver.url))))
+    channels = build_channels(config.alerts.channels, ChannelContext(config, clock, {}))
+    dispatcher = Dispatcher(store, channels, config.alerts, clock, sleep=sleep_forever)
+    task = asyncio.create_task(dispatcher.run())
+    queue_event(store, ["fspf"], at=clock.now())
+    dispatcher.wake("incident.opened", 1)
+    await receiver.wait_for(lambda r: len(r.received) == 1, timeout=5)
+    await dispatcher.stop()
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_it_counts_outcomes_and_the_backlog_for_prometheus(receiver: Receiver, store: Store, clock: FakeClock) -> None:
+    registry = CollectorRegistry()
+    metrics = AlertMetrics(registry, SimpleNamespace(store=store), ["fspf"])  # type: ignore[arg-type]
+    receiver.script = [500]
+    queue_event(store, ["fspf"], at=clock.now())
+    dispatcher = dispatcher_for(store, clock, ("fspf", receiver.url))
+    dispatcher.on_outcome = metrics.observe
+    await dispatcher.step()
+    text = generate_latest(registry).decode()
+    assert 'vigie_alert_deliveries_total{channel="fspf",outcome="retry"} 1.0' in text
+    assert 'vigie_alert_outbox{channel="fspf",status="pending"} 1.0' in text
+    clock.advance(HOUR)
+    await dispatcher.step()
+    text = generate_latest(registry).decode()
+    assert 'vigie_alert_deliveries_total{channel="fspf",outcome="delivered"} 1.0' in text
+    assert 'vigie_alert_outbox{channel="fspf",status="delivered"} 1.0' in text
+    await dispatcher.stop()

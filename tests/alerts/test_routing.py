@@ -1,0 +1,192 @@
+"""Routing: who hears of what; flap suppression with one "instable" notice; maintenance; reminders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from alerts.routing import FLAPPING, Router, matches
+from monitor.clock import FakeClock
+from monitor.engine import Engine
+from monitor.events import Event
+from monitor.storage import Store
+from tests.alerts.conftest import config_yaml, parse
+from tests.conftest import SwitchableTarget
+
+CHANNELS = """\
+    - {id: all, type: apprise, url: "json://127.0.0.1:9/a"}
+    - {id: opticiens, type: apprise, url: "json://127.0.0.1:9/b", professions: [opticien]}
+    - {id: droits, type: apprise, url: "json://127.0.0.1:9/c", services: [almerys/droits]}
+    - {id: others, type: apprise, url: "json://127.0.0.1:9/d", operators: [viamedis]}
+    - {id: ends, type: apprise, url: "json://127.0.0.1:9/e", events: [incident.resolved]}
+    - {id: nudge, type: apprise, url: "json://127.0.0.1:9/f", events: [incident.opened], reminder: 1h}"""
+FLAPPING_CONFIG = "  flapping: {changes: 3, window: 10m}"
+
+
+@pytest.fixture
+def setup(http_target: SwitchableTarget, tmp_path: Path, clock: FakeClock) -> Iterator[tuple[Engine, Router]]:
+    store = Store(tmp_path / "v.db")
+    engine = Engine(parse(config_yaml(http_target.url, CHANNELS, FLAPPING_CONFIG)), store, clock)
+    router = Router(engine)
+    engine.router = router
+    yield engine, router
+    store.close()
+
+
+async def tick(engine: Engine, clock: FakeClock, seconds: float = 30) -> None:
+    engine.maintenance.tick()
+    for key in engine.targets:
+        await engine.run_check(key)
+    clock.advance(seconds)
+
+
+def sent(engine: Engine, channel: str = "all") -> list[str]:
+    """Event types queued for sending to ``channel``, with flapping/reminder marks."""
+    out = []
+    for delivery in engine.store.deliveries(channel=channel):
+        if delivery.status == "suppressed":
+            continue
+        data = delivery.event.data
+        mark = (data.get("flapping") or {}).get("state") or ("reminder" if data.get("reminder") else "")
+        out.append(delivery.event.type + (f":{mark}" if mark else ""))
+    return out
+
+
+def suppressed(engine: Engine, channel: str = "all") -> list[str]:
+    return [d.event.type for d in engine.store.deliveries(channel=channel, status="suppressed")]
+
+
+def event(type: str, services: tuple[str, ...], professions: tuple[str, ...] = ()) -> Event:
+    return Event(type, 0.0, services[0].split("/")[0], services, professions, {})
+
+
+@pytest.mark.parametrize(
+    "channel, evt, expected",
+    [
+        ("all", event("incident.opened", ("almerys/pec-optique",), ("opticien",)), True),
+        ("opticiens", event("incident.opened", ("almerys/pec-optique",), ("opticien",)), True),
+        ("opticiens", event("incident.opened", ("almerys/droits",), ("pharmacien",)), False),
+        ("opticiens", event("maintenance.started", ("almerys/droits", "almerys/pec-optique"), ("pharmacien", "opticien")), True),
+        ("droits", event("incident.opened", ("almerys/droits",)), True),
+        ("droits", event("incident.opened", ("almerys/pec-optique",)), False),
+        ("others", event("incident.opened", ("almerys/pec-optique",)), False),
+        ("others", event("incident.opened", ("viamedis/droits",)), True),
+        ("ends", event("incident.opened", ("almerys/droits",)), False),
+        ("ends", event("incident.resolved", ("almerys/droits",)), True),
+        ("ends", event(FLAPPING, ("almerys/droits",)), True),  # follows incidents: hears of flapping
+        ("nudge", event("maintenance.scheduled", ("almerys/droits",)), False),
+    ],
+)
+def test_it_matches_channels_on_events_operators_services_and_professions(channel: str, evt: Event, expected: bool) -> None:
+    config = parse(config_yaml("http://127.0.0.1:9", CHANNELS))
+    spec = next(c for c in config.alerts.channels if c.id == channel)
+    assert matches(spec, evt) is expected
+
+
+async def test_it_routes_an_incident_to_the_matching_channels_only(
+    setup: tuple[Engine, Router], http_target: SwitchableTarget, clock: FakeClock
+) -> None:
+    engine, _ = setup
+    await tick(engine, clock)
+    http_target.status["pec"] = 503
+    await tick(engine, clock)
+    queued = {c: sent(engine, c) for c in ("all", "opticiens", "droits", "others", "ends", "nudge")}
+    assert queued == {"all": ["incident.opened"], "opticiens": ["incident.opened"], "droits": [], "others": [],
+                      "ends": [], "nudge": ["incident.opened"]}
+
+
+async def test_it_holds_a_flapping_service_back_with_one_instable_notice(
+    setup: tuple[Engine, Router], http_target: SwitchableTarget, clock: FakeClock
+) -> None:
+    engine, router = setup
+    await tick(engine, clock)  # flip 1: unknown -> operational
+    for status in (503, 200, 503, 200, 503, 200, 503):  # flips 2..8, 30 s apart
+        http_target.status["pec"] = status
+        await tick(engine, clock)
+    assert sent(engine) == ["incident.opened", "incident.resolved", f"{FLAPPING}:instable"]
+    assert suppressed(engine) == ["incident.opened", "incident.resolved"] * 2 + ["incident.opened"]
+    router.tick(clock.now())
+    clock.advance(8 * 60)  # still inside the window since the last flip
+    await tick(engine, clock)
+    router.tick(clock.now())
+    assert sent(engine)[-1] == f"{FLAPPING}:instable"
+    clock.advance(60)  # a whole window without a flip: stable again, the current state goes out
+    router.tick(clock.now())
+    assert sent(engine) == ["incident.opened", "incident.resolved", f"{FLAPPING}:instable", "incident.updated:stable"]
+    assert engine.store.deliveries(channel="all")[-1].event.data["incident"]["status"] == "investigating"
+    router.tick(clock.now() + 3600)
+    assert len(sent(engine)) == 4
+    http_target.status["pec"] = 200
+    await tick(engine, clock)
+    assert sent(engine)[-1] == "incident.resolved"  # normal alerts again
+
+
+async def test_it_remembers_a_flapping_period_across_a_restart(
+    setup: tuple[Engine, Router], http_target: SwitchableTarget, clock: FakeClock
+) -> None:
+    engine, _ = setup
+    await tick(engine, clock)
+    for status in (503, 200, 503, 200, 503, 200):
+        http_target.status["pec"] = status
+        await tick(engine, clock)
+    restarted = Router(engine)
+    engine.router = restarted
+    http_target.status["pec"] = 503
+    await tick(engine, clock)
+    assert sent(engine).count(f"{FLAPPING}:instable") == 1
+    clock.advance(600)
+    restarted.tick(clock.now())
+    assert sent(engine)[-1] == "incident.updated:stable"
+
+
+async def test_it_sends_no_incident_alert_during_maintenance(
+    setup: tuple[Engine, Router], http_target: SwitchableTarget, clock: FakeClock
+) -> None:
+    engine, _ = setup
+    await tick(engine, clock)
+    now = clock.now()
+    engine.store.add_maintenance(["almerys/pec-optique"], now, now + 3600, {"fr": "Mise à jour"}, {"fr": "…"}, now)
+    engine.maintenance.reload()
+    http_target.status["pec"] = 503
+    for _ in range(4):
+        await tick(engine, clock)
+    assert engine.store.open_incidents() == []  # no incident opens in maintenance
+    assert sent(engine) == ["maintenance.started"]
+
+
+async def test_it_suppresses_updates_of_an_incident_whose_services_are_all_in_maintenance(
+    setup: tuple[Engine, Router], http_target: SwitchableTarget, clock: FakeClock
+) -> None:
+    engine, _ = setup
+    await tick(engine, clock)
+    http_target.status["pec"] = 503
+    await tick(engine, clock)
+    [incident] = engine.store.open_incidents()
+    now = clock.now()
+    engine.store.add_maintenance(["almerys/pec-optique"], now, now + 3600, {"fr": "Réparation"}, {"fr": "…"}, now)
+    engine.maintenance.reload()
+    await tick(engine, clock)
+    engine.publish("incident.updated", incident.id)
+    assert sent(engine) == ["incident.opened", "maintenance.started"]
+    assert suppressed(engine) == ["incident.updated"]
+
+
+async def test_it_reminds_a_channel_of_an_open_incident(
+    setup: tuple[Engine, Router], http_target: SwitchableTarget, clock: FakeClock
+) -> None:
+    engine, router = setup
+    await tick(engine, clock)
+    http_target.status["pec"] = 503
+    await tick(engine, clock)
+    opened = clock.now() - 30
+    assert router.tick(opened + 1800) == 0
+    assert router.tick(opened + 3600) == 1
+    assert router.tick(opened + 3601) == 0
+    assert sent(engine, "nudge") == ["incident.opened", "incident.updated:reminder"]
+    assert sent(engine, "all") == ["incident.opened"]  # no reminder configured there
+    assert router.tick(opened + 7200) == 1
+    http_target.status["pec"] = 200
+    await tick(engine, clock)
+    assert router.tick(opened + 20000) == 0  # resolved: no more reminders
