@@ -56,7 +56,7 @@ class Dispatcher:
         *,
         sleep: Sleep = asyncio.sleep,
         draw: Callable[[], float] = random.random,
-        lease: float = 60.0,
+        lease: float | None = None,
         poll: float = 1.0,
         base: float = 10.0,
         cap: float = 3600.0,
@@ -71,8 +71,10 @@ class Dispatcher:
         self.clock = clock
         self.sleep = sleep
         self.draw = draw
-        # a send must end before its lease does, or a second claim could overlap it
-        self.lease = max(lease, 2 * max((c.spec.timeout for c in self.channels.values()), default=0.0) + 10.0)
+        # A send ends (its timeout) well before its lease does, so claims never overlap; a short
+        # lease lets a delivery that was in flight when the process died go out soon after restart.
+        longest = max((c.spec.timeout for c in self.channels.values()), default=10.0)
+        self.lease = lease if lease is not None else 2 * longest + 10.0
         self.poll = poll
         self.base = base
         self.cap = cap

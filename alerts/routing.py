@@ -18,13 +18,15 @@ records the event, so the deliveries it picks are durable with it.
   event when no incident was held back.
 * Reminders: a channel with ``reminder`` gets, while an incident stays open,
   its current state again as ``incident.updated`` with ``data.reminder: true``
-  once ``reminder`` has passed since it last heard of that incident.
+  once ``reminder`` has passed since it last heard of that incident (if it
+  follows ``incident.opened``; a restart counts from the incident's last event).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from alerts.flapping import FlapPeriod, latest_period
 from monitor.events import Event, build_event, iso
@@ -71,12 +73,16 @@ class Router:
         self.noticed: dict[str, FlapPeriod] = {}  # service -> the period whose notice is out
         self.held: dict[str, int] = {}  # service -> incident whose events were held back in that period
         self.last_told: dict[tuple[int, str], float] = {}  # (incident, channel) -> when it last heard
+        # more recipients of an event beyond the config's channels (e.g. ``subscriber:<id>``)
+        self.recipients: list[Callable[[Event], list[str]]] = []
         self._restore()
 
     # -- routing ------------------------------------------------------------------
 
     def __call__(self, event: Event) -> tuple[list[str], list[str]]:
         wanted = [spec.id for spec in self.specs if matches(spec, event)]
+        for more in self.recipients:
+            wanted += [r for r in more(event) if r not in wanted]
         if not wanted or not event.type.startswith("incident."):
             return wanted, []
         incident_id = _incident_id(event)
@@ -205,7 +211,9 @@ class Router:
                 event = build_event(self.store, self.config, "incident.updated", incident.id, now)
                 if event is None:
                     continue
-                channels = [spec.id for spec in due if matches(spec, event)]
+                # a reminder goes to the channels that were told of the opening
+                opening = dataclasses.replace(event, type="incident.opened")
+                channels = [spec.id for spec in due if matches(spec, opening)]
                 if channels:
                     event.data["reminder"] = True
                     self._record(event, channels)

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
 PENDING_TTL = 48 * 3600.0
 CONFIRM_EVENT = "subscription.confirm"
-ALERT_PREFIXES = ("incident.", "maintenance.")
+ALERT_PREFIXES = ("incident.", "maintenance.", "service.")
 MAX_ADDRESS = 254  # RFC 5321 path limit
 MAX_CHOICES = 200
 

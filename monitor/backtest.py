@@ -130,6 +130,8 @@ class Row:
     coverage: float | None  # share of estimated cases whose 80 % interval holds the truth
     error: float | None  # median absolute error of the expected recovery time, seconds
     baseline_errors: dict[str, float | None] = field(default_factory=dict)  # on the same cases
+    mean_error: float | None = None  # mean absolute error: the tails weigh in
+    baseline_mean_errors: dict[str, float | None] = field(default_factory=dict)
     scopes: dict[str, int] = field(default_factory=dict)  # estimates by scope
 
 
@@ -151,6 +153,11 @@ def score(label: str, cases: Sequence[Case]) -> Row:
             for name in BASELINES
         },
         scopes=scopes,
+        mean_error=statistics.mean(errors) if errors else None,
+        baseline_mean_errors={
+            name: statistics.mean(abs(c.baselines[name] - c.remaining) for c in estimated) if estimated else None
+            for name in BASELINES
+        },
     )
 
 
@@ -231,6 +238,12 @@ def format_report(report: Report) -> str:
         if index in (len(FIXED_POINTS), len(lines) - 2):
             out.append("")
         out.append(fmt(cells))
+    out.append("")
+    for r in report.rows[-2:]:
+        out.append(
+            f"mean absolute error, {r.label}: Vigie {_minutes(r.mean_error)}; "
+            + "; ".join(f"{BASELINE_LABELS[b]} {_minutes(r.baseline_mean_errors.get(b))}" for b in BASELINES)
+        )
     out += [
         "",
         "coverage: share of estimates whose 80 % interval holds the true remaining time (aim: about 80 % on fixed points);",

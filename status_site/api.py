@@ -22,13 +22,13 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 from aiohttp import web
 
 from status_site.i18n import negotiate
 from status_site.state import Rendered, SiteState, rendered, respond
-from status_site.views import IncidentView, OperatorView, ServiceView, Snapshot
+from status_site.views import IncidentView, MaintenanceView, OperatorView, ServiceView, Snapshot
 
 JSON = "application/json; charset=utf-8"
 MAX_AGE = 5  # seconds: aggregators poll; the render-once cache makes this cheap
@@ -207,17 +207,47 @@ class ApiWriter:
         operator = self.snapshot.operator(service.operator_id)
         return operator.services.index(service) if operator else 0
 
-    def scheduled_maintenances(self) -> list[dict[str, Any]]:
-        """The seam for maintenance windows (a later issue): none are known yet."""
-        return [self.maintenance(m) for m in maintenances_of(self.snapshot)]
+    def scheduled_maintenances(self, current_only: bool = False) -> list[dict[str, Any]]:
+        """Maintenance windows, soonest first; ``current_only`` keeps the upcoming and in-progress ones."""
+        windows = [
+            m for m in self.snapshot.maintenances
+            if m.status != "cancelled" and (not current_only or m.status in ("scheduled", "in_progress"))
+        ]
+        return [self.maintenance(m) for m in windows]
 
-    def maintenance(self, window: Any) -> dict[str, Any]:  # pragma: no cover - no windows yet
-        raise NotImplementedError("maintenance windows are not modelled yet")
-
-
-def maintenances_of(snapshot: Snapshot) -> Iterable[Any]:
-    """Upcoming and in-progress maintenance windows of a snapshot (none until they are modelled)."""
-    return getattr(snapshot, "maintenances", ())
+    def maintenance(self, window: MaintenanceView) -> dict[str, Any]:
+        services = [self.snapshot.service(s.key) for s in window.services]
+        ended = window.status == "completed"
+        message = {
+            "id": f"m{window.id}",
+            "status": window.status,
+            "body": _text(window.message, self.lang),
+            "incident_id": f"m{window.id}",
+            "created_at": iso(window.created_at),
+            "updated_at": iso(window.updated_at),
+            "display_at": iso(window.created_at),
+            "affected_components": None,
+            "deliver_notifications": True,
+            "bodies": dict(window.message),
+        }
+        return {
+            "id": f"m{window.id}",
+            "name": _text(window.title, self.lang),
+            "status": window.status,
+            "created_at": iso(window.created_at),
+            "updated_at": iso(window.updated_at),
+            "monitoring_at": None,
+            "resolved_at": iso(window.updated_at) if ended else None,
+            "started_at": iso(window.starts_at),
+            "impact": "maintenance",
+            "shortlink": f"{self.snapshot.base_url}/",
+            "page_id": self.page_id,
+            "incident_updates": [message],
+            "components": [self.component(s, self._index(s)) for s in services if s is not None],
+            "scheduled_for": iso(window.starts_at),
+            "scheduled_until": iso(window.ends_at),
+            "names": dict(window.title),
+        }
 
 
 def _first_observed(service: ServiceView) -> float | None:
@@ -254,7 +284,7 @@ def summary(w: ApiWriter) -> dict[str, Any]:
         "status": w.status(),
         "components": w.components(),
         "incidents": [w.incident(i) for i in w.snapshot.unresolved],
-        "scheduled_maintenances": w.scheduled_maintenances(),
+        "scheduled_maintenances": w.scheduled_maintenances(current_only=True),
     }
 
 

@@ -23,7 +23,7 @@ from monitor.metrics import Metrics
 from alerts.dispatcher import Dispatcher
 from monitor.scheduler import Scheduler
 from monitor.storage import Store
-from status_site import admin_api, api, badges, feeds, pages
+from status_site import admin_api, api, badges, calendar, feeds, pages, subscribe
 from status_site.state import SiteState
 from status_site.templating import make_environment
 
@@ -98,7 +98,7 @@ def create_app(
     app.cleanup_ctx.append(scheduler_ctx)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
-    for module in (pages, api, feeds, badges):
+    for module in (pages, api, feeds, badges, calendar, subscribe):
         module.add_routes(app)
     admin_api.add_routes(app, admin_token)
     return app

@@ -158,7 +158,7 @@ class Snapshot:
     unresolved: tuple[IncidentView, ...]
     incidents: tuple[IncidentView, ...]  # the last 90 days and every unresolved one, newest first
     professions: tuple[str, ...] = field(default=())
-    # windows not over yet, and those of the last week; soonest first
+    # windows not over yet, and those of the last week (cancelled ones too: calendars drop them); soonest first
     maintenances: tuple[MaintenanceView, ...] = field(default=())
 
     def operator(self, operator_id: str) -> OperatorView | None:
@@ -264,7 +264,7 @@ def build_snapshot(engine: Engine, now: float, version: int = 0) -> Snapshot:
                 created_at=m.created_at,
                 updated_at=m.updated_at,
             )
-            for m in store.maintenances(since=now - 7 * DAY)
+            for m in store.maintenances(since=now - 7 * DAY, include_cancelled=True)
         ),
     )
 

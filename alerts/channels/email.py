@@ -59,13 +59,19 @@ SUBJECT_WORDS: dict[str, dict[str, str]] = {
         "investigating": "panne", "identified": "panne, cause identifiée", "monitoring": "rétabli, sous surveillance",
         "resolved": "rétabli", "unstable": "instable", "scheduled": "maintenance programmée",
         "in_progress": "maintenance en cours", "completed": "maintenance terminée", "cancelled": "maintenance annulée",
-        "confirm": "confirmez votre abonnement aux alertes",
+        "confirm": "confirmez votre abonnement aux alertes", "stable": "de nouveau stable", "reminder": "rappel",
+        "flapping": "{service} change d'état sans cesse ({changes} fois en {window}) : les alertes sont suspendues "
+        "jusqu'à ce qu'il se stabilise.",
+        "stable_again": "{service} est de nouveau stable.",
     },
     "en": {
         "investigating": "outage", "identified": "outage, cause identified", "monitoring": "recovered, monitoring",
         "resolved": "resolved", "unstable": "unstable", "scheduled": "maintenance scheduled",
         "in_progress": "maintenance in progress", "completed": "maintenance completed",
         "cancelled": "maintenance cancelled", "confirm": "confirm your alert subscription",
+        "stable": "stable again", "reminder": "reminder",
+        "flapping": "{service} keeps changing state ({changes} times in {window}): alerts are held until it settles.",
+        "stable_again": "{service} is stable again.",
     },
 }
 MAINTENANCE_BY_EVENT = {"maintenance.scheduled": "scheduled", "maintenance.started": "in_progress",
@@ -119,7 +125,7 @@ def eta_sentence(eta: Mapping[str, Any] | None, fmt: Formatter, now: float) -> s
     return t.eta_estimate.format(when=when, low=fmt.since(low, now), high=fmt.since(high, now), basis=basis)
 
 
-def alert_view(event: "EventRow", lang: str, tz: ZoneInfo) -> dict[str, Any]:
+def alert_view(event: "EventRow", lang: str, tz: ZoneInfo, base_url: str = "") -> dict[str, Any]:
     """What the incident and maintenance templates show, in one language, as plain strings."""
     fmt = Formatter(lang, tz)
     data = event.data
@@ -139,8 +145,10 @@ def alert_view(event: "EventRow", lang: str, tz: ZoneInfo) -> dict[str, Any]:
             "ends": fmt.datetime(ends) if ends is not None else "",
             "url": _link(window.get("url", ""), lang),
         }
+    if "incident" not in data:
+        return flapping_view(event, lang, fmt, base_url)
     incident = data["incident"]
-    status = "unstable" if "unstable" in event.type or "flap" in event.type else incident.get("status", "investigating")
+    status = incident.get("status", "investigating")
     started = _epoch(incident.get("started_at"))
     latest = incident.get("latest_update") or {}
     services = []
@@ -157,7 +165,8 @@ def alert_view(event: "EventRow", lang: str, tz: ZoneInfo) -> dict[str, Any]:
         "operator": data.get("operator", {}).get("name", event.operator_id or ""),
         "services": [s["name"] for s in services],
         "service_lines": services,
-        "status": SUBJECT_WORDS[lang].get(status, status),
+        "status": SUBJECT_WORDS[lang].get(status, status) + (
+            f" ({SUBJECT_WORDS[lang]['reminder']})" if data.get("reminder") else ""),
         "incident_status": INCIDENT_WORDS[lang].get(incident.get("status", ""), incident.get("status", "")),
         "title": localized(incident.get("title"), lang),
         "since": fmt.datetime(started) if started is not None else "",
@@ -166,6 +175,26 @@ def alert_view(event: "EventRow", lang: str, tz: ZoneInfo) -> dict[str, Any]:
         "message_at": fmt.datetime(a) if (a := _epoch(latest.get("at"))) is not None else "",
         "eta": eta_sentence(incident.get("eta"), fmt, event.at),
         "url": _link(incident.get("url", ""), lang),
+    }
+
+
+def flapping_view(event: "EventRow", lang: str, fmt: Formatter, base_url: str) -> dict[str, Any]:
+    """A ``service.flapping`` event (a service that keeps changing state, or is stable again)."""
+    data, words = event.data, SUBJECT_WORDS[lang]
+    service, flapping = data.get("service", {}), data.get("flapping", {})
+    name = localized(service.get("name"), lang) or service.get("id", "")
+    stable = flapping.get("state") == "stable"
+    since = _epoch(flapping.get("since"))
+    window = fmt.duration(float(flapping.get("window") or 0))
+    operator = data.get("operator", {})
+    return {
+        "template": "incident", "operator": operator.get("name", event.operator_id or ""), "services": [name],
+        "service_lines": [{"name": name, "since": fmt.datetime(since) if since else "", "recovered": None}],
+        "status": words["stable" if stable else "unstable"], "incident_status": "", "title": name,
+        "since": fmt.datetime(since) if since else "", "resolved": None, "message_at": fmt.datetime(event.at),
+        "message": (words["stable_again"] if stable else words["flapping"]).format(
+            service=name, changes=flapping.get("changes", "?"), window=window),
+        "eta": None, "url": _link(f"{base_url}/operators/{operator.get('id', '')}", lang),
     }
 
 
@@ -262,7 +291,7 @@ class EmailChannel(Channel):
 
     def compose(self, delivery: "Delivery") -> EmailMessage:
         lang = self.spec.language
-        view = alert_view(delivery.event, lang, self.mailer.tz)
+        view = alert_view(delivery.event, lang, self.mailer.tz, self.ctx.config.site.base_url)
         return render_mail(
             view["template"], view, lang, sender=self.mailer.smtp.from_, to=list(self.spec.to),
             msg_id=message_id(delivery, self.mailer.host), now=self.ctx.clock.now(),
@@ -289,15 +318,19 @@ class SubscriberMailer(Channel):
     kind = "email"
 
     def __init__(self, ctx: ChannelContext, store: "Store | None" = None) -> None:
-        self.spec = None  # type: ignore[assignment]
-        self.ctx = ctx
-        self.store: "Store" = store if store is not None else ctx.resources["store"]
+        from monitor.config.model import Channel as ChannelSpec
+
         self.mailer = Mailer(ctx)
+        # a spec of its own, so the dispatcher's per-channel timeout covers the whole SMTP exchange
+        spec = ChannelSpec(id="subscribers", type="email", to=["subscribers@vigie.invalid"],
+                           timeout=self.mailer.smtp.timeout * 6 + 1)
+        super().__init__(spec, ctx)
+        self.store: "Store" = store if store is not None else ctx.resources["store"]
         self.base_url = ctx.config.site.base_url
 
-    @property
-    def id(self) -> str:
-        return "subscribers"
+    def resolve(self, channel: str) -> "SubscriberMailer | None":
+        """A dispatcher resolver: this mailer for ``subscriber:<id>`` channels, None for others."""
+        return self if channel.startswith("subscriber:") else None
 
     def subscriber(self, delivery: "Delivery") -> "Subscriber | None":
         prefix, _, raw = delivery.channel.partition(":")
@@ -327,7 +360,7 @@ class SubscriberMailer(Channel):
             return render_mail("confirm", view, lang, subject_line=f"[Vigie] {words[0].upper()}{words[1:]}", **common)
         if not subscriber.confirmed:
             return None
-        view = alert_view(delivery.event, lang, self.mailer.tz)
+        view = alert_view(delivery.event, lang, self.mailer.tz, self.ctx.config.site.base_url)
         return render_mail(view["template"], view, lang,
                            subject_line=subject(view["operator"], view["services"], view["status"], lang), **common)
 

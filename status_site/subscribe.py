@@ -1,0 +1,295 @@
+"""Public email subscriptions on the status page: plain HTML forms, no JavaScript, no cookies.
+
+- ``GET /subscriptions``: the form (operators, services, professions, address).
+- ``POST /subscriptions``: stores a *pending* subscription and enqueues its
+  confirmation mail, then redirects to ``/subscriptions/sent`` — the same
+  answer whatever the address's state (new, pending, confirmed) and even
+  when the per-address limit silently drops the request, so nobody can learn
+  whether an address is subscribed. Over the per-IP limit: 429.
+- ``GET /subscriptions/confirm?token=…``: a page with a button; ``POST``
+  confirms. A button rather than a bare link, because mail scanners open
+  links and would otherwise confirm on the owner's behalf.
+- ``GET /subscriptions/unsubscribe?token=…``: a page with a button; ``POST``
+  (the button, or the RFC 8058 one-click ``List-Unsubscribe=One-Click`` a mail
+  client sends) deletes the subscriber at once.
+
+CSRF: there are no cookies and no session, so a forged cross-site POST can do
+no more than anyone can do directly (double opt-in still guards the address).
+We still refuse a subscription POST whose ``Origin`` is another site (or
+``null``); the form page sends ``Referrer-Policy: same-origin`` so browsers
+do send our origin. Confirm and unsubscribe POSTs carry their secret token,
+which is the protection there (a mail provider's one-click POST has no Origin).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from alerts.subscriptions import (
+    InvalidAddress,
+    PENDING_TTL,
+    RateLimiter,
+    Subscriptions,
+    clean_choices,
+    validate_address,
+)
+from monitor.config.model import PROFESSIONS
+from status_site.messages import PROFESSIONS as PROFESSION_WORDS
+from status_site.pages import HTML, Page, _lang
+
+IP_LIMIT = (5, 3600.0)  # subscription requests per IP per hour
+ADDRESS_LIMIT = (3, 86400.0)  # confirmation mails per address per day
+MAX_FORM = 16 * 1024
+
+TEXTS: dict[str, dict[str, str]] = {
+    "fr": {
+        "title": "S'abonner aux alertes",
+        "intro": "Recevez un courriel dès qu'un service que vous utilisez tombe en panne, puis quand il est rétabli.",
+        "privacy": "Nous ne gardons que votre adresse et vos choix. Vous confirmez par un lien envoyé à l'adresse, "
+        "et chaque message contient un lien pour vous désabonner en un clic, ce qui efface l'adresse.",
+        "what": "Que voulez-vous suivre ?",
+        "all": "Tous les opérateurs et services",
+        "whole_operator": "Tout {operator}",
+        "professions": "Ou bien : tout ce qui concerne mon métier",
+        "email": "Adresse électronique",
+        "submit": "S'abonner",
+        "errors": "Le formulaire contient des erreurs :",
+        "error_empty": "Indiquez une adresse électronique.",
+        "error_length": "Cette adresse est trop longue.",
+        "error_format": "Cette adresse électronique n'est pas valide.",
+        "error_choices": "Choisissez au moins un opérateur, un service ou un métier.",
+        "sent_title": "Vérifiez votre messagerie",
+        "sent": "Si l'adresse est valide, un message de confirmation vient d'y être envoyé. "
+        "Ouvrez le lien qu'il contient dans les {hours} heures ; sans confirmation, rien ne sera envoyé "
+        "et l'adresse sera effacée.",
+        "confirm_title": "Confirmer l'abonnement",
+        "confirm_text": "Confirmez pour recevoir les alertes de Vigie à l'adresse indiquée.",
+        "confirm_button": "Confirmer l'abonnement",
+        "confirmed_title": "Abonnement confirmé",
+        "confirmed": "C'est fait : vous recevrez les alertes de Vigie. Chaque message contient un lien "
+        "pour vous désabonner.",
+        "invalid_title": "Lien invalide ou expiré",
+        "invalid": "Ce lien ne correspond à aucune demande en cours : il a peut-être expiré ({hours} heures) "
+        "ou déjà servi. Vous pouvez refaire une demande.",
+        "leave_title": "Se désabonner",
+        "leave_text": "Ne plus recevoir les alertes de Vigie, et effacer l'adresse.",
+        "leave_button": "Se désabonner",
+        "left_title": "Désabonnement effectué",
+        "left": "Cette adresse ne recevra plus d'alertes et a été effacée.",
+        "limited_title": "Trop de demandes",
+        "limited": "Trop de demandes d'abonnement depuis cette connexion. Réessayez dans une heure.",
+        "forbidden_title": "Demande refusée",
+        "forbidden": "Ce formulaire doit être envoyé depuis la page d'état elle-même.",
+        "again": "Refaire une demande",
+    },
+    "en": {
+        "title": "Subscribe to alerts",
+        "intro": "Get an email as soon as a service you use fails, and again when it is back.",
+        "privacy": "We keep only your address and your choices. You confirm through a link sent to the address, "
+        "and every message carries a one-click unsubscribe link, which erases the address.",
+        "what": "What do you want to follow?",
+        "all": "Every operator and service",
+        "whole_operator": "All of {operator}",
+        "professions": "Or: everything that concerns my profession",
+        "email": "Email address",
+        "submit": "Subscribe",
+        "errors": "The form has errors:",
+        "error_empty": "Please give an email address.",
+        "error_length": "This address is too long.",
+        "error_format": "This email address is not valid.",
+        "error_choices": "Choose at least one operator, service or profession.",
+        "sent_title": "Check your inbox",
+        "sent": "If the address is valid, a confirmation message has just been sent to it. Open its link within "
+        "{hours} hours; without confirmation nothing will be sent and the address will be erased.",
+        "confirm_title": "Confirm the subscription",
+        "confirm_text": "Confirm to receive Vigie's alerts at the address given.",
+        "confirm_button": "Confirm the subscription",
+        "confirmed_title": "Subscription confirmed",
+        "confirmed": "Done: you will receive Vigie's alerts. Every message carries an unsubscribe link.",
+        "invalid_title": "Invalid or expired link",
+        "invalid": "This link matches no pending request: it may have expired ({hours} hours) or been used "
+        "already. You can ask again.",
+        "leave_title": "Unsubscribe",
+        "leave_text": "Stop receiving Vigie's alerts, and erase the address.",
+        "leave_button": "Unsubscribe",
+        "left_title": "Unsubscribed",
+        "left": "This address will receive no more alerts and has been erased.",
+        "limited_title": "Too many requests",
+        "limited": "Too many subscription requests from this connection. Please try again in an hour.",
+        "forbidden_title": "Request refused",
+        "forbidden": "This form must be sent from the status page itself.",
+        "again": "Ask again",
+    },
+}
+
+LIMITS = web.AppKey("subscription_limits", dict)
+
+
+class _AppClock:
+    """The engine's clock, read when needed (the engine exists only once the app has started)."""
+
+    def __init__(self, app: web.Application) -> None:
+        self.app = app
+
+    def now(self) -> float:
+        from status_site.app import ENGINE
+
+        return self.app[ENGINE].clock.now()
+
+    def monotonic(self) -> float:
+        from status_site.app import ENGINE
+
+        return self.app[ENGINE].clock.monotonic()
+
+
+def add_routes(app: web.Application) -> None:
+    """The subscription pages; none unless the config has an SMTP relay to send the mails."""
+    from status_site.app import CONFIG
+
+    if app[CONFIG].alerts.smtp is None:
+        return
+    clock = _AppClock(app)
+    app[LIMITS] = {"ip": RateLimiter(*IP_LIMIT, clock=clock), "address": RateLimiter(*ADDRESS_LIMIT, clock=clock)}
+    app.router.add_get("/subscriptions", form_page, name="subscribe")
+    app.router.add_post("/subscriptions", subscribe)
+    app.router.add_get("/subscriptions/sent", sent_page)
+    app.router.add_get("/subscriptions/confirm", confirm_page)
+    app.router.add_post("/subscriptions/confirm", confirm)
+    app.router.add_get("/subscriptions/unsubscribe", leave_page)
+    app.router.add_post("/subscriptions/unsubscribe", leave)
+
+
+def _subscriptions(request: web.Request) -> Subscriptions:
+    from status_site.app import CONFIG, ENGINE
+
+    engine = request.app[ENGINE]
+    return Subscriptions(engine.store, request.app[CONFIG], engine.clock)
+
+
+def _render(request: web.Request, lang: str, template: str, status: int = 200, path: str = "/subscriptions",
+            referrer: str = "no-referrer", **context: Any) -> web.Response:
+    page = Page(request.app, lang, path)
+    out = page.render(template, status, s=TEXTS[lang], hours=int(PENDING_TTL // 3600), **context)
+    return web.Response(
+        body=out.body, status=status,
+        headers={"Content-Type": HTML, "Cache-Control": "no-store", "Referrer-Policy": referrer},
+    )
+
+
+def _message(request: web.Request, lang: str, key: str, status: int = 200, **context: Any) -> web.Response:
+    return _render(request, lang, "subscribe_message.html", status, key=key, **context)
+
+
+def _form(request: web.Request, lang: str, status: int = 200, errors: tuple[str, ...] = (),
+          values: dict[str, Any] | None = None) -> web.Response:
+    from status_site.app import CONFIG
+
+    config = request.app[CONFIG]
+    used = {p for o in config.operators for s in o.services for p in s.professions}
+    return _render(
+        request, lang, "subscribe.html", status, referrer="same-origin",
+        operators=config.operators, errors=errors, values=values or {},
+        professions=[(p, PROFESSION_WORDS[lang][p]) for p in PROFESSIONS if p in used],
+    )
+
+
+async def form_page(request: web.Request) -> web.Response:
+    return _form(request, _lang(request))
+
+
+async def sent_page(request: web.Request) -> web.Response:
+    return _message(request, _lang(request), "sent")
+
+
+def _same_origin(request: web.Request) -> bool:
+    from status_site.app import CONFIG
+
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True  # not a browser, or an old one: nothing a forged request could gain anyway
+    ours = {request.host.lower(), urlsplit(request.app[CONFIG].site.base_url).netloc.lower()}
+    return urlsplit(origin).netloc.lower() in ours
+
+
+async def _post(request: web.Request) -> Any:
+    if (request.content_length or 0) > MAX_FORM:
+        raise web.HTTPRequestEntityTooLarge(max_size=MAX_FORM, actual_size=request.content_length or 0)
+    return await request.post()
+
+
+async def subscribe(request: web.Request) -> web.Response:
+    from status_site.app import CONFIG
+
+    form = await _post(request)
+    lang = str(form.get("lang", "")) if form.get("lang") in ("fr", "en") else _lang(request)
+    if not _same_origin(request):
+        return _message(request, lang, "forbidden", 403)
+    if not request.app[LIMITS]["ip"].allow(request.remote or "?"):
+        return _message(request, lang, "limited", 429)
+    raw = form.get("email", "")
+    choices = clean_choices(
+        request.app[CONFIG],
+        [str(v) for v in form.getall("operator", [])],
+        [str(v) for v in form.getall("service", [])],
+        [str(v) for v in form.getall("profession", [])],
+    )
+    errors = []
+    try:
+        address = validate_address(raw if isinstance(raw, str) else "")
+    except InvalidAddress as exc:
+        errors.append(f"error_{exc}")
+    if not choices:
+        errors.append("error_choices")
+    if errors:
+        values = {"email": raw if isinstance(raw, str) else "", "operators": choices.operators,
+                  "services": choices.services, "professions": choices.professions}
+        return _form(request, lang, 400, tuple(errors), values)
+    key = hashlib.sha256(address.lower().encode()).hexdigest()
+    if request.app[LIMITS]["address"].allow(key):
+        _subscriptions(request).subscribe(address, lang, choices)
+    # else: dropped silently, with the very same answer (a visible refusal would tell who asked before)
+    raise web.HTTPSeeOther("/subscriptions/sent" + ("?lang=en" if lang == "en" else ""))
+
+
+def _token(request: web.Request, form: Any = None) -> str:
+    token = request.query.get("token") or (form.get("token") if form is not None else None) or ""
+    return str(token)[:128]
+
+
+async def confirm_page(request: web.Request) -> web.Response:
+    lang = _lang(request)
+    token = _token(request)
+    if not token or _subscriptions(request).pending(token) is None:
+        return _message(request, lang, "invalid", 404)
+    return _render(request, lang, "subscribe_action.html", action="/subscriptions/confirm", token=token,
+                   heading=TEXTS[lang]["confirm_title"], text=TEXTS[lang]["confirm_text"],
+                   button=TEXTS[lang]["confirm_button"])
+
+
+async def confirm(request: web.Request) -> web.Response:
+    form = await _post(request)
+    lang = _lang(request)
+    token = _token(request, form)
+    if not token or _subscriptions(request).confirm(token) is None:
+        return _message(request, lang, "invalid", 404)
+    return _message(request, lang, "confirmed")
+
+
+async def leave_page(request: web.Request) -> web.Response:
+    lang = _lang(request)
+    return _render(request, lang, "subscribe_action.html", action="/subscriptions/unsubscribe",
+                   token=_token(request), heading=TEXTS[lang]["leave_title"], text=TEXTS[lang]["leave_text"],
+                   button=TEXTS[lang]["leave_button"])
+
+
+async def leave(request: web.Request) -> web.Response:
+    """The button, or RFC 8058's one-click POST: delete at once. The same answer for any token."""
+    form = await _post(request)
+    token = _token(request, form)
+    if token:
+        _subscriptions(request).leave(token)
+    return _message(request, _lang(request), "left")
