@@ -182,6 +182,8 @@ register(RouteDoc("/badge/{operator}.svg", "SVG badge: an operator's status and 
 register(RouteDoc("/badge/{operator}/{service}.svg", "SVG badge: a service's status and 30-day uptime",
                   content_type="image/svg+xml", parameters=[*_path_params("operator", "service"), LANG],
                   not_found=True))
+register(RouteDoc("/maintenances.ics", "Maintenance windows as an iCalendar (RFC 5545) feed",
+                  content_type="text/calendar", parameters=[LANG]))
 register(RouteDoc("/healthz", "200 while the scheduler is alive, else 503",
                   schema=_object({"status": {"enum": ["ok", "stuck"]}}), example=lambda: {"status": "ok"}))
 register(RouteDoc("/metrics", "Prometheus text exposition format", content_type="text/plain"))

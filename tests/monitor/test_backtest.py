@@ -54,7 +54,7 @@ def test_it_censors_outages_still_running_when_another_starts() -> None:
 
 
 def test_it_scores_only_elapsed_points_the_outage_lived_to() -> None:
-    history = [Outage("a/x", 10_000.0 * i, 600.0 + 60 * i) for i in range(30)]
+    history = [Outage("a/x", 10_000.0 * i, 600.0 + 30 * i) for i in range(30)]
     points = {c.point for c in replay(history)}
     assert points == {"start", "5 min", "25 %", "50 %", "75 %"}  # never 30 min or 2 h: all ended before
     assert all(c.remaining > 0 for c in replay(history))
