@@ -85,6 +85,15 @@ def build_parser() -> argparse.ArgumentParser:
     from monitor.client import add_parsers
 
     add_parsers(commands)  # `incident …`, `maintenance …`: clients of a running instance
+    p = commands.add_parser("alerts", help="alert channels and the outbox")
+    alerts = p.add_subparsers(dest="alerts_command", required=True, metavar="ACTION")
+    q = alerts.add_parser("test", help="send a test message through a channel, now")
+    with_config(q)
+    q.add_argument("channel", metavar="CHANNEL")
+    q = alerts.add_parser("outbox", help="show pending (or dead) deliveries from the database")
+    with_config(q)
+    q.add_argument("--db", default="vigie.db", help="SQLite database (default: ./vigie.db)")
+    q.add_argument("--dead", action="store_true", help="only the dead deliveries")
     return parser
 
 
@@ -119,6 +128,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from monitor.history_import import cmd_history_import
 
             return cmd_history_import(args.config or default_config(), args.db, args.csv)
+        if args.command == "alerts":
+            if args.alerts_command == "test":
+                return asyncio.run(cmd_alerts_test(args.config or default_config(), args.channel))
+            return cmd_alerts_outbox(args.db, args.dead)
         if args.command in ("incident", "maintenance"):
             from monitor.client import cmd_admin
 
@@ -183,6 +196,69 @@ def cmd_probe(path: str, key: str) -> int:
     passed, text = asyncio.run(explain_probe(found[2]))
     print(text)
     return EXIT_OK if passed else EXIT_FAIL
+
+
+async def cmd_alerts_test(path: str, channel_id: str) -> int:
+    """Send a test message through the real channel (no outbox, no retry) and say how it went."""
+    from alerts.channels.base import ChannelContext, TransportError
+    from alerts.registry import build_channel
+    from monitor.clock import SystemClock
+    from monitor.storage.outbox import Delivery, EventRow
+
+    config = load_config(path).config
+    spec = next((c for c in config.alerts.channels if c.id == channel_id), None)
+    if spec is None:
+        known = ", ".join(c.id for c in config.alerts.channels) or "none"
+        print(f"vigie alerts test: unknown channel {channel_id!r}; channels: {known}", file=sys.stderr)
+        return EXIT_USAGE
+    channel = build_channel(spec, ChannelContext(config, SystemClock(), {}))
+    if channel is None:
+        print(f"vigie alerts test: no {spec.type} channel in this build", file=sys.stderr)
+        return EXIT_FAIL
+    now = SystemClock().now()
+    message = {"fr": "Message de test de Vigie : ce canal fonctionne.", "en": "Vigie test message: this channel works."}
+    event = EventRow(0, "vigie.test", now, None, (), {"message": message, "test": True})
+    try:
+        await channel.send(Delivery(0, event, spec.id, "pending", 0, now, None, now))
+    except TransportError as exc:
+        print(f"{spec.id}: FAILED ({'permanent' if exc.permanent else 'would be retried'}): {exc}", file=sys.stderr)
+        return EXIT_FAIL
+    finally:
+        await channel.close()
+    print(f"{spec.id}: test message sent ({spec.type})")
+    return EXIT_OK
+
+
+def cmd_alerts_outbox(db: str, dead_only: bool) -> int:
+    """Pending and dead deliveries, oldest first, with their last error."""
+    from datetime import datetime, timezone
+
+    from monitor.storage import Store
+
+    if not Path(db).exists():
+        print(f"vigie alerts outbox: no database at {db}", file=sys.stderr)
+        return EXIT_FAIL
+    store = Store(db)
+    try:
+        statuses = ["dead"] if dead_only else ["pending", "dead"]
+        rows = [d for status in statuses for d in store.deliveries(status=status, limit=1000)]
+        counts = store.outbox_counts()
+    finally:
+        store.close()
+    totals = Counter()
+    for (_, status), n in counts.items():
+        totals[status] += n
+    print("outbox: " + ", ".join(f"{status} {totals[status]}" for status in ("pending", "delivered", "dead", "suppressed")))
+
+    def when(at: float) -> str:
+        return datetime.fromtimestamp(at, timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+
+    for d in sorted(rows, key=lambda d: d.id):
+        retry = f" next {when(d.next_attempt_at)}" if d.status == "pending" else ""
+        error = f" — {d.last_error}" if d.last_error else ""
+        print(f"#{d.id} {d.status:<7} {d.channel} {d.event.type} (event {d.event.id}, {when(d.event.at)}) "
+              f"attempts {d.attempts}{retry}{error}")
+    return EXIT_OK
 
 
 def cmd_run(path: str, listen: tuple[str, int], db: str) -> int:

@@ -323,7 +323,7 @@ class SubscriberMailer(Channel):
         self.mailer = Mailer(ctx)
         # a spec of its own, so the dispatcher's per-channel timeout covers the whole SMTP exchange
         spec = ChannelSpec(id="subscribers", type="email", to=["subscribers@vigie.invalid"],
-                           timeout=self.mailer.smtp.timeout * 6 + 1)
+                           timeout=f"{round(self.mailer.smtp.timeout * 6000) + 1000}ms")
         super().__init__(spec, ctx)
         self.store: "Store" = store if store is not None else ctx.resources["store"]
         self.base_url = ctx.config.site.base_url

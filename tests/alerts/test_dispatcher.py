@@ -212,3 +212,38 @@ async def test_it_counts_outcomes_and_the_backlog_for_prometheus(receiver: Recei
     assert 'vigie_alert_deliveries_total{channel="fspf",outcome="delivered"} 1.0' in text
     assert 'vigie_alert_outbox{channel="fspf",status="delivered"} 1.0' in text
     await dispatcher.stop()
+
+
+async def test_it_sends_a_test_message_from_the_command_line(receiver: Receiver, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from monitor.cli import main
+
+    config = tmp_path / "config.yaml"
+    config.write_text(config_yaml("http://127.0.0.1:9", webhook_channels(("fspf", receiver.url))))
+    assert await asyncio.to_thread(main, ["alerts", "test", "-c", str(config), "fspf"]) == 0
+    [got] = receiver.received
+    assert got.body["type"] == "vigie.test" and got.id.startswith("msg_test_")
+    receiver.mode = 410
+    assert await asyncio.to_thread(main, ["alerts", "test", "-c", str(config), "fspf"]) == 1
+    assert "permanent" in capsys.readouterr().err
+    assert await asyncio.to_thread(main, ["alerts", "test", "-c", str(config), "nope"]) == 2
+
+
+async def test_it_lists_pending_and_dead_deliveries_from_the_command_line(
+    receiver: Receiver, store: Store, clock: FakeClock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from monitor.cli import main
+
+    receiver.script = [410, 500]
+    queue_event(store, ["fspf"], at=clock.now(), n=1)
+    queue_event(store, ["fspf"], at=clock.now(), n=2)
+    dispatcher = dispatcher_for(store, clock, ("fspf", receiver.url))
+    await dispatcher.step()
+    await dispatcher.step()
+    await dispatcher.stop()
+    assert main(["alerts", "outbox", "--db", store.path]) == 0
+    out = capsys.readouterr().out
+    assert "pending 1" in out and "dead 1" in out
+    assert "#1 dead" in out and "HTTP 410" in out and "#2 pending" in out and "HTTP 500" in out
+    assert main(["alerts", "outbox", "--db", store.path, "--dead"]) == 0
+    out = capsys.readouterr().out
+    assert "#1 dead" in out and "#2 pending" not in out

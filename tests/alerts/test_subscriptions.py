@@ -124,7 +124,7 @@ async def test_it_links_the_form_from_the_footer(site: Site) -> None:
 
 
 async def test_it_offers_no_subscriptions_without_an_smtp_relay(aiohttp_client: Any, tmp_path: Path) -> None:
-    config = parse_config(CONFIG.split("alerts:")[0], env={}).config
+    config = parse_config(CONFIG.format(port=25).split("alerts:")[0], env={}).config
     client = await aiohttp_client(create_app(config, tmp_path / "v.db", FakeClock(), schedule=False))
     assert 'href="/subscriptions"' not in await (await client.get("/")).text()
     assert (await client.get("/subscriptions")).status == 404
@@ -221,9 +221,10 @@ async def test_it_limits_requests_per_ip(site: Site) -> None:
 
 async def test_it_limits_mails_per_address_without_saying_so(site: Site) -> None:
     site.client.app[LIMITS]["ip"] = RateLimiter(100, 3600, site.clock)  # type: ignore[index]
-    for _ in range(3):
+    for _ in range(3):  # each new request replaces the pending one, and mails a new link
         assert (await site.subscribe()).status == 303
-    assert await site.drain() == 3
+        assert await site.drain() == 1
+    assert len(site.rows()) == 1 and len(site.smtp.messages()) == 3
     dropped = await site.subscribe(ADDRESS.upper())
     assert dropped.status == 303 and dropped.headers["Location"] == "/subscriptions/sent"
     assert await site.drain() == 0

@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
+from functools import cache
 from pathlib import Path
 
 import pytest
 
-from monitor.backtest import FIXED_POINTS, backtest, format_report, known_at, replay, synthetic_history
+from monitor.backtest import FIXED_POINTS, Report, backtest, format_report, known_at, replay, synthetic_history
 from monitor.eta import Outage, estimate_for
+from monitor.cli import main
 from monitor.storage import Store
+
+
+@cache
+def report_of(kind: str) -> Report:
+    return backtest(synthetic_history(kind), kind)
 
 
 @pytest.mark.parametrize("kind", ["lognormal", "mixture", "pareto"])
 def test_it_covers_70_to_90_percent_of_held_out_outages_with_the_80_percent_interval(kind: str) -> None:
-    report = backtest(synthetic_history(kind), kind)
+    report = report_of(kind)
     fixed = report.row("fixed points")
     assert report.outages == 480 and report.services == 6 and report.operators == 3
     assert fixed.cases > 900 and fixed.no_estimate < 0.06
@@ -26,7 +31,7 @@ def test_it_covers_70_to_90_percent_of_held_out_outages_with_the_80_percent_inte
 
 
 def test_it_beats_having_no_eta_and_the_global_median_on_a_log_normal_history() -> None:
-    fixed = backtest(synthetic_history("lognormal"), "lognormal").row("fixed points")
+    fixed = report_of("lognormal").row("fixed points")
     assert fixed.error is not None and fixed.mean_error is not None
     assert fixed.error < fixed.baseline_errors["no_eta"]  # type: ignore[operator]
     assert fixed.mean_error < fixed.baseline_mean_errors["no_eta"]  # type: ignore[operator]
@@ -73,24 +78,27 @@ def test_it_prints_a_table_with_every_elapsed_point_and_the_baselines() -> None:
     assert "80% coverage" in text and "err. no ETA" in text and "pas assez d'historique" in text
 
 
-def vigie(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "monitor", *args], capture_output=True, text=True, timeout=60)
+def vigie(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
 
 
-def test_it_backtests_from_the_command_line_as_json() -> None:
-    done = vigie("eta", "backtest", "--synthetic", "lognormal", "--json")
-    assert done.returncode == 0, done.stderr
-    report = json.loads(done.stdout)
+def test_it_backtests_from_the_command_line_as_json(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = vigie(capsys, "eta", "backtest", "--synthetic", "pareto", "--seed", "3", "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert "seed 3" in report["title"]
     fixed = next(r for r in report["rows"] if r["label"] == "fixed points")
     assert 0.7 <= fixed["coverage"] <= 0.9 and set(fixed["baseline_errors"]) == {"global_median", "no_eta", "pooled_remaining"}
 
 
-def test_it_backtests_the_history_in_a_database(tmp_path: Path) -> None:
+def test_it_backtests_the_history_in_a_database(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     store = Store(tmp_path / "v.db")
     store.import_outages([(o.service, o.started_at, o.started_at + o.duration) for o in synthetic_history("lognormal", per_service=15)], "test")
     store.close()
-    done = vigie("eta", "backtest", "--db", str(tmp_path / "v.db"))
-    assert done.returncode == 0, done.stderr
-    assert "90 ended outages, 6 services, 3 operators" in done.stdout
-    missing = vigie("eta", "backtest", "--db", str(tmp_path / "nope.db"))
-    assert missing.returncode == 1 and "no database" in missing.stderr
+    code, out, err = vigie(capsys, "eta", "backtest", "--db", str(tmp_path / "v.db"))
+    assert code == 0, err
+    assert "90 ended outages, 6 services, 3 operators" in out
+    code, out, err = vigie(capsys, "eta", "backtest", "--db", str(tmp_path / "nope.db"))
+    assert code == 1 and "no database" in err and not (tmp_path / "nope.db").exists()

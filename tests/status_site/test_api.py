@@ -274,7 +274,7 @@ async def test_it_describes_every_public_route_in_openapi(app_client) -> None:
         for route in app.router.routes()
         if route.method != "HEAD" and (info := route.resource.get_info())
     }
-    public = {p for p in served if p.startswith(("/api/", "/badge/", "/feed", "/healthz", "/metrics"))}
+    public = {p for p in served if p.startswith(("/api/", "/badge/", "/feed", "/maintenances", "/healthz", "/metrics"))}
     assert public == set(document["paths"])
     for schema in document["components"]["schemas"].values():
         Draft202012Validator.check_schema(schema)
