@@ -39,9 +39,14 @@ def _services(engine: "Engine", services: list[str], operator_id: str | None = N
     return list(dict.fromkeys(services))
 
 
+MAX_ETA = 30 * 86400.0
+
+
 def _eta(eta: float | None, now: float) -> float | None:
     if eta is not None and eta <= now:
         raise AdminError(422, "the announced ETA is in the past")
+    if eta is not None and eta - now > MAX_ETA:
+        raise AdminError(422, "the announced ETA is more than 30 days away")
     return eta
 
 
@@ -92,6 +97,8 @@ def update_incident(
     """
     now = engine.clock.now()
     incident = _incident(engine, incident_id)
+    if incident.resolved_at is not None and status in (None, "resolved"):
+        raise AdminError(409, f"incident {incident_id} is resolved; post another status to reopen it")
     status = status or incident.status
     if status not in INCIDENT_STATUSES:
         raise AdminError(422, f"unknown status {status!r}")

@@ -189,6 +189,7 @@ async def live_site(make_live_site: MakeSite) -> LiveSite:
 async def browser() -> AsyncIterator[Any]:
     from playwright.async_api import async_playwright
 
+    ARTIFACTS.mkdir(exist_ok=True)
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
             executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True

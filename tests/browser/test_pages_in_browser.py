@@ -147,9 +147,7 @@ async def test_it_shows_the_state_at_a_glance(
 
     if viewport == "phone":
         await fits_a_phone(page)
-    ARTIFACTS.mkdir(exist_ok=True)
-    name = f"overview-{viewport}-{lang}.png"
-    await page.screenshot(path=str(ARTIFACTS / name), full_page=True)
+    await page.screenshot(path=str(ARTIFACTS / f"overview-{viewport}-{lang}.png"), full_page=True)
     visit.assert_clean()
 
 

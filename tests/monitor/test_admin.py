@@ -245,3 +245,19 @@ def test_it_cancels_a_window_and_ends_one_in_progress_now(engine: Engine, clock:
     kinds = events.kinds()
     assert "maintenance.cancelled" in kinds and kinds[-1] == "maintenance.ended"
     assert "already cancelled" in refused(engine, 409, lambda: admin.cancel_maintenance(engine, planned), events)
+
+
+def test_it_refuses_a_message_only_update_of_a_resolved_incident_rather_than_resolving_it_twice(engine: Engine) -> None:
+    incident_id = admin.open_incident(engine, "almerys", ["almerys/pec"], TITLE, MSG)
+    admin.resolve_incident(engine, incident_id, {"fr": "Rétabli"})
+    events = len(engine.store.events())
+    with pytest.raises(admin.AdminError) as caught:
+        admin.update_incident(engine, incident_id, {"fr": "Encore un mot"})
+    assert caught.value.status == 409 and len(engine.store.events()) == events
+
+
+def test_it_refuses_an_eta_more_than_a_month_away(engine: Engine) -> None:
+    incident_id = admin.open_incident(engine, "almerys", ["almerys/pec"], TITLE, MSG)
+    with pytest.raises(admin.AdminError) as caught:
+        admin.update_incident(engine, incident_id, {"fr": "x"}, eta=engine.clock.now() + 40 * 86400)
+    assert caught.value.status == 422

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 
 import pytest
 
+from monitor import backtest as backtest_module
 from monitor.backtest import FIXED_POINTS, Report, backtest, format_report, known_at, replay, synthetic_history
 from monitor.eta import Outage, estimate_for
 from monitor.cli import main
@@ -84,13 +85,14 @@ def vigie(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str
     return code, out, err
 
 
-def test_it_backtests_from_the_command_line_as_json(capsys: pytest.CaptureFixture[str]) -> None:
+def test_it_backtests_from_the_command_line_as_json(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(backtest_module, "synthetic_history", partial(synthetic_history, per_service=40))
     code, out, err = vigie(capsys, "eta", "backtest", "--synthetic", "pareto", "--seed", "3", "--json")
     assert code == 0, err
     report = json.loads(out)
     assert "seed 3" in report["title"]
     fixed = next(r for r in report["rows"] if r["label"] == "fixed points")
-    assert 0.7 <= fixed["coverage"] <= 0.9 and set(fixed["baseline_errors"]) == {"global_median", "no_eta", "pooled_remaining"}
+    assert report["outages"] == 240 and 0.7 <= fixed["coverage"] <= 0.9 and set(fixed["baseline_errors"]) == {"global_median", "no_eta", "pooled_remaining"}
 
 
 def test_it_backtests_the_history_in_a_database(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -141,7 +141,8 @@ class Prometheus:
 
 
 @pytest.fixture(scope="module")
-def prometheus(demo: Demo, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]:
+def prometheus(demo: Demo, probed_scrape: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]:
+    """Prometheus scraping the demo every second, started once every check has been probed."""
     binary = tool("prometheus")
     workdir = tmp_path_factory.mktemp("prometheus")
     port = free_port()
@@ -167,16 +168,16 @@ def prometheus(demo: Demo, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 
 
 def first_series(prometheus: Prometheus, expr: str, timeout: float = 15) -> list[dict[str, Any]]:
-    """Series of ``expr``, polled until there is one (rates need two scrapes) or skipped if unexposed."""
+    """Series of ``expr``, polled until there is one (rates need two scrapes); skipped if unexposed."""
+    unexposed = set(METRIC.findall(expr)) - prometheus.names()
+    if unexposed:
+        pytest.skip(f"the demo does not expose {', '.join(sorted(unexposed))} (no alert channel in its config)")
     deadline = time.monotonic() + timeout
     while True:
         result = prometheus.query(expr)
         if result:
             return result
         if time.monotonic() > deadline:
-            unexposed = set(METRIC.findall(expr)) - prometheus.names()
-            if unexposed:
-                pytest.skip(f"the demo does not expose {', '.join(sorted(unexposed))} (no alert channel in its config)")
             pytest.fail(f"no series for {expr}")
         time.sleep(0.2)  # polling step
 
