@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import gc
 import asyncio
+import gc
 import json
 import logging
 import os
@@ -13,13 +13,23 @@ import sqlite3
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from monitor import __version__
-from monitor.config import Config, ConfigError, load_config
+from monitor.config.errors import ConfigError
 from monitor.durations import format_duration
 
+if TYPE_CHECKING:
+    from monitor.config import Config, Loaded
+
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+
+
+def load_config(path: str) -> "Loaded":
+    """Read a config; imported here so that commands without one start at once."""
+    from monitor.config.loader import load_config as load
+
+    return load(path)
 
 
 def default_config() -> str:
@@ -158,7 +168,7 @@ def cmd_validate(path: str) -> int:
     return EXIT_OK
 
 
-def summary(path: str, config: Config) -> str:
+def summary(path: str, config: "Config") -> str:
     checks = [c for _, _, c in config.iter_checks()]
     services = sum(len(o.services) for o in config.operators)
     types = Counter(c.type for c in checks)  # type: ignore[attr-defined]
@@ -178,6 +188,8 @@ def summary(path: str, config: Config) -> str:
 
 
 def cmd_schema() -> int:
+    from monitor.config.model import Config
+
     schema = Config.model_json_schema(by_alias=True)
     schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": "Vigie config.yaml", **schema}
     print(json.dumps(schema, indent=2, ensure_ascii=False))

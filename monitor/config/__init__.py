@@ -1,6 +1,23 @@
-"""config.yaml: the typed model and its located loader."""
+"""config.yaml: the typed model and its located loader.
 
-from monitor.config.loader import ConfigError, Loaded, Problem, load_config, parse_config
-from monitor.config.model import Config
+The model is loaded on first use, so that commands which never read a config
+(``vigie incident …``) start at once.
+"""
+
+from typing import Any
+
+from monitor.config.errors import ConfigError, Problem
 
 __all__ = ["Config", "ConfigError", "Loaded", "Problem", "load_config", "parse_config"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Config":
+        from monitor.config.model import Config
+
+        return Config
+    if name in ("Loaded", "load_config", "parse_config"):
+        from monitor.config import loader
+
+        return getattr(loader, name)
+    raise AttributeError(name)

@@ -17,29 +17,11 @@ from typing import Any, Mapping
 import yaml
 from pydantic import ValidationError
 
+from monitor.config.errors import ConfigError, Problem
 from monitor.config.model import CHECK_TYPES, Config
 
 ENV_RE = re.compile(r"\$(\$)?\{([A-Za-z_][A-Za-z0-9_]*)\}")
 Path_ = tuple[str | int, ...]
-
-
-@dataclass(frozen=True, order=True)
-class Problem:
-    line: int  # 1-based; 0 when the whole file is concerned
-    column: int
-    message: str
-    file: str = field(default="", compare=False)
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.column}: {self.message}"
-
-
-class ConfigError(Exception):
-    """The config is unusable; ``problems`` lists every reason, located."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = sorted(problems)
-        super().__init__("\n".join(str(p) for p in self.problems))
 
 
 @dataclass
