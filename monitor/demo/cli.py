@@ -13,6 +13,7 @@ from typing import Any
 from monitor.cli import EXIT_OK, EXIT_USAGE, serve
 from monitor.demo.fleet import DemoFleet
 from monitor.demo.history import past_outages
+from monitor.demo.sinks import MailSink, WebhookSink, alerts_config
 from monitor.storage import EtaRecord, Store
 from monitor.durations import parse_duration
 from monitor.engine import Engine
@@ -90,31 +91,46 @@ def cmd_demo(listen: tuple[str, int], db: str | None, cycle_text: str) -> int:
 
 
 async def run_demo(listen: tuple[str, int], db: str | None, cycle: float) -> None:
+    from monitor.config.model import Config
     from status_site.app import ENGINE, create_app
 
     workdir = Path(tempfile.mkdtemp(prefix="vigie-demo-"))
     host, port = listen
-    async with DemoFleet(workdir=workdir, cycle=cycle) as fleet:
-        (workdir / "config.yaml").write_text(fleet.config_yaml(), encoding="utf-8")
-        narrator = Narrator()
-        db_path = db or workdir / "vigie-demo.db"
-        store = Store(db_path)
-        seeded = store.import_outages(past_outages(fleet, time.time()), source="demo")
-        store.close()
-        app = create_app(fleet.config(), db_path, on_engine=[narrator])
+    mail, hook = MailSink(), WebhookSink()
+    await mail.start()
+    await hook.start()
+    try:
+        async with DemoFleet(workdir=workdir, cycle=cycle) as fleet:
+            settings = fleet.config_dict(base_url=f"http://{host}:{port}")
+            settings["alerts"] = alerts_config(mail, hook)
+            config = Config.model_validate(settings)
+            (workdir / "config.yaml").write_text(fleet.config_yaml(base_url=f"http://{host}:{port}"), encoding="utf-8")
+            narrator = Narrator()
+            db_path = db or workdir / "vigie-demo.db"
+            store = Store(db_path)
+            seeded = store.import_outages(past_outages(fleet, time.time()), source="demo")
+            store.close()
+            app = create_app(config, db_path, on_engine=[narrator])
 
-        async def attach(app: Any) -> None:
-            narrator.engine = app[ENGINE]
+            async def attach(app: Any) -> None:
+                narrator.engine = app[ENGINE]
 
-        app.on_startup.append(attach)
-        print("Vigie — démonstration : une flotte simulée d'opérateurs de tiers payant tourne en local.")
-        print(fleet.scenario.describe())
-        print(f"Configuration utilisée : {workdir / 'config.yaml'}")
-        print(f"Base de données : {db_path} ({seeded} pannes passées fictives pour estimer les délais)")
-        print(f"Page publique : http://{host}:{port}/ (en anglais : http://{host}:{port}/?lang=en)")
-        print(
-            f"Santé : http://{host}:{port}/healthz · métriques : http://{host}:{port}/metrics · Ctrl-C pour arrêter",
-            flush=True,
-        )
-        print("Les services démarrent ; chaque changement d'état s'affiche ci-dessous.\n", flush=True)
-        await serve(app, host, port)
+            app.on_startup.append(attach)
+            print("Vigie — démonstration : une flotte simulée d'opérateurs de tiers payant tourne en local.")
+            print(fleet.scenario.describe())
+            print(f"Configuration utilisée : {workdir / 'config.yaml'}")
+            print(f"Base de données : {db_path} ({seeded} pannes passées fictives pour estimer les délais)")
+            print(f"Page publique : http://{host}:{port}/ (en anglais : http://{host}:{port}/?lang=en)")
+            print(
+                f"Alertes : courriels vers le serveur SMTP local 127.0.0.1:{mail.port}, "
+                f"webhooks signés vers {hook.url} — chaque réception s'affiche ci-dessous"
+            )
+            print(
+                f"Santé : http://{host}:{port}/healthz · métriques : http://{host}:{port}/metrics · Ctrl-C pour arrêter",
+                flush=True,
+            )
+            print("Les services démarrent ; chaque changement d'état s'affiche ci-dessous.\n", flush=True)
+            await serve(app, host, port)
+    finally:
+        await hook.stop()
+        await mail.stop()
