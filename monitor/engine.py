@@ -101,7 +101,6 @@ class Engine:
         self._semaphore: asyncio.Semaphore | None = None
         self.maintenance = MaintenanceKeeper(self)
         self.etas = EtaKeeper(self)
-        self.maintenance.tick(now)
 
     # -- running checks ---------------------------------------------------------
 

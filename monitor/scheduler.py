@@ -55,6 +55,8 @@ class Scheduler:
         self.last_heartbeat = self.clock.monotonic()
 
     def start(self) -> None:
+        # windows that began or ended while Vigie was stopped: now, once alerts can be routed
+        self.engine.maintenance.tick()
         now = self.clock.now()
         intervals = {key: target.check.interval for key, target in self.engine.targets.items()}
         for key, offset in spread_offsets(intervals).items():  # type: ignore[arg-type]

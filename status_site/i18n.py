@@ -74,6 +74,18 @@ class Formatter:
         """'novembre 2026'."""
         return format_date(self._dt(at).astimezone(self.tz).date(), "LLLL y", locale=self.lang)
 
+    def day_month(self, at: float, now: float) -> str:
+        """'2 décembre' / 'December 2', with the year only when it is not this year's; '1er' in French."""
+        when, today = self._dt(at).astimezone(self.tz).date(), self._dt(now).astimezone(self.tz).date()
+        same_year = when.year == today.year
+        if self.lang == "fr":
+            text = format_date(when, "MMMM" if same_year else "MMMM y", locale="fr")
+            return f"{'1er' if when.day == 1 else when.day} {text}"
+        return format_date(when, "MMMM d" if same_year else "MMMM d, y", locale=self.lang)
+
+    def same_day(self, at: float, other: float) -> bool:
+        return self._dt(at).astimezone(self.tz).date() == self._dt(other).astimezone(self.tz).date()
+
     def since(self, at: float, now: float) -> str:
         """A moment in the recent past: '14 h 05' today, else its date and time."""
         when, today = self._dt(at).astimezone(self.tz).date(), self._dt(now).astimezone(self.tz).date()

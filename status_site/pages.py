@@ -29,12 +29,14 @@ from status_site.i18n import Formatter, negotiate
 from status_site.messages import I_AM, INCIDENT_WORDS, CHECK_WORDS, PROFESSIONS as PROFESSION_WORDS
 from status_site.messages import join_words, localized, status_word, texts
 from status_site.state import Rendered, rendered, respond
-from status_site.views import LATENCY_RANGES, UPTIME_WINDOWS, IncidentView, OperatorView, ServiceView, Snapshot
+from status_site.views import DAY, LATENCY_RANGES, UPTIME_WINDOWS, IncidentView, MaintenanceView, OperatorView
+from status_site.views import ServiceView, Snapshot
 from status_site.views import latency_series
 
 STATIC_DIR = Path(__file__).parent / "static"
 HTML = "text/html; charset=utf-8"
 OUTAGE = ("partial_outage", "major_outage")
+MAINTENANCE_AHEAD = 14 * DAY  # how far ahead the overview announces maintenance windows
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,15 +167,82 @@ class Page:
         expected = _epoch(eta.get("expected_at"))
         if expected is None:
             return self.t.eta_unknown
-        when = self.fmt.since(expected, now)
+        when = self.moment(expected, now)
         if eta.get("source") == "operator":
             return self.t.eta_operator.format(when=when)
         low, high, basis = _epoch(eta.get("low")), _epoch(eta.get("high")), eta.get("basis")
         if low is None or high is None or not basis:
             return self.t.eta_estimate_short.format(when=when)
         return self.t.eta_estimate.format(
-            when=when, low=self.fmt.since(low, now), high=self.fmt.since(high, now), basis=basis
+            when=when, low=self.moment(low, now), high=self.moment(high, now), basis=basis
         )
+
+    def moment(self, at: float, now: float) -> str:
+        """A time near now as a sentence part: '16 h 00' today, else 'le 2 décembre à 16 h 00'."""
+        if self.fmt.same_day(at, now):
+            return self.fmt.time(at)
+        return self.t.moment_day.format(day=self.fmt.day_month(at, now), time=self.fmt.time(at))
+
+    def incident_eta(self, incident: IncidentView, now: float) -> tuple[str, str] | None:
+        """What an open incident's page says of its recovery: (kind, sentence), kind being
+        ``overdue`` (the ETA has passed and it is still open), ``eta`` or ``unknown``."""
+        if incident.resolved:
+            return None
+        if incident.eta and incident.eta_overdue(now):
+            words = self.t.eta_overdue_operator if incident.eta.get("source") == "operator" else self.t.eta_overdue_estimate
+            return "overdue", words.format(when=self.moment(incident.eta["expected_at"], now))
+        sentence = self.eta(incident.eta, now) if incident.eta else None
+        if sentence:
+            return "eta", sentence
+        if incident.eta_unknown:
+            return "unknown", self.t.eta_unknown
+        return None
+
+    def eta_history_line(self, entry: Mapping[str, Any], now: float) -> str:
+        """One past ETA: its source, expected time and interval ('pas d'estimation' when there was none)."""
+        expected = _epoch(entry.get("expected_at"))
+        if entry.get("source") not in ("operator", "estimate") or expected is None:
+            return self.t.eta_history_none
+        when = self.moment(expected, now)
+        if entry.get("source") == "operator":
+            return self.t.eta_history_operator.format(when=when)
+        low, high, basis = _epoch(entry.get("low")), _epoch(entry.get("high")), entry.get("basis")
+        if low is None or high is None or not basis:
+            return self.t.eta_history_estimate_short.format(when=when)
+        return self.t.eta_history_estimate.format(
+            when=when, low=self.moment(low, now), high=self.moment(high, now), basis=basis
+        )
+
+    def maintenance_when(self, window: MaintenanceView, now: float) -> str:
+        """'Maintenance en cours jusqu'à 23 h 00', 'Maintenance prévue le 2 décembre de 22 h 00 à 23 h 30'."""
+        fmt, t = self.fmt, self.t
+        start, end = fmt.time(window.starts_at), fmt.time(window.ends_at)
+        if maintenance_running(window, now):
+            if fmt.same_day(window.ends_at, now):
+                return t.maintenance_now.format(end=end)
+            return t.maintenance_now_day.format(day=fmt.day_month(window.ends_at, now), end=end)
+        if not fmt.same_day(window.starts_at, window.ends_at):
+            return t.maintenance_planned_span.format(
+                day=fmt.day_month(window.starts_at, now), start=start, end_day=fmt.day_month(window.ends_at, now), end=end
+            )
+        if fmt.same_day(window.starts_at, now):
+            return t.maintenance_today.format(start=start, end=end)
+        return t.maintenance_planned.format(day=fmt.day_month(window.starts_at, now), start=start, end=end)
+
+    def maintenance_running(self, window: MaintenanceView, now: float) -> bool:
+        return maintenance_running(window, now)
+
+    def maintenance_services(self, window: MaintenanceView, snapshot: Snapshot, operator_id: str | None = None) -> list[str]:
+        """The services a window touches, each with its operator's name unless it is ``operator_id``'s."""
+        names = []
+        for service in window.services:
+            owner = service.key.split("/", 1)[0]
+            operator = snapshot.operator(owner)
+            name = self.name(service.name)
+            if owner != operator_id:
+                name = f"{operator.name if operator else owner}{self.t.colon} {name}"
+            names.append(name)
+        return names
 
     def duration(self, incident: IncidentView, now: float) -> str:
         if incident.resolved:
@@ -218,6 +287,33 @@ def _snapshot(request: web.Request) -> Snapshot:
     from status_site.app import SITE
 
     return request.app[SITE].snapshot()
+
+
+def maintenance_running(window: MaintenanceView, now: float) -> bool:
+    """In progress, whether or not the maintenance manager has ticked yet."""
+    if window.status == "in_progress":
+        return window.ends_at > now
+    return window.status == "scheduled" and window.starts_at <= now < window.ends_at
+
+
+def shown_maintenances(
+    snapshot: Snapshot, now: float, keys: set[str] | None = None, ahead: float | None = None
+) -> list[MaintenanceView]:
+    """Windows running now, then upcoming ones (starting within ``ahead``), touching ``keys``.
+
+    Completed and cancelled windows are never shown on the pages (the API and the calendar keep them).
+    """
+    running, upcoming = [], []
+    for window in snapshot.maintenances:
+        if keys is not None and not any(s.key in keys for s in window.services):
+            continue
+        if maintenance_running(window, now):
+            running.append(window)
+        elif window.status == "scheduled" and window.starts_at > now and (ahead is None or window.starts_at <= now + ahead):
+            upcoming.append(window)
+    running.sort(key=lambda w: (w.ends_at, w.id))
+    upcoming.sort(key=lambda w: (w.starts_at, w.id))
+    return running + upcoming
 
 
 # -- the overview ----------------------------------------------------------------------
@@ -285,6 +381,7 @@ def render_index(
         unknown_profession=unknown,
         professions=[(p, I_AM[lang][p]) for p in PROFESSIONS if p in snapshot.professions],
         profession_words=PROFESSION_WORDS[lang],
+        maintenances=shown_maintenances(snapshot, snapshot.generated_at, keys, MAINTENANCE_AHEAD),
     )
 
 
@@ -327,6 +424,7 @@ def render_operator(
         charts={k: svg.latency_chart(v, page.fmt, page.t, window, now, page.name(snapshot.service(k).name))  # type: ignore[union-attr]
                 for k, v in charts.items()},
         incidents=[i for i in snapshot.incidents if i.operator_id == operator_id],
+        maintenances=shown_maintenances(snapshot, now, {s.key for s in operator.services}),
     )
 
 

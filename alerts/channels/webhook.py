@@ -15,7 +15,7 @@ from __future__ import annotations
 import email.utils
 import json
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import aiohttp
 from standardwebhooks import Webhook
@@ -131,8 +131,3 @@ class WebhookChannel(Channel):
             await self._session.close()
             self._session = None
 
-
-def describe(spec: Any) -> str:
-    """How a webhook channel is named in listings: scheme, host and port only (a path may hold a token)."""
-    url = URL(spec.url or "")
-    return f"{url.scheme}://{url.host}:{url.port}" if url.host else "(invalid URL)"

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from alerts.channels.apprise_channel import AppriseChannel, message
 from alerts.channels.base import ChannelContext, TransportError
-from monitor.clock import FakeClock, SystemClock
+from monitor.clock import SystemClock
 from monitor.storage import Store
 from tests.alerts.conftest import config_yaml, parse
 

@@ -1,0 +1,282 @@
+"""Maintenance windows and ETAs on the HTML pages, in French and in English, with a controlled clock."""
+
+from __future__ import annotations
+
+import html as markup
+import re
+from datetime import datetime
+
+from monitor import admin
+from status_site.app import SITE
+from status_site.i18n import Formatter
+from tests.status_site.conftest import OUTAGE_AT, PARIS, Site
+
+PEC = "Demande de prise en charge optique"
+HOSTILE = '<script>alert(1)</script>"><img src=x onerror=alert(2)>'
+
+
+def at(day: int, hour: int, minute: int = 0, month: int = 11) -> float:
+    return datetime(2026, month, day, hour, minute, tzinfo=PARIS).timestamp()
+
+
+def text(html: str) -> str:
+    """The page's words, entities decoded, French and English non-breaking spaces made plain."""
+    return markup.unescape(html).replace("\u00a0", " ").replace("\u202f", " ")
+
+
+def section(html: str, element_id: str) -> str:
+    """The HTML of the <section> whose heading has ``element_id`` (up to the section's end)."""
+    start = html.index(f'id="{element_id}"')
+    return html[start : html.index("</section>", start)]
+
+
+def words(html: str) -> str:
+    """Only the words: tags dropped, white space collapsed."""
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", html))
+
+
+async def get(site: Site, path: str) -> str:
+    """The page as words (entities decoded: use ``site.get`` to look at the markup itself)."""
+    response, html = await site.get(path)
+    assert response.status == 200, path
+    return text(html)
+
+
+def add_window(site: Site, start: float, end: float, services: list[str] | None = None, title: str = "Mise à jour du serveur",
+               message: str = "Les demandes de prise en charge seront indisponibles.", english: bool = True) -> int:
+    return admin.add_maintenance(
+        site.engine, services or ["almerys/pec-optique"], start, end,
+        {"fr": title} | ({"en": "Server upgrade"} if english else {}),
+        {"fr": message} | ({"en": "Pre-authorisations will be unavailable."} if english else {}),
+    )
+
+
+def seed_history(site: Site, count: int = 20) -> None:
+    """Past outages of the optical PEC, 30 to 49 minutes long, so the estimator has something to say."""
+    start = site.clock.now() - 60 * 86400
+    site.engine.store.import_outages(
+        [("almerys/pec-optique", start + i * 86400, start + i * 86400 + 1800 + 60 * i) for i in range(count)], "test"
+    )
+
+
+# -- maintenance windows ------------------------------------------------------------------
+
+
+async def test_it_shows_a_running_window_prominently_in_french_and_english(site: Site) -> None:
+    add_window(site, OUTAGE_AT + 60, at(30, 23))
+    site.advance(120)
+    site.engine.maintenance.tick()
+    html = await get(site, "/")
+    assert html.index('id="maintenances"') < html.index('id="operators"')
+    block = section(html, "maintenances")
+    assert "<strong>Maintenance en cours jusqu'à 23 h 00</strong>" in block
+    assert "Mise à jour du serveur" in block and "Les demandes de prise en charge seront indisponibles." in block
+    assert f"Services concernés : Almerys : {PEC}" in words(block)
+    assert "maintenance-running" in block and "icon-under-maintenance" in block
+    # the service itself shows it is under maintenance, with words and its own icon
+    service = html[html.index('id="service-almerys-pec-optique"') :][:1500]
+    assert "Maintenance en cours" in service and "icon-under-maintenance" in service
+    assert "Maintenance en cours chez Almerys" in html  # the banner
+
+    english = section(await get(site, "/?lang=en"), "maintenances")
+    assert "Maintenance in progress until 11:00 PM" in english
+    assert "Server upgrade" in english and "Pre-authorisations will be unavailable." in english
+    assert "Services affected: Almerys: Optical pre-authorisation" in words(english)
+    assert "Under maintenance" in await get(site, "/?lang=en")
+
+
+async def test_a_running_window_ending_another_day_gives_its_date(site: Site) -> None:
+    add_window(site, OUTAGE_AT + 60, at(1, 6, month=12))
+    site.advance(120)
+    site.engine.maintenance.tick()
+    assert "Maintenance en cours jusqu'au 1er décembre à 6 h 00" in await get(site, "/")
+    assert "Maintenance in progress until December 1 at 6:00 AM" in await get(site, "/?lang=en")
+
+
+async def test_it_announces_upcoming_windows_with_their_dates(site: Site) -> None:
+    add_window(site, at(2, 22, month=12), at(2, 23, 30, month=12), title="Le 2")
+    add_window(site, at(30, 20), at(30, 21), services=["viamedis/portail"], title="Ce soir")
+    add_window(site, at(3, 22, month=12), at(4, 2, month=12), services=["almerys/droits"], title="De nuit")
+    html = await get(site, "/")
+    block = section(html, "maintenances")
+    assert "Maintenance prévue le 2 décembre de 22 h 00 à 23 h 30" in block
+    assert "Maintenance prévue aujourd'hui de 20 h 00 à 21 h 00" in block
+    assert "Maintenance prévue du 3 décembre à 22 h 00 au 4 décembre à 2 h 00" in block
+    assert "Viamedis : Espace professionnel" in words(block) and "Almerys : Visiodroits" in words(block)
+    assert "<strong>" not in block  # none is running
+    # soonest first
+    assert block.index("Ce soir") < block.index("Le 2") < block.index("De nuit")
+    english = section(await get(site, "/?lang=en"), "maintenances")
+    assert "Maintenance planned on December 2 from 10:00 PM to 11:30 PM" in english
+    assert "Maintenance planned today from 8:00 PM to 9:00 PM" in english
+    assert "Maintenance planned from December 3 at 10:00 PM to December 4 at 2:00 AM" in english
+
+
+async def test_the_overview_looks_two_weeks_ahead_and_the_operator_page_further(site: Site) -> None:
+    add_window(site, at(20, 22, month=12), at(20, 23, month=12), title="Dans trois semaines")
+    html = await get(site, "/")
+    assert "Dans trois semaines" not in html and 'id="maintenances"' not in html
+    operator = await get(site, "/operators/almerys")
+    block = section(operator, "maintenances")
+    assert "Dans trois semaines" in block and "Maintenance prévue le 20 décembre de 22 h 00 à 23 h 00" in block
+    assert f"Services concernés : {PEC}" in words(block)  # its own services need no operator name
+    assert operator.index('id="maintenances"') < operator.index('id="services"')
+    assert "Dans trois semaines" not in await get(site, "/operators/viamedis")
+
+
+async def test_the_profession_filter_keeps_only_the_windows_of_its_services(site: Site) -> None:
+    add_window(site, at(2, 22, month=12), at(2, 23, month=12), title="Optique seulement")
+    assert "Optique seulement" in await get(site, "/?profession=opticien")
+    assert "Optique seulement" not in await get(site, "/?profession=pharmacien")
+
+
+async def test_cancelled_and_completed_windows_leave_the_page(site: Site) -> None:
+    dropped = add_window(site, at(2, 22, month=12), at(2, 23, month=12), title="Annulée")
+    add_window(site, OUTAGE_AT + 60, OUTAGE_AT + 1800, services=["viamedis/portail"], title="Courte")
+    site.advance(120)
+    site.engine.maintenance.tick()
+    html = await get(site, "/")
+    assert "Annulée" in html and "Courte" in html
+    admin.cancel_maintenance(site.engine, dropped)
+    html = await get(site, "/")
+    assert "Annulée" not in html and "Courte" in html
+    site.advance(1800)
+    site.engine.maintenance.tick()
+    html = await get(site, "/")
+    assert "Courte" not in html and 'id="maintenances"' not in html
+    assert "Annulée" not in await get(site, "/operators/almerys")
+
+
+async def test_hostile_text_in_a_window_stays_text(site: Site) -> None:
+    add_window(site, at(2, 22, month=12), at(2, 23, month=12), title=HOSTILE, message="Ligne 1\n" + HOSTILE, english=False)
+    add_window(site, OUTAGE_AT + 60, OUTAGE_AT + 3600, services=["viamedis/portail"], title=HOSTILE, english=False)
+    site.advance(120)
+    site.engine.maintenance.tick()
+    for path in ("/", "/?lang=en", "/operators/almerys", "/operators/viamedis"):
+        response, html = await site.get(path)
+        assert response.status == 200, path
+        assert "<script>alert" not in html and "<img src=x" not in html, path
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;&#34;&gt;&lt;img src=x onerror=alert(2)&gt;" in html, path
+
+
+# -- ETAs ------------------------------------------------------------------------------------
+
+
+async def test_an_estimated_eta_is_given_with_its_interval_and_basis(site: Site) -> None:
+    seed_history(site)
+    site.fail("almerys/pec-optique")
+    snapshot = site.app[SITE].snapshot()
+    [incident] = snapshot.unresolved
+    eta = incident.eta
+    assert eta is not None and eta["source"] == "estimate" and eta["basis"] == 20
+    fr, en = Formatter("fr", PARIS), Formatter("en", PARIS)
+    expected_fr = (
+        f"Rétablissement estimé vers {fr.time(eta['expected_at'])} (entre {fr.time(eta['low'])} "
+        f"et {fr.time(eta['high'])}, d'après 20 pannes passées)"
+    )
+    expected_en = (
+        f"Estimated recovery around {en.time(eta['expected_at'])} (between {en.time(eta['low'])} "
+        f"and {en.time(eta['high'])}, based on 20 past outages)"
+    )
+    assert re.fullmatch(r"Rétablissement estimé vers \d{1,2} h \d\d \(entre \d{1,2} h \d\d et \d{1,2} h \d\d, .*\)", expected_fr)
+    for path in ("/", f"/incidents/{incident.id}"):
+        assert expected_fr in await get(site, path), path
+        assert text(expected_en) in await get(site, path + "?lang=en"), path
+    # the estimate is in the incident's history, with its interval
+    history = section(await get(site, f"/incidents/{incident.id}"), "eta-history")
+    assert "Historique des estimations" in history
+    assert f"14 h 05</time> — estimation de Vigie : vers {fr.time(eta['expected_at'])} (entre" in history
+    history = section(await get(site, f"/incidents/{incident.id}?lang=en"), "eta-history")
+    assert "Estimate history" in history and "Vigie's estimate: around" in history
+
+
+async def test_an_announced_eta_is_the_operators(outage: Site) -> None:
+    admin.update_incident(outage.engine, 1, {"fr": "Retour prévu à 16 h"}, eta=at(30, 16))
+    for path in ("/", "/incidents/1"):
+        html = await get(outage, path)
+        assert "Rétablissement annoncé par l'opérateur : 16 h 00" in html, path
+        assert "Pas assez d'historique" not in html, path
+        assert "Recovery announced by the operator: 4:00 PM" in await get(outage, path + "?lang=en"), path
+
+
+async def test_an_eta_on_another_day_gives_its_date(outage: Site) -> None:
+    admin.update_incident(outage.engine, 1, {"fr": "Retour demain matin"}, eta=at(1, 9, month=12))
+    assert "Rétablissement annoncé par l'opérateur : le 1er décembre à 9 h 00" in await get(outage, "/")
+    assert "Recovery announced by the operator: December 1 at 9:00 AM" in await get(outage, "/incidents/1?lang=en")
+
+
+async def test_too_little_history_is_said_plainly(outage: Site) -> None:
+    for path in ("/", "/incidents/1"):
+        html = await get(outage, path)
+        assert "Pas assez d'historique pour estimer le rétablissement." in html, path
+        assert "Rétablissement estimé" not in html, path
+        assert "Not enough history to estimate the recovery." in await get(outage, path + "?lang=en"), path
+
+
+async def test_a_passed_announced_eta_is_said_to_have_passed(outage: Site) -> None:
+    admin.update_incident(outage.engine, 1, {"fr": "Retour prévu à 16 h"}, eta=at(30, 16))
+    assert "est dépassée" not in await get(outage, "/")
+    outage.advance(at(30, 16, 1) - outage.clock.now())  # past 16 h 00, and more than the 30 s snapshot refresh
+    for path in ("/", "/incidents/1"):
+        html = await get(outage, path)
+        assert "L'heure de rétablissement annoncée (16 h 00) est dépassée." in html, path
+        assert "Rétablissement annoncé par l'opérateur" not in html, path
+        assert "The announced recovery time (4:00 PM) has passed." in await get(outage, path + "?lang=en"), path
+
+
+async def test_a_passed_estimate_is_said_to_have_passed(site: Site) -> None:
+    seed_history(site)
+    site.fail("almerys/pec-optique")
+    eta = site.app[SITE].snapshot().unresolved[0].eta
+    site.clock.set(eta["expected_at"] + 60)  # no ETA keeper runs here: the estimate is now behind us
+    site.changed()
+    when = Formatter("fr", PARIS).time(eta["expected_at"])
+    assert f"L'heure de rétablissement estimée ({when}) est dépassée." in await get(site, "/")
+    when = text(Formatter("en", PARIS).time(eta["expected_at"]))
+    assert f"The estimated recovery time ({when}) has passed." in await get(site, "/incidents/1?lang=en")
+
+
+async def test_the_eta_history_lists_every_eta_shown(outage: Site) -> None:
+    outage.clock.set(at(30, 14, 40))
+    admin.update_incident(outage.engine, 1, {"fr": "Retour prévu à 16 h"}, eta=at(30, 16))
+    outage.clock.set(at(30, 15, 10))
+    admin.update_incident(outage.engine, 1, {"fr": "Plutôt 17 h"}, eta=at(30, 17))
+    history = section(await get(outage, "/incidents/1"), "eta-history")
+    assert "Historique des estimations" in history
+    lines = re.findall(r"<li[^>]*>(.*?)</li>", history, re.S)
+    assert [re.sub(r"<[^>]+>", "", line) for line in lines] == [
+        "14 h 05 — pas d'estimation",
+        "14 h 40 — annoncé par l'opérateur : 16 h 00",
+        "15 h 10 — annoncé par l'opérateur : 17 h 00",
+    ]
+    english = section(await get(outage, "/incidents/1?lang=en"), "eta-history")
+    lines = [re.sub(r"<[^>]+>", "", line) for line in re.findall(r"<li[^>]*>(.*?)</li>", english, re.S)]
+    assert lines == [
+        "2:05 PM — no estimate",
+        "2:40 PM — announced by the operator: 4:00 PM",
+        "3:10 PM — announced by the operator: 5:00 PM",
+    ]
+
+
+async def test_a_resolved_incident_keeps_its_history_but_says_no_eta(outage: Site) -> None:
+    admin.update_incident(outage.engine, 1, {"fr": "Retour prévu à 16 h"}, eta=at(30, 16))
+    admin.resolve_incident(outage.engine, 1, {"fr": "Rétabli"})
+    html = await get(outage, "/incidents/1")
+    assert "Rétablissement annoncé" not in html and "est dépassée" not in html and "Pas assez d'historique" not in html
+    assert "annoncé par l'opérateur : 16 h 00" in section(html, "eta-history")
+
+
+async def test_no_inline_script_or_style_with_windows_and_etas(outage: Site) -> None:
+    add_window(outage, at(2, 22, month=12), at(2, 23, month=12))
+    add_window(outage, OUTAGE_AT + 1800, OUTAGE_AT + 7200, services=["viamedis/portail"])
+    admin.update_incident(outage.engine, 1, {"fr": "Retour prévu à 16 h"}, eta=at(30, 16))
+    outage.advance(300)
+    outage.engine.maintenance.tick()
+    for path in ("/", "/?lang=en", "/operators/almerys", "/operators/viamedis", "/incidents/1"):
+        response, html = await outage.get(path)
+        assert response.status == 200 and "script-src 'self'" in response.headers["Content-Security-Policy"], path
+        assert 'id="maintenances"' in html or path == "/incidents/1", path
+        assert all(re.search(r'\ssrc="/static/', s) for s in re.findall(r"<script[^>]*>", html)), path
+        assert not re.search(r"<script[^>]*>[^<]", html), path
+        assert not re.search(r"\sstyle=", html) and "<style" not in html, path
+        assert not re.search(r"\son[a-z]+=", html), path
