@@ -196,8 +196,9 @@ class Subscriptions:
         found = self.store.subscriber_by_leave_token(leave_token) if leave_token else None
         return found is not None and self.store.delete_subscriber(found.id)
 
-    def purge(self) -> int:
-        return self.store.purge_pending_subscribers(self.clock.now() - self.pending_ttl)
+    def purge(self, now: float | None = None) -> int:
+        """Delete the pending subscriptions older than the TTL (usable as a dispatcher chore)."""
+        return self.store.purge_pending_subscribers((self.clock.now() if now is None else now) - self.pending_ttl)
 
     def subscribers_for(self, event: Any) -> list[str]:
         """``subscriber:<id>`` for each confirmed subscriber whose choices match the event.

@@ -97,7 +97,8 @@ class Formatter:
 
     def ago(self, seconds: float) -> str:
         """'il y a 5 minutes' / '5 minutes ago'."""
-        return format_timedelta(timedelta(seconds=-max(0.0, seconds)), add_direction=True, threshold=1.5, locale=self.lang)
+        # at least a second: Babel reads a zero delta as the future ("dans 0 seconde")
+        return format_timedelta(timedelta(seconds=-max(1.0, seconds)), add_direction=True, threshold=1.5, locale=self.lang)
 
     def percent(self, ratio: float | None, digits: int = 2) -> str:
         if ratio is None:

@@ -251,7 +251,7 @@ class Mailer:
         smtp = self.smtp
         try:
             # aiosmtplib's timeout bounds each step; this bounds the whole exchange
-            async with asyncio.timeout(smtp.timeout * 6):
+            async with asyncio.timeout(smtp.timeout * 3):
                 errors, _ = await aiosmtplib.send(
                     message, sender=smtp.from_, recipients=recipients, hostname=smtp.host, port=smtp.port,
                     username=smtp.username, password=smtp.password, timeout=smtp.timeout, use_tls=smtp.tls,
@@ -323,7 +323,7 @@ class SubscriberMailer(Channel):
         self.mailer = Mailer(ctx)
         # a spec of its own, so the dispatcher's per-channel timeout covers the whole SMTP exchange
         spec = ChannelSpec(id="subscribers", type="email", to=["subscribers@vigie.invalid"],
-                           timeout=f"{round(self.mailer.smtp.timeout * 6000) + 1000}ms")
+                           timeout=f"{round(self.mailer.smtp.timeout * 3000) + 1000}ms")
         super().__init__(spec, ctx)
         self.store: "Store" = store if store is not None else ctx.resources["store"]
         self.base_url = ctx.config.site.base_url

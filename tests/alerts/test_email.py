@@ -336,3 +336,26 @@ async def test_it_gives_subscribers_a_one_click_unsubscribe(world: Any) -> None:
     w.store.delete_subscriber(subscriber_id)
     await mailer.send(delivery)  # gone: nothing to send, and no error
     assert len(server.messages()) == 1
+
+
+async def test_it_tells_of_a_flapping_service_and_of_a_reminder(world: Any) -> None:
+    w, server = world()
+    data = {
+        "service": {"id": "almerys/pec-optique", "name": {"fr": PEC_FR, "en": "Optical pre-authorisation"},
+                    "status": "major_outage", "since": "2026-11-30T13:05:00Z"},
+        "operator": {"id": "almerys", "name": "Almerys"},
+        "flapping": {"service": "almerys/pec-optique", "state": "instable", "since": "2026-11-30T13:05:00Z",
+                     "changes": 5, "window": 1800.0},
+    }
+    event_id = w.store.record_event("service.flapping", w.clock.now(), "almerys", ("almerys/pec-optique",), data, ["fnof"])
+    [delivery] = [d for d in w.store.deliveries(channel="fnof") if d.event.id == event_id]
+    await w.channel().send(delivery)
+    message = await server.next_message()
+    assert message["Subject"] == f"[Vigie] Almerys — {PEC_FR} : instable"
+    text, _ = parts(message)
+    assert "5 fois en 30 minutes" in flat(text) and "https://statut.example.org/operators/almerys" in text
+    incident_id = w.incident()
+    reminder = w.delivery("incident.updated", incident_id)
+    reminder.event.data["reminder"] = True
+    await w.channel().send(reminder)
+    assert (await server.next_message())["Subject"] == f"[Vigie] Almerys — {PEC_FR} : panne (rappel)"

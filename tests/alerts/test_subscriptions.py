@@ -305,3 +305,28 @@ def test_it_validates_addresses_plainly() -> None:
         with pytest.raises(InvalidAddress):
             validate_address(bad)
     assert mask_address("jeanne.martin@example.org") == "j***@e***.org"
+
+
+async def test_it_plugs_into_the_dispatcher_and_the_router(site: Site) -> None:
+    """How the alert machinery calls us: a resolver for ``subscriber:<id>``, a recipients hook, a chore."""
+    from alerts.dispatcher import Dispatcher
+
+    app_config = site.client.app[ENGINE].config  # type: ignore[index]
+    subscriptions = site.subscriptions
+    dispatcher = Dispatcher(site.store, {}, app_config.alerts, site.clock, resolvers=[site.mailer.resolve],
+                            chores=[subscriptions.purge])
+    await site.subscribe()
+    assert await dispatcher.step() == 1
+    token = link(await site.smtp.next_message(), "/subscriptions/confirm").split("token=")[1]
+    [row] = site.rows()
+    assert site.store.deliveries(channel=f"subscriber:{row['id']}")[0].status == "delivered"
+    subscriptions.confirm(token)
+    [channel] = subscriptions.subscribers_for(event())
+    site.store.record_event("incident.opened", site.clock.now(), "almerys", ("almerys/pec-optique",), {
+        "incident": {"id": "7", "status": "investigating", "title": {"fr": "Panne", "en": "Outage"},
+                     "started_at": "2026-11-30T13:05:00Z", "url": "https://statut.example.org/incidents/7",
+                     "services": [{"id": "almerys/pec-optique", "name": {"fr": "PEC optique"}, "since": None}]},
+        "operator": {"id": "almerys", "name": "Almerys"}}, [channel])
+    assert await dispatcher.step() == 1
+    alert = await site.smtp.next_message()
+    assert alert["Subject"] == "[Vigie] Almerys — PEC optique : panne" and alert["List-Unsubscribe"]

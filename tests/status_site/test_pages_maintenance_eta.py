@@ -280,3 +280,9 @@ async def test_no_inline_script_or_style_with_windows_and_etas(outage: Site) -> 
         assert not re.search(r"<script[^>]*>[^<]", html), path
         assert not re.search(r"\sstyle=", html) and "<style" not in html, path
         assert not re.search(r"\son[a-z]+=", html), path
+
+
+def test_a_change_this_very_second_is_not_in_the_future() -> None:
+    # a window starting (or any flip) rebuilds the snapshot at that very second: "dans 0 seconde" was shown
+    assert Formatter("fr", PARIS).ago(0) == "il y a 1 seconde"
+    assert Formatter("en", PARIS).ago(0) == "1 second ago"
