@@ -25,7 +25,7 @@ import re
 import ssl
 from datetime import datetime, timezone
 from email.message import EmailMessage
-from email.utils import format_datetime
+from email.utils import format_datetime, parseaddr
 from typing import TYPE_CHECKING, Any, Mapping
 from urllib.parse import urlencode, urlsplit
 from zoneinfo import ZoneInfo
@@ -253,7 +253,7 @@ class Mailer:
             # aiosmtplib's timeout bounds each step; this bounds the whole exchange
             async with asyncio.timeout(smtp.timeout * 3):
                 errors, _ = await aiosmtplib.send(
-                    message, sender=smtp.from_, recipients=recipients, hostname=smtp.host, port=smtp.port,
+                    message, sender=parseaddr(smtp.from_)[1] or smtp.from_, recipients=recipients, hostname=smtp.host, port=smtp.port,
                     username=smtp.username, password=smtp.password, timeout=smtp.timeout, use_tls=smtp.tls,
                     start_tls=smtp.starttls and not smtp.tls, tls_context=self.tls_context(),
                 )
