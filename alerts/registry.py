@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import importlib
 import logging
-from typing import TYPE_CHECKING, AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable
 
 from alerts.channels.apprise_channel import AppriseChannel
 from alerts.channels.base import Channel, ChannelContext
@@ -66,8 +66,25 @@ async def start_alerts(engine: "Engine", registry: "CollectorRegistry", run: boo
     ctx = ChannelContext(config=config, clock=engine.clock, resources={})
     channels = build_channels(config.alerts.channels, ctx)
     metrics = AlertMetrics(registry, engine, [spec.id for spec in config.alerts.channels])
+    resolvers: list[Callable[[str], Any]] = []
+    chores: list[Callable[..., Any]] = [router.tick]
+    if config.alerts.smtp is not None:
+        # public subscribers: routed like channels, mailed by one sender for all of them
+        from alerts.channels.email import EmailChannel
+        from alerts.subscriptions import Subscriptions
+
+        subscriptions = Subscriptions(engine.store, config, engine.clock)
+        router.recipients.append(subscriptions.subscribers_for)
+        resolvers.append(EmailChannel.for_subscriber(ctx, engine.store).resolve)
+        chores.append(subscriptions.purge)
     dispatcher = Dispatcher(
-        engine.store, channels, config.alerts, engine.clock, on_outcome=metrics.observe, chores=[router.tick]
+        engine.store,
+        channels,
+        config.alerts,
+        engine.clock,
+        on_outcome=metrics.observe,
+        chores=chores,
+        resolvers=resolvers,
     )
     engine.listeners.append(_waker(dispatcher))
     task = asyncio.create_task(dispatcher.run(), name="alert-dispatcher") if run else None

@@ -330,3 +330,27 @@ async def test_it_plugs_into_the_dispatcher_and_the_router(site: Site) -> None:
     assert await dispatcher.step() == 1
     alert = await site.smtp.next_message()
     assert alert["Subject"] == "[Vigie] Almerys — PEC optique : panne" and alert["List-Unsubscribe"]
+
+
+async def test_it_alerts_a_confirmed_subscriber_through_the_apps_own_wiring(site: Site) -> None:
+    """The app's alert machinery (router and dispatcher from create_app) serves subscribers end to end."""
+    from monitor.conditions import assess
+    from probes.base import ProbeResult
+    from status_site.app import ALERTS
+
+    app = site.client.app
+    dispatcher, engine = app[ALERTS], app[ENGINE]  # type: ignore[index]
+    await site.subscribe(profession=["opticien"])
+    assert await dispatcher.step() == 1
+    token = link(await site.smtp.next_message(), "/subscriptions/confirm").split("token=")[1]
+    assert (await site.client.post("/subscriptions/confirm", data={"token": token})).status == 200
+    key = "almerys/pec-optique/api"
+    for ok in (True, False, False, False):
+        result = ProbeResult(started_at=site.clock.now(), duration=0.01, error=None if ok else "connection refused")
+        engine.observe(key, result, assess(result, engine.targets[key].check.conditions, site.clock.now()))
+        site.clock.advance(60)
+    assert await dispatcher.step() == 1
+    alert = await site.smtp.next_message()
+    assert alert["To"] == ADDRESS
+    assert alert["Subject"] == "[Vigie] Almerys — Demande de prise en charge optique : panne"
+    assert alert["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
