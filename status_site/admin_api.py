@@ -316,6 +316,35 @@ async def list_maintenances(request: web.Request) -> web.Response:
     return web.json_response({"maintenances": [shown.maintenance(m) for m in found]})
 
 
+async def list_outbox(request: web.Request) -> web.Response:
+    """Deliveries still pending or given up (dead): what an operator must see when alerts fail."""
+    shown = Shown(request)
+    which = request.query.get("status", "dead")
+    if which not in ("dead", "pending"):
+        raise AdminError(400, "status must be 'dead' or 'pending'")
+    found = shown.engine.store.deliveries(status=which, limit=LIST_LIMIT)
+    return web.json_response(
+        {
+            "deliveries": [
+                {
+                    "id": d.id,
+                    "channel": d.channel,
+                    "status": d.status,
+                    "event": {"id": d.event.id, "type": d.event.type, "at": shown.at(d.event.at)},
+                    "attempts": d.attempts,
+                    "next_attempt_at": shown.at(d.next_attempt_at),
+                    "last_error": d.last_error,
+                }
+                for d in found
+            ],
+            "counts": [
+                {"channel": channel, "status": status, "count": count}
+                for (channel, status), count in sorted(shown.engine.store.outbox_counts().items())
+            ],
+        }
+    )
+
+
 async def add_maintenance(request: web.Request) -> web.Response:
     shown = Shown(request)
     body = await read_body(request, AdminMaintenanceAdd)
@@ -349,6 +378,8 @@ ROUTES: list[tuple[str, str, Handler, str, type[BaseModel] | None, str]] = [
      "AdminMaintenance"),
     ("POST", r"maintenances/{id:\d+}/cancel", cancel_maintenance, "Cancel a window; one in progress ends now",
      None, "AdminMaintenance"),
+    ("GET", "outbox", list_outbox, "Alert deliveries: ?status=dead (default) or pending, with counts per channel",
+     None, "AdminOutbox"),
 ]
 
 
@@ -398,6 +429,9 @@ _SCHEMAS: dict[str, dict[str, Any]] = {
     },
     "AdminIncidentList": {"type": "object", "required": ["incidents"],
                           "properties": {"incidents": {"type": "array", "items": {"$ref": openapi.REF + "AdminIncident"}}}},
+    "AdminOutbox": {"type": "object", "required": ["deliveries", "counts"], "properties": {
+        "deliveries": {"type": "array", "items": {"type": "object"}},
+        "counts": {"type": "array", "items": {"type": "object"}}}},
     "AdminMaintenanceList": {"type": "object", "required": ["maintenances"], "properties": {
         "maintenances": {"type": "array", "items": {"$ref": openapi.REF + "AdminMaintenance"}}}},
 }

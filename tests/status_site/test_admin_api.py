@@ -64,7 +64,7 @@ def admin_routes(app: web.Application) -> list[tuple[str, str]]:
 
 async def test_it_requires_the_token_on_every_admin_route(site: Site) -> None:
     routes = admin_routes(site.app)
-    assert len(routes) == len(admin_api.ROUTES) == 8
+    assert len(routes) == len(admin_api.ROUTES) == 9
     before = everything(site.engine.store)
     for method, path in routes:
         for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {TOKEN}"},
@@ -81,7 +81,7 @@ async def test_it_keeps_the_admin_api_off_without_a_token(aiohttp_client: Any, t
     monkeypatch.delenv("VIGIE_ADMIN_TOKEN", raising=False)
     site = await make(aiohttp_client, tmp_path, token=None)
     routes = admin_routes(site.app)
-    assert len(routes) == 8
+    assert len(routes) == len(admin_api.ROUTES)
     for method, path in routes:
         for headers in ({}, {"Authorization": "Bearer "}, AUTH):
             response = await site.client.request(method, path, json=OPEN, headers=headers)
@@ -259,3 +259,16 @@ async def test_it_documents_every_admin_route_with_bearer_auth(site: Site) -> No
                 if method == "post" and "cancel" not in path:
                     ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
                     assert ref.rsplit("/", 1)[1] in document["components"]["schemas"]
+
+
+async def test_it_shows_dead_and_pending_alert_deliveries(site: Site) -> None:
+    store = site.engine.store
+    event_id = store.record_event("incident.opened", 1_800_000_000.0, "almerys", ["almerys/pec"], {}, ["fnof", "fspf"])
+    [first, _] = store.deliveries()
+    store.delivery_failed(first.id, 1_800_000_100.0, 0.2, "HTTP 410 Gone", retry_at=None, permanent=True)
+    body = await call(site, "GET", "/api/admin/outbox")
+    [dead] = body["deliveries"]
+    assert (dead["channel"], dead["status"], dead["last_error"], dead["event"]["id"]) == ("fnof", "dead", "HTTP 410 Gone", event_id)
+    pending = await call(site, "GET", "/api/admin/outbox?status=pending")
+    assert [d["channel"] for d in pending["deliveries"]] == ["fspf"]
+    await call(site, "GET", "/api/admin/outbox?status=nope", expect=400)
