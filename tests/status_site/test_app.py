@@ -69,3 +69,17 @@ async def test_it_serves_pages_compressed_to_clients_that_accept_it(aiohttp_clie
     assert squeezed.headers["ETag"] != plain.headers["ETag"]
     again = await client.get("/", headers={"Accept-Encoding": "gzip", "If-None-Match": squeezed.headers["ETag"]})
     assert again.status == 304
+
+
+async def test_it_lets_a_federation_override_a_template_without_forking(aiohttp_client, tmp_path: Path) -> None:
+    override = tmp_path / "brand"
+    override.mkdir()
+    original = (Path(__file__).parents[2] / "status_site" / "templates" / "_status.html").read_text()
+    (override / "_status.html").write_text(original.replace('<span class="status-words">', '<span class="status-words">FNOF · '))
+    text = CONFIG.replace("operators:", f"site: {{templates_dir: {str(override)!r}}}\noperators:", 1)
+    app = create_app(parse_config(text, env={}).config, tmp_path / "v.db", schedule=False)
+    client = await aiohttp_client(app)
+    await app[ENGINE].run_check("almerys/pec/api")
+    page = await (await client.get("/")).text()
+    assert "FNOF · " in page  # the federation's partial won
+    assert "<main" in page  # the rest still comes from Vigie's own templates
