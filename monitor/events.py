@@ -43,6 +43,18 @@ def iso(at: float | None) -> str | None:
     return datetime.fromtimestamp(at, timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+def epoch(value: Any) -> float | None:
+    """A time as epoch seconds, whether given as a number or as ISO-8601 (``iso``'s inverse)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str) and value:
+        try:
+            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            return None
+    return None
+
+
 def build_event(store: "Store", config: "Config", kind: str, subject_id: int, at: float) -> Event | None:
     """The event for ``kind`` about incident or maintenance ``subject_id``; None if it vanished."""
     if kind.startswith("incident."):

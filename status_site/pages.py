@@ -24,6 +24,7 @@ from markupsafe import Markup
 from monitor.config.model import PROFESSIONS
 from monitor.engine import Engine
 from monitor.judge import worst
+from monitor.events import epoch as _epoch
 from status_site import svg
 from status_site.i18n import Formatter, negotiate
 from status_site.messages import I_AM, INCIDENT_WORDS, CHECK_WORDS, PROFESSIONS as PROFESSION_WORDS
@@ -259,16 +260,6 @@ class Page:
         return self.app[TEMPLATES]
 
 
-def _epoch(value: Any) -> float | None:
-    """An ETA time as epoch seconds, whether stored as a number or an ISO-8601 string."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, str) and value:
-        try:
-            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-        except ValueError:
-            return None
-    return None
 
 
 def _lang(request: web.Request) -> str:

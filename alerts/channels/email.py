@@ -33,6 +33,7 @@ from zoneinfo import ZoneInfo
 import aiosmtplib
 import jinja2
 
+from monitor.events import epoch as _epoch
 from alerts.channels.base import Channel, ChannelContext, TransportError
 from alerts.subscriptions import CONFIRM_EVENT, PENDING_TTL, mask_address, new_token, scrub_addresses, token_hash
 from status_site.i18n import Formatter
@@ -92,15 +93,6 @@ def message_id(delivery: "Delivery", host: str) -> str:
     return f"<vigie.{delivery.event.id}.{channel}@{host}>"
 
 
-def _epoch(value: Any) -> float | None:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, str) and value:
-        try:
-            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-        except ValueError:
-            return None
-    return None
 
 
 def _link(url: str, lang: str, **params: str) -> str:

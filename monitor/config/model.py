@@ -27,6 +27,7 @@ from pydantic_core import PydanticCustomError
 
 from monitor.conditions import Condition, ConditionSyntaxError, parse_condition
 from monitor.durations import DURATION_PATTERN, format_duration, parse_duration
+from monitor.events import EVENT_TYPES
 
 PROFESSIONS = (
     "opticien",
@@ -294,14 +295,6 @@ class Smtp(Strict):
     ca_file: str | None = Field(None, description="PEM bundle of extra trusted CAs for the relay's certificate")
 
 
-EVENT_TYPES = (
-    "incident.opened",
-    "incident.updated",
-    "incident.resolved",
-    "maintenance.scheduled",
-    "maintenance.started",
-    "maintenance.ended",
-)
 
 
 class Channel(Strict):
