@@ -9,9 +9,10 @@ transaction per change, so a crash never leaves a flip without its incident.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from monitor.clock import Clock, SystemClock
 from monitor.conditions import Assessment, assess
@@ -152,19 +153,38 @@ class Engine:
             self.dirty[key] = state
             return state
         flip = Flip("check", key, old.status, state.status, at, state.reasons)
-        with self.store.transaction():
-            self.store.record_flip(flip)
-            self.store.save_check_state(key, state)
-            self.dirty.pop(key, None)
-            self._judge_service(target.service_key, at)
+        with self._undo_on_failure(target.service_key, key, old):
+            with self.store.transaction():
+                self.store.record_flip(flip)
+                self.store.save_check_state(key, state)
+                self.dirty.pop(key, None)
+                self._judge_service(target.service_key, at)
         log.info("check %s: %s -> %s %s", key, old.status, state.status, "; ".join(state.reasons))
         self.emit("flip", flip)
         return state
 
     def rejudge_service(self, service_key: str, at: float) -> None:
         """Judge a service again after something other than a check changed (a maintenance window)."""
-        with self.store.transaction():
-            self._judge_service(service_key, at)
+        with self._undo_on_failure(service_key):
+            with self.store.transaction():
+                self._judge_service(service_key, at)
+
+    @contextlib.contextmanager
+    def _undo_on_failure(self, service_key: str, key: str | None = None, check_state: CheckState | None = None) -> Iterator[None]:
+        """Keep memory and database in step: if the transaction fails, forget what it would have changed.
+
+        The next result is then judged from the state the database still holds, so the flip
+        (and its incident and events) is tried again rather than lost.
+        """
+        saved_service, saved_accounted = self.service_states[service_key], self.accounted_at[service_key]
+        try:
+            yield
+        except BaseException:
+            self.service_states[service_key] = saved_service
+            self.accounted_at[service_key] = saved_accounted
+            if key is not None and check_state is not None:
+                self.check_states[key] = check_state
+            raise
 
     def _judge_service(self, service_key: str, at: float) -> None:
         old, _ = self.service_states[service_key]

@@ -186,3 +186,9 @@ async def test_it_writes_no_event_without_the_change_that_caused_it(http_target:
         await engine.run_check("almerys/pec/api")
     # the incident and its event are written together or not at all
     assert store.open_incidents() == [] and store.events() == []
+    # and the engine forgot the flip too, so the next result tries it again
+    assert engine.check_states["almerys/pec/api"].status == "up"
+    engine.router = lambda event: ([], [])
+    await engine.run_check("almerys/pec/api")
+    [incident] = store.open_incidents()
+    assert [e.type for e in store.events()] == ["incident.opened"]
