@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import AsyncIterator, Awaitable, Callable
+from typing import AsyncIterator, Awaitable, Callable, Iterator
 
 import jinja2
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 from monitor.clock import Clock
@@ -81,6 +83,7 @@ def create_app(
     async def scheduler_ctx(app: web.Application) -> AsyncIterator[None]:
         scheduler = Scheduler(app[ENGINE])
         app[SCHEDULER] = scheduler
+        app[REGISTRY].register(SchedulerHealth(scheduler))
         if schedule:
             scheduler.start()
         yield
@@ -147,6 +150,18 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path.startswith("/api/"):
             return web.json_response({"error": {"status": 500, "message": "internal error"}}, status=500)
         return pages.error_page(request, 500)
+
+
+class SchedulerHealth(Collector):
+    """``vigie_scheduler_healthy``: what /healthz says, for Prometheus."""
+
+    def __init__(self, scheduler: Scheduler) -> None:
+        self.scheduler = scheduler
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        yield GaugeMetricFamily(
+            "vigie_scheduler_healthy", "1 while the scheduler is running and beating", value=1.0 if self.scheduler.healthy else 0.0
+        )
 
 
 async def healthz(request: web.Request) -> web.Response:

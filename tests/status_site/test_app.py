@@ -49,6 +49,7 @@ async def test_it_exposes_metrics_for_every_check(aiohttp_client, tmp_path: Path
         "vigie_scheduler_lateness_seconds",
         "vigie_probes_in_flight",
         "vigie_build_info",
+        "vigie_scheduler_healthy",
     ):
         assert name in families, name
     [success] = families["vigie_probe_success"].samples
