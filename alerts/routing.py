@@ -71,7 +71,8 @@ class Router:
         self.specs = list(engine.config.alerts.channels)
         self.flapping = engine.config.alerts.flapping
         self.noticed: dict[str, FlapPeriod] = {}  # service -> the period whose notice is out
-        self.held: dict[str, int] = {}  # service -> incident whose events were held back in that period
+        # service -> incidents whose events were held back in that period, in order
+        self.held: dict[str, list[int]] = {}
         self.last_told: dict[tuple[int, str], float] = {}  # (incident, channel) -> when it last heard
         # more recipients of an event beyond the config's channels (e.g. ``subscriber:<id>``)
         self.recipients: list[Callable[[Event], list[str]]] = []
@@ -79,10 +80,15 @@ class Router:
 
     # -- routing ------------------------------------------------------------------
 
-    def __call__(self, event: Event) -> tuple[list[str], list[str]]:
+    def wanted(self, event: Event) -> list[str]:
+        """The config's channels that follow ``event``, then the other recipients (public subscribers)."""
         wanted = [spec.id for spec in self.specs if matches(spec, event)]
         for more in self.recipients:
             wanted += [r for r in more(event) if r not in wanted]
+        return wanted
+
+    def __call__(self, event: Event) -> tuple[list[str], list[str]]:
+        wanted = self.wanted(event)
         if not wanted or not event.type.startswith("incident."):
             return wanted, []
         incident_id = _incident_id(event)
@@ -93,8 +99,8 @@ class Router:
         if instable:
             for key in instable:
                 self._notice(key, event.at)
-                if incident_id is not None:
-                    self.held[key] = incident_id
+                if incident_id is not None and incident_id not in self.held.setdefault(key, []):
+                    self.held[key].append(incident_id)
             log.info("event %s of incident %s suppressed: %s flapping", event.type, incident_id, ", ".join(instable))
             return [], wanted
         if incident_id is not None:
@@ -148,7 +154,7 @@ class Router:
                 }
             },
         )
-        self._record(event, [spec.id for spec in self.specs if matches(spec, event)])
+        self._record(event, self.wanted(event))
         self.noticed[key] = period
         log.warning("service %s is flapping (%d changes within %gs): incident alerts held", key, len(flips), self.flapping.window)
 
@@ -169,28 +175,39 @@ class Router:
         return recorded
 
     def _stable(self, key: str, now: float) -> None:
+        """Tell the current state of every incident held back while ``key`` flapped.
+
+        An incident that came and went entirely inside the flapping period, of
+        which nobody was ever told, is left out: the flapping notice covered it.
+        An incident whose opening went out before the flapping began gets its
+        resolution (or current state) now — at-least-once for every incident.
+        """
         period = self.noticed.pop(key)
-        incident_id = self.held.pop(key, None)
         marker = {"service": key, "state": "stable", "since": iso(period.started_at)}
-        event: Event | None = None
-        if incident_id is not None:
+        told_any = False
+        for incident_id in self.held.pop(key, []):
             incident = self.store.incident(incident_id)
-            if incident is not None:
-                kind = "incident.resolved" if incident.resolved_at is not None else "incident.updated"
-                event = build_event(self.store, self.config, kind, incident_id, now)
-        if event is not None:
+            if incident is None:
+                continue
+            if incident.resolved_at is not None and not self.store.incident_told(incident_id):
+                continue
+            kind = "incident.resolved" if incident.resolved_at is not None else "incident.updated"
+            event = build_event(self.store, self.config, kind, incident_id, now)
+            if event is None:
+                continue
             event.data["flapping"] = marker
-            wanted = [spec.id for spec in self.specs if matches(spec, event)]
+            wanted = self.wanted(event)
             quiet = bool(event.services) and all(k in self.engine.in_maintenance for k in event.services)
             channels, suppressed = ([], wanted) if quiet else (wanted, [])
             self.store.record_event(
                 event.type, event.at, event.operator_id, event.services, event.data, channels, suppressed
             )
             for channel in channels:
-                self.last_told[(incident_id, channel)] = now  # type: ignore[index]
-        else:
+                self.last_told[(incident_id, channel)] = now
+            told_any = True
+        if not told_any:
             event = self._service_event(key, now, {"flapping": marker})
-            self._record(event, [spec.id for spec in self.specs if matches(spec, event)])
+            self._record(event, self.wanted(event))
         log.info("service %s is stable again", key)
 
     def _reminders(self, now: float) -> int:
@@ -200,7 +217,7 @@ class Router:
         recorded = 0
         for incident in self.store.open_incidents():
             keys = [s.key for s in incident.services]
-            if any(self.held.get(key) == incident.id for key in keys):
+            if any(incident.id in self.held.get(key, []) for key in keys):
                 continue  # flapping: quiet until stable
             if keys and all(key in self.engine.in_maintenance for key in keys):
                 continue
@@ -248,6 +265,8 @@ class Router:
                         self.noticed.pop(key, None)
                         self.held.pop(key, None)
                 elif key in self.noticed and key in event.services and _incident_id(event) is not None:
-                    self.held[key] = _incident_id(event)  # type: ignore[assignment]
+                    held = self.held.setdefault(key, [])
+                    if _incident_id(event) not in held:
+                        held.append(_incident_id(event))  # type: ignore[arg-type]
             if key in self.noticed and period.active(now):
                 log.info("service %s still flapping after restart", key)

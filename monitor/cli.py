@@ -77,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("export", help="write the public site as static files (HTML, API, feed, badges)")
     with_config(p)
     p.add_argument("--db", default="vigie.db", help="SQLite database to read (default: ./vigie.db)")
+    p.add_argument("--base-path", default="/", metavar="/PATH/",
+                   help="URL path OUTDIR is served from, for the links of 404.html (default: /)")
     p.add_argument("outdir", metavar="OUTDIR")
     p = commands.add_parser("eta", help="the recovery-time estimator")
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -129,7 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "export":
             from status_site.export import cmd_export
 
-            return cmd_export(args.config or default_config(), args.db, args.outdir)
+            return cmd_export(args.config or default_config(), args.db, args.outdir, args.base_path)
         if args.command == "eta":
             from monitor.backtest import cmd_backtest
 

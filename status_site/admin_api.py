@@ -10,6 +10,7 @@ checks it against the config and the current state and writes (or raises
 `AdminError` and writes nothing), and emits the engine events that make the
 public site render again on its next request. Errors are
 ``{"error": {"status", "message", "details"?}}``; never a 5xx for bad input.
+The routes' part of the OpenAPI document is built in `status_site.admin_openapi`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Awaitable, Callable, Literal, TypeVar
 from zoneinfo import ZoneInfo
@@ -30,7 +30,7 @@ from monitor.admin import AdminError
 from monitor.client import parse_time
 from monitor.engine import Engine
 from monitor.storage import EtaRecord, Incident, Maintenance
-from status_site import openapi
+from status_site import admin_openapi
 
 PREFIX = "/api/admin/"
 ADMIN_TOKEN = web.AppKey("admin_token", str)  # "" when the admin API is off
@@ -362,7 +362,7 @@ async def cancel_maintenance(request: web.Request) -> web.Response:
     return web.json_response(shown.maintenance(admin.cancel_maintenance(shown.engine, _id(request))))
 
 
-ROUTES: list[tuple[str, str, Handler, str, type[BaseModel] | None, str]] = [
+ROUTES: list[admin_openapi.AdminRoute] = [
     ("GET", "incidents", list_incidents, "List incidents: ?status=open (default) or all (the latest 200)",
      None, "AdminIncidentList"),
     ("POST", "incidents", open_incident, "Open a manual incident (201)", AdminIncidentOpen, "AdminIncident"),
@@ -393,97 +393,4 @@ def add_routes(app: web.Application, token: str | None = None) -> None:
         app.router.add_route(method, PREFIX + path, handler)
 
 
-# -- OpenAPI ----------------------------------------------------------------------------------
-
-_TIME = {"type": ["string", "null"], "format": "date-time"}
-_TEXTS = {"type": "object", "required": ["fr"], "additionalProperties": {"type": "string"}}
-_SCHEMAS: dict[str, dict[str, Any]] = {
-    "AdminIncident": {
-        "type": "object",
-        "required": ["id", "operator", "status", "auto", "title", "started_at", "updated_at", "resolved_at",
-                     "announced_eta", "eta", "services", "updates", "url"],
-        "properties": {
-            "id": {"type": "integer"}, "operator": {"type": "string"},
-            "status": {"enum": ["investigating", "identified", "monitoring", "resolved"]},
-            "auto": {"type": "boolean", "description": "Vigie resolves it on its own (false once a human takes over)"},
-            "title": _TEXTS, "started_at": _TIME, "updated_at": _TIME, "resolved_at": _TIME,
-            "announced_eta": _TIME, "eta": {"oneOf": [{"type": "null"}, {"$ref": openapi.REF + "AdminEta"}]},
-            "services": {"type": "array", "items": {"type": "object"}},
-            "updates": {"type": "array", "items": {"type": "object"}, "description": "newest first"},
-            "eta_history": {"type": "array", "items": {"$ref": openapi.REF + "AdminEta"}},
-            "url": {"type": "string"},
-        },
-    },
-    "AdminEta": {
-        "type": "object",
-        "properties": {"at": _TIME, "source": {"enum": ["operator", "estimate", "none"]}, "expected_at": _TIME,
-                       "low": _TIME, "high": _TIME, "basis": {"type": ["integer", "null"]},
-                       "scope": {"type": ["string", "null"]}},
-    },
-    "AdminMaintenance": {
-        "type": "object",
-        "required": ["id", "status", "services", "starts_at", "ends_at", "title", "message"],
-        "properties": {"id": {"type": "integer"}, "status": {"enum": ["scheduled", "in_progress", "completed", "cancelled"]},
-                       "services": {"type": "array", "items": {"type": "string"}}, "starts_at": _TIME, "ends_at": _TIME,
-                       "title": _TEXTS, "message": _TEXTS, "created_at": _TIME, "updated_at": _TIME},
-    },
-    "AdminIncidentList": {"type": "object", "required": ["incidents"],
-                          "properties": {"incidents": {"type": "array", "items": {"$ref": openapi.REF + "AdminIncident"}}}},
-    "AdminOutbox": {"type": "object", "required": ["deliveries", "counts"], "properties": {
-        "deliveries": {"type": "array", "items": {"type": "object"}},
-        "counts": {"type": "array", "items": {"type": "object"}}}},
-    "AdminMaintenanceList": {"type": "object", "required": ["maintenances"], "properties": {
-        "maintenances": {"type": "array", "items": {"$ref": openapi.REF + "AdminMaintenance"}}}},
-}
-
-
-def _error(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": {"$ref": openapi.REF + "Error"}}}}
-
-
-@dataclass(frozen=True)
-class AdminRouteDoc(openapi.RouteDoc):
-    """An admin route: bearer auth, a JSON body for POSTs, the errors it may answer."""
-
-    body: str | None = None  # the request body's schema name
-    created: bool = False
-
-    def operation(self) -> dict[str, Any]:
-        ok = {"description": "OK", "content": {"application/json": {"schema": self.schema}}}
-        responses: dict[str, Any] = {"201" if self.created else "200": ok}
-        responses["401"] = {**_error("No token or a wrong one"),
-                            "headers": {"WWW-Authenticate": {"schema": {"type": "string"}}}}
-        responses["404"] = _error("Unknown id, or the admin API is off (no token configured)")
-        operation: dict[str, Any] = {"summary": self.summary, "tags": list(self.tags),
-                                     "security": [{"bearerAuth": []}], "parameters": self.parameters}
-        if self.method == "post":
-            responses["400"] = _error("Malformed JSON")
-            responses["409"] = _error("Conflicts with the current state (already resolved, overlapping window…)")
-            responses["413"] = _error(f"Body larger than {MAX_BODY // 1024} KiB")
-            responses["422"] = _error("Wrong types, unknown fields, services or operator, a time in the past…")
-        if self.body is not None:
-            operation["requestBody"] = {"required": True, "content": {"application/json": {
-                "schema": {"$ref": openapi.REF + self.body}}}}
-        return {**operation, "responses": responses}
-
-
-def _document() -> None:
-    openapi.SCHEMAS.update(_SCHEMAS)
-    openapi.SECURITY_SCHEMES["bearerAuth"] = {
-        "type": "http", "scheme": "bearer", "description": "the token in $VIGIE_ADMIN_TOKEN of the running instance"}
-    status = {"name": "status", "in": "query", "required": False, "schema": {"type": "string"}}
-    for method, path, _, summary, body, response in ROUTES:
-        params = [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}] if "{id" in path else []
-        if method == "GET" and "{id" not in path:
-            params.append(status)
-        if body is not None:
-            schema = body.model_json_schema(ref_template=openapi.REF + "{model}")
-            openapi.SCHEMAS.update(schema.pop("$defs", {}))
-            openapi.SCHEMAS[body.__name__] = schema
-        openapi.register(AdminRouteDoc(
-            PREFIX + path.replace(r":\d+", ""), summary, schema={"$ref": openapi.REF + response}, parameters=params,
-            tags=("admin",), method=method.lower(), body=body and body.__name__, created=summary.endswith("(201)")))
-
-
-_document()
-
+admin_openapi.document(ROUTES, PREFIX, MAX_BODY)

@@ -12,13 +12,17 @@ under ``en/``)::
     operators/almerys/7d/index.html     /operators/almerys?range=7d
     incidents/7/index.html              /incidents/7
     history/index.html                  /history
-    404.html                            the not-found page (en/404.html too)
+    404.html                            the not-found page (en/404.html too), see below
     en/...                              the same pages with ?lang=en
     api/v2/summary.json …               /api/v2/*.json (default language)
     api/openapi.json, feed.atom, badge/{op}.svg, badge/{op}/{svc}.svg, static/*
 
 Every link between exported files is relative and names ``index.html``
-explicitly, so the tree works from any sub-path and from ``file://``. Files are
+explicitly, so the tree works from any sub-path and from ``file://``. The
+exception is ``404.html``: a host serves it *at the missing URL*, however deep,
+so a relative link would resolve against the wrong directory. Its links are
+root-relative instead, under ``--base-path`` (default ``/``: the tree served at
+the root of its host; ``/statut/`` when it is served from there). Files are
 staged in a hidden directory inside OUTDIR, then renamed over their targets
 one by one: a CDN sync sees each file either old or new, never half-written.
 Unchanged files are left alone (same bytes, same mtime). Files of an earlier
@@ -38,7 +42,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping
-from urllib.parse import quote
+from urllib.parse import quote, urljoin
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -55,6 +59,8 @@ from status_site.views import LATENCY_RANGES, Snapshot, build_snapshot
 INDEX = "index.html"
 # root-absolute links that templates write by hand (footer links, the filter form)
 ROOT_ABSOLUTE = re.compile(r'(\s(?:href|src|action)=")(/(?!/)[^"#]*)(#[^"]*)?"')
+# links that are neither root-absolute, nor an anchor, nor another site (scheme:)
+RELATIVE = re.compile(r'(\s(?:href|src|action)=")(?![A-Za-z][A-Za-z0-9+.-]*:|/|#)([^"]*)"')
 
 
 class ExportError(Exception):
@@ -98,6 +104,14 @@ def relative(target: str, current: str) -> str:
     return quote(posixpath.relpath(target, posixpath.dirname(current) or "."))
 
 
+def base_path(value: str) -> str:
+    """``--base-path`` as ``/…/``: the URL path the export is served from (``/`` at a host's root)."""
+    if not value.startswith("/") or value.startswith("//") or any(c in value for c in "?#\\"):
+        raise ExportError(f"--base-path must be a URL path such as / or /statut/, not {value!r}")
+    inner = value.strip("/")
+    return f"/{quote(inner)}/" if inner else "/"
+
+
 class StaticLinks:
     """`pages.Linker` for one exported file: every link relative to where that file sits."""
 
@@ -119,11 +133,18 @@ def relativize(html: str, links: StaticLinks, lang: str) -> str:
     return ROOT_ABSOLUTE.sub(fix, html)
 
 
+def absolutize(html: str, url: str) -> str:
+    """The relative links of the page that sits at ``url`` made root-relative (anchors and other sites kept)."""
+    return RELATIVE.sub(lambda match: f'{match.group(1)}{urljoin(url, match.group(2))}"', html)
+
+
 # -- what to write -------------------------------------------------------------------------
 
 
-def site_files(app: web.Application, engine: Engine, snapshot: Snapshot) -> dict[str, bytes]:
-    """Every exported file and its bytes, rendered from one snapshot (nothing touches the disk)."""
+def site_files(app: web.Application, engine: Engine, snapshot: Snapshot, root: str = "/") -> dict[str, bytes]:
+    """Every exported file and its bytes, rendered from one snapshot (nothing touches the disk).
+
+    ``root`` is the normalized `base_path`, used only by the 404 pages."""
     config = engine.config
     languages = tuple(config.site.languages)
     default = languages[0]
@@ -143,10 +164,11 @@ def site_files(app: web.Application, engine: Engine, snapshot: Snapshot) -> dict
             files[f"badge/{operator.id}/{service.id}.svg"] = badge_for(service, default, tz).body
 
     def page(path: str, params: Mapping[str, str], lang: str, make: Callable[[StaticLinks], pages.Rendered],
-             name: str | None = None) -> None:
+             name: str | None = None, absolute: bool = False) -> None:
         current = name or page_file(path, params, lang, default)
         links = StaticLinks(current, default)
-        files[current] = relativize(make(links).body.decode(), links, lang).encode()
+        html = relativize(make(links).body.decode(), links, lang)
+        files[current] = (absolutize(html, root + quote(current)) if absolute else html).encode()
 
     for lang in languages:
         page("/", {}, lang, lambda links: pages.render_index(app, snapshot, lang, linker=links))
@@ -163,7 +185,8 @@ def site_files(app: web.Application, engine: Engine, snapshot: Snapshot) -> dict
                  lambda links: pages.render_incident(app, snapshot, lang, incident.id, links))
         page("/history", {}, lang, lambda links: pages.render_history(app, snapshot, lang, links))
         not_found = "404.html" if lang == default else f"{lang}/404.html"
-        page("/", {}, lang, lambda links: pages.error_rendering(app, lang, 404, links), name=not_found)
+        page("/", {}, lang, lambda links: pages.error_rendering(app, lang, 404, links), name=not_found,
+             absolute=True)
     return files
 
 
@@ -204,10 +227,15 @@ def write_tree(outdir: Path, files: Mapping[str, bytes]) -> int:
     return len(changed)
 
 
-def export_site(config: Config, db_path: str | Path, outdir: str | Path, clock: Clock | None = None) -> ExportReport:
-    """Render the stored state of ``db_path`` into ``outdir``. Never probes, never changes stored state."""
+def export_site(
+    config: Config, db_path: str | Path, outdir: str | Path, clock: Clock | None = None, base: str = "/"
+) -> ExportReport:
+    """Render the stored state of ``db_path`` into ``outdir``. Never probes, never changes stored state.
+
+    ``base`` is the URL path ``outdir`` is served from (see `base_path`)."""
     from status_site.app import create_app
 
+    root = base_path(base)
     db = Path(db_path)
     if not db.is_file():
         raise ExportError(f"no database at {db}: start `vigie run` first, or point --db at its database")
@@ -220,7 +248,7 @@ def export_site(config: Config, db_path: str | Path, outdir: str | Path, clock: 
         engine = Engine(config, store, clock)
         snapshot = build_snapshot(engine, clock.now())
         # the live app's templates, assets and config; it is never started, so it opens nothing
-        files = site_files(create_app(config, db, clock, schedule=False), engine, snapshot)
+        files = site_files(create_app(config, db, clock, schedule=False), engine, snapshot, root)
     except sqlite3.DatabaseError as exc:
         raise ExportError(f"cannot read the database {db}: {exc}") from None
     finally:
@@ -230,7 +258,7 @@ def export_site(config: Config, db_path: str | Path, outdir: str | Path, clock: 
     return ExportReport(out, len(files), sum(len(b) for b in files.values()), changed)
 
 
-def cmd_export(config_path: str, db_path: str, outdir: str) -> int:
+def cmd_export(config_path: str, db_path: str, outdir: str, base: str = "/") -> int:
     """``vigie export``: 0 when written, 1 when the database or OUTDIR is unusable (config errors: 2, in main)."""
     from monitor.config import load_config
 
@@ -238,7 +266,7 @@ def cmd_export(config_path: str, db_path: str, outdir: str) -> int:
     for warning in loaded.warnings:
         print(f"{warning} (warning)", file=sys.stderr)
     try:
-        report = export_site(loaded.config, db_path, outdir)
+        report = export_site(loaded.config, db_path, outdir, base=base)
     except ExportError as exc:
         print(f"vigie export: {exc}", file=sys.stderr)
         return 1

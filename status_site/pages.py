@@ -24,19 +24,18 @@ from markupsafe import Markup
 from monitor.config.model import PROFESSIONS
 from monitor.engine import Engine
 from monitor.judge import worst
-from monitor.events import epoch as _epoch
 from status_site import svg
-from status_site.i18n import Formatter, negotiate
+from status_site.i18n import negotiate
 from status_site.messages import I_AM, INCIDENT_WORDS, CHECK_WORDS, PROFESSIONS as PROFESSION_WORDS
-from status_site.messages import join_words, localized, status_word, texts
+from status_site.messages import status_word
+from status_site.sentences import Sentences, banner, maintenance_running
 from status_site.state import Rendered, rendered, respond
-from status_site.views import DAY, LATENCY_RANGES, UPTIME_WINDOWS, IncidentView, MaintenanceView, OperatorView
+from status_site.views import DAY, LATENCY_RANGES, UPTIME_WINDOWS, IncidentView, MaintenanceView
 from status_site.views import ServiceView, Snapshot
 from status_site.views import latency_series
 
 STATIC_DIR = Path(__file__).parent / "static"
 HTML = "text/html; charset=utf-8"
-OUTAGE = ("partial_outage", "major_outage")
 MAINTENANCE_AHEAD = 14 * DAY  # how far ahead the overview announces maintenance windows
 
 
@@ -83,8 +82,9 @@ def add_routes(app: web.Application) -> None:
 # -- the context every template gets ------------------------------------------------
 
 
-class Page:
-    """The language-bound helpers a template uses: links that keep the language, words, times."""
+class Page(Sentences):
+    """The language-bound helpers a template uses: links that keep the language, words, times
+    (and, from `Sentences`, ETAs, maintenance windows and durations in sentences)."""
 
     def __init__(
         self, app: web.Application, lang: str, path: str, params: Mapping[str, str] | None = None,
@@ -93,14 +93,12 @@ class Page:
         from status_site.app import CONFIG
 
         config = app[CONFIG]
+        super().__init__(lang, ZoneInfo(config.site.timezone))
         self.app = app
-        self.lang = lang
         self.languages = tuple(config.site.languages)
         self.default = self.languages[0]
         self.path = path
         self.params = dict(params or {})
-        self.t = texts(lang)
-        self.fmt = Formatter(lang, ZoneInfo(config.site.timezone))
         self.site_title = config.site.title
         self.assets: dict[str, Asset] = app[ASSETS]
         self.linker = linker  # None: root-absolute links with ?lang= (the live site)
@@ -132,9 +130,6 @@ class Page:
     def incident_href(self, incident_id: int) -> str:
         return self.href(f"/incidents/{int(incident_id)}")
 
-    def name(self, value: Mapping[str, str] | str | None) -> str:
-        return localized(value, self.lang)
-
     def status(self, status: str | None) -> str:
         return status_word(self.lang, status)
 
@@ -151,104 +146,11 @@ class Page:
     def icon(self, status: str | None) -> Markup:
         return svg.status_icon(status)
 
-    def since(self, at: float, now: float) -> str:
-        """'depuis 14 h 05 (il y a 25 minutes)'."""
-        return self.t.since.format(when=self.fmt.since(at, now), ago=self.fmt.ago(now - at))
-
     def bar(self, service: ServiceView) -> Markup:
         return svg.uptime_bar(service.days, self.fmt, self.t, self.name(service.name), self.incident_href)
 
     def bar_days(self, service: ServiceView) -> Markup:
         return svg.uptime_days(service.days, self.fmt, self.t, self.incident_href)
-
-    def eta(self, eta: Mapping[str, Any] | None, now: float) -> str | None:
-        """The recovery estimate in one sentence, or None when there is nothing to say."""
-        if not eta:
-            return None
-        expected = _epoch(eta.get("expected_at"))
-        if expected is None:
-            return self.t.eta_unknown
-        when = self.moment(expected, now)
-        if eta.get("source") == "operator":
-            return self.t.eta_operator.format(when=when)
-        low, high, basis = _epoch(eta.get("low")), _epoch(eta.get("high")), eta.get("basis")
-        if low is None or high is None or not basis:
-            return self.t.eta_estimate_short.format(when=when)
-        return self.t.eta_estimate.format(
-            when=when, low=self.moment(low, now), high=self.moment(high, now), basis=basis
-        )
-
-    def moment(self, at: float, now: float) -> str:
-        """A time near now as a sentence part: '16 h 00' today, else 'le 2 décembre à 16 h 00'."""
-        if self.fmt.same_day(at, now):
-            return self.fmt.time(at)
-        return self.t.moment_day.format(day=self.fmt.day_month(at, now), time=self.fmt.time(at))
-
-    def incident_eta(self, incident: IncidentView, now: float) -> tuple[str, str] | None:
-        """What an open incident's page says of its recovery: (kind, sentence), kind being
-        ``overdue`` (the ETA has passed and it is still open), ``eta`` or ``unknown``."""
-        if incident.resolved:
-            return None
-        if incident.eta and incident.eta_overdue(now):
-            words = self.t.eta_overdue_operator if incident.eta.get("source") == "operator" else self.t.eta_overdue_estimate
-            return "overdue", words.format(when=self.moment(incident.eta["expected_at"], now))
-        sentence = self.eta(incident.eta, now) if incident.eta else None
-        if sentence:
-            return "eta", sentence
-        if incident.eta_unknown:
-            return "unknown", self.t.eta_unknown
-        return None
-
-    def eta_history_line(self, entry: Mapping[str, Any], now: float) -> str:
-        """One past ETA: its source, expected time and interval ('pas d'estimation' when there was none)."""
-        expected = _epoch(entry.get("expected_at"))
-        if entry.get("source") not in ("operator", "estimate") or expected is None:
-            return self.t.eta_history_none
-        when = self.moment(expected, now)
-        if entry.get("source") == "operator":
-            return self.t.eta_history_operator.format(when=when)
-        low, high, basis = _epoch(entry.get("low")), _epoch(entry.get("high")), entry.get("basis")
-        if low is None or high is None or not basis:
-            return self.t.eta_history_estimate_short.format(when=when)
-        return self.t.eta_history_estimate.format(
-            when=when, low=self.moment(low, now), high=self.moment(high, now), basis=basis
-        )
-
-    def maintenance_when(self, window: MaintenanceView, now: float) -> str:
-        """'Maintenance en cours jusqu'à 23 h 00', 'Maintenance prévue le 2 décembre de 22 h 00 à 23 h 30'."""
-        fmt, t = self.fmt, self.t
-        start, end = fmt.time(window.starts_at), fmt.time(window.ends_at)
-        if maintenance_running(window, now):
-            if fmt.same_day(window.ends_at, now):
-                return t.maintenance_now.format(end=end)
-            return t.maintenance_now_day.format(day=fmt.day_month(window.ends_at, now), end=end)
-        if not fmt.same_day(window.starts_at, window.ends_at):
-            return t.maintenance_planned_span.format(
-                day=fmt.day_month(window.starts_at, now), start=start, end_day=fmt.day_month(window.ends_at, now), end=end
-            )
-        if fmt.same_day(window.starts_at, now):
-            return t.maintenance_today.format(start=start, end=end)
-        return t.maintenance_planned.format(day=fmt.day_month(window.starts_at, now), start=start, end=end)
-
-    def maintenance_running(self, window: MaintenanceView, now: float) -> bool:
-        return maintenance_running(window, now)
-
-    def maintenance_services(self, window: MaintenanceView, snapshot: Snapshot, operator_id: str | None = None) -> list[str]:
-        """The services a window touches, each with its operator's name unless it is ``operator_id``'s."""
-        names = []
-        for service in window.services:
-            owner = service.key.split("/", 1)[0]
-            operator = snapshot.operator(owner)
-            name = self.name(service.name)
-            if owner != operator_id:
-                name = f"{operator.name if operator else owner}{self.t.colon} {name}"
-            names.append(name)
-        return names
-
-    def duration(self, incident: IncidentView, now: float) -> str:
-        if incident.resolved:
-            return self.fmt.duration(incident.duration(now))
-        return self.t.ongoing_for.format(duration=self.fmt.duration(incident.duration(now)))
 
     def render(self, template: str, status: int = 200, **context: Any) -> Rendered:
         html = self.app_templates().get_template(template).render(page=self, t=self.t, fmt=self.fmt, **context)
@@ -258,8 +160,6 @@ class Page:
         from status_site.app import TEMPLATES
 
         return self.app[TEMPLATES]
-
-
 
 
 def _lang(request: web.Request) -> str:
@@ -278,13 +178,6 @@ def _snapshot(request: web.Request) -> Snapshot:
     from status_site.app import SITE
 
     return request.app[SITE].snapshot()
-
-
-def maintenance_running(window: MaintenanceView, now: float) -> bool:
-    """In progress, whether or not the maintenance manager has ticked yet."""
-    if window.status == "in_progress":
-        return window.ends_at > now
-    return window.status == "scheduled" and window.starts_at <= now < window.ends_at
 
 
 def shown_maintenances(
@@ -308,33 +201,6 @@ def shown_maintenances(
 
 
 # -- the overview ----------------------------------------------------------------------
-
-
-def banner(groups: list[tuple[OperatorView, list[ServiceView], Any]], lang: str) -> tuple[str, str | None]:
-    """The overall state of the services shown, in one sentence, and the status it stands for."""
-    t = texts(lang)
-    statuses = [s.status for _, services, _ in groups for s in services]
-    overall = worst(statuses)  # type: ignore[arg-type]
-    if overall is None:
-        return t.banner_unknown, None
-    if overall == "operational":
-        return (t.banner_ok if None not in statuses else t.banner_some_unknown), overall
-    if overall in OUTAGE:
-        sentence, matching = t.banner_outage, OUTAGE
-    elif overall == "degraded_performance":
-        sentence, matching = t.banner_degraded, (overall,)
-    else:
-        sentence, matching = t.banner_maintenance, (overall,)
-    hit = [
-        (operator.name, [localized(s.name, lang) for s in services if s.status in matching])
-        for operator, services, _ in groups
-    ]
-    hit = [(name, names) for name, names in hit if names]
-    if len(hit) == 1:
-        where = f"{hit[0][0]} : {join_words(hit[0][1], lang)}" if lang == "fr" else f"{hit[0][0]}: {join_words(hit[0][1], lang)}"
-    else:
-        where = join_words([f"{name} ({join_words(names, lang)})" for name, names in hit], lang)
-    return sentence.format(where=where), overall
 
 
 async def index(request: web.Request) -> web.Response:

@@ -64,6 +64,7 @@ SUBJECT_WORDS: dict[str, dict[str, str]] = {
         "flapping": "{service} change d'état sans cesse ({changes} fois en {window}) : les alertes sont suspendues "
         "jusqu'à ce qu'il se stabilise.",
         "stable_again": "{service} est de nouveau stable.",
+        "test": "message de test",
     },
     "en": {
         "investigating": "outage", "identified": "outage, cause identified", "monitoring": "recovered, monitoring",
@@ -73,6 +74,7 @@ SUBJECT_WORDS: dict[str, dict[str, str]] = {
         "stable": "stable again", "reminder": "reminder",
         "flapping": "{service} keeps changing state ({changes} times in {window}): alerts are held until it settles.",
         "stable_again": "{service} is stable again.",
+        "test": "test message",
     },
 }
 MAINTENANCE_BY_EVENT = {"maintenance.scheduled": "scheduled", "maintenance.started": "in_progress",
@@ -137,6 +139,8 @@ def alert_view(event: "EventRow", lang: str, tz: ZoneInfo, base_url: str = "") -
             "ends": fmt.datetime(ends) if ends is not None else "",
             "url": _link(window.get("url", ""), lang),
         }
+    if data.get("test"):
+        return test_view(event, lang, fmt, base_url)
     if "incident" not in data:
         return flapping_view(event, lang, fmt, base_url)
     incident = data["incident"]
@@ -167,6 +171,17 @@ def alert_view(event: "EventRow", lang: str, tz: ZoneInfo, base_url: str = "") -
         "message_at": fmt.datetime(a) if (a := _epoch(latest.get("at"))) is not None else "",
         "eta": eta_sentence(incident.get("eta"), fmt, event.at),
         "url": _link(incident.get("url", ""), lang),
+    }
+
+
+def test_view(event: "EventRow", lang: str, fmt: Formatter, base_url: str) -> dict[str, Any]:
+    """``vigie alerts test``: says only that the channel works."""
+    words = SUBJECT_WORDS[lang]
+    return {
+        "template": "incident", "operator": "Vigie", "services": [], "service_lines": [],
+        "status": words["test"], "incident_status": "", "title": words["test"], "since": "", "resolved": None,
+        "message_at": fmt.datetime(event.at), "message": str(event.data.get("message", "")), "eta": None,
+        "url": _link(base_url + "/", lang),
     }
 
 

@@ -131,6 +131,15 @@ class OutboxMixin:
         )
         return [self._delivery(row) for row in rows]
 
+    def incident_told(self, incident_id: int) -> bool:
+        """Whether any event of this incident went (or is going) to anyone, rather than being held back."""
+        row = self.db.execute(
+            """SELECT 1 FROM deliveries d JOIN events e ON e.id = d.event_id
+               WHERE json_extract(e.data, '$.incident.id') = ? AND d.status != 'suppressed' LIMIT 1""",
+            (str(incident_id),),
+        ).fetchone()
+        return row is not None
+
     def outbox_counts(self) -> dict[tuple[str, str], int]:
         """(channel, status) -> number of deliveries."""
         return {

@@ -359,3 +359,14 @@ async def test_it_tells_of_a_flapping_service_and_of_a_reminder(world: Any) -> N
     reminder.event.data["reminder"] = True
     await w.channel().send(reminder)
     assert (await server.next_message())["Subject"] == f"[Vigie] Almerys — {PEC_FR} : panne (rappel)"
+
+
+def test_it_writes_a_plain_test_message_for_vigie_alerts_test() -> None:
+    from alerts.channels.email import alert_view, subject
+    from monitor.storage.outbox import EventRow
+
+    event = EventRow(0, "vigie.test", 1_800_000_000.0, None, (), {"message": "Essai depuis vigie alerts test", "test": True})
+    for lang, words in (("fr", "[Vigie] Vigie : message de test"), ("en", "[Vigie] Vigie: test message")):
+        view = alert_view(event, lang, ZoneInfo("Europe/Paris"), "https://statut.example.org")
+        assert subject(view["operator"], view["services"], view["status"], lang) == words
+        assert view["message"] == "Essai depuis vigie alerts test"

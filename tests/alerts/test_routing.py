@@ -190,3 +190,43 @@ async def test_it_reminds_a_channel_of_an_open_incident(
     http_target.status["pec"] = 200
     await tick(engine, clock)
     assert router.tick(opened + 20000) == 0  # resolved: no more reminders
+
+
+async def test_it_tells_every_held_incident_once_the_service_is_stable(
+    setup: tuple[Engine, Router], http_target: SwitchableTarget, clock: FakeClock
+) -> None:
+    """An incident whose opening went out before the flapping began must still be resolved for receivers."""
+    engine, router = setup
+    await tick(engine, clock)
+    clock.advance(11 * 60)  # the first flip (unknown -> operational) ages out of the window
+    for status in (503, 200, 503):  # incident A opened and resolved, B opened: all told
+        http_target.status["pec"] = status
+        await tick(engine, clock)
+    http_target.status["pec"] = 200  # the 4th flip in the window: flapping; B's resolution is held
+    await tick(engine, clock)
+    http_target.status["pec"] = 503  # C opens while flapping: held
+    await tick(engine, clock)
+    first, second, third = sorted(engine.store.incidents(), key=lambda i: i.id)
+    assert sent(engine) == ["incident.opened", "incident.resolved", "incident.opened", f"{FLAPPING}:instable"]
+    clock.advance(11 * 60)
+    router.tick(clock.now())
+    told = [(d.event.type, d.event.data["incident"]["id"]) for d in engine.store.deliveries(channel="all")
+            if d.status != "suppressed" and "incident" in d.event.data]
+    assert told[-2:] == [("incident.resolved", str(second.id)), ("incident.updated", str(third.id))]
+    # every incident anyone heard of was heard of to its current state
+    assert {incident_id for _, incident_id in told} == {str(first.id), str(second.id), str(third.id)}
+
+
+async def test_it_tells_subscribers_of_flapping_too(
+    setup: tuple[Engine, Router], http_target: SwitchableTarget, clock: FakeClock
+) -> None:
+    engine, router = setup
+    router.recipients.append(lambda event: ["subscriber:1"])
+    await tick(engine, clock)
+    for status in (503, 200, 503, 200, 503):
+        http_target.status["pec"] = status
+        await tick(engine, clock)
+    assert f"{FLAPPING}:instable" in sent(engine, "subscriber:1")
+    clock.advance(11 * 60)
+    router.tick(clock.now())
+    assert sent(engine, "subscriber:1")[-1] == "incident.updated:stable"

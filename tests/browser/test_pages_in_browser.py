@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import os
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 
+from status_site.export import site_files, write_tree
+from status_site.views import build_snapshot
 from tests.browser.conftest import ARTIFACTS, CHROMIUM, LiveSite, MakeSite, OpenPage, Visit
 
 if not CHROMIUM.exists():
@@ -170,6 +174,43 @@ async def test_it_filters_services_by_profession(live_site: LiveSite, open_page:
         await page.locator(".filter-note a").click()
     assert await page.locator(".service-name").count() == 4
     visit.assert_clean()
+
+
+async def test_it_filters_by_profession_with_links_in_the_static_export(
+    live_site: LiveSite, open_page: OpenPage, tmp_path: Path
+) -> None:
+    """A static server ignores ``?profession=``: the export's filter is links to one page per profession."""
+    files = site_files(live_site.app, live_site.engine, build_snapshot(live_site.engine, live_site.clock.now()))
+    write_tree(tmp_path, files)
+    app = web.Application()
+    app.router.add_static("/", tmp_path)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        visit = await open_page("phone")
+        page = visit.page
+        await page.context.add_init_script(path=str(AXE_FILE_PATH))
+        await page.goto(f"http://127.0.0.1:{runner.addresses[0][1]}/index.html")
+        nav = page.get_by_role("navigation", name="Filtrer par métier")
+        assert await nav.get_by_role("link", name="Tous les métiers").get_attribute("aria-current") == "page"
+        async with page.expect_navigation():
+            await nav.get_by_role("link", name="Je suis opticien").click()
+        assert page.url.endswith("/professions/opticien/index.html")
+        services = [plain(n) for n in await page.locator(".service-name").all_inner_texts()]
+        assert services == [PEC, "Visiodroits"]
+        assert await nav.get_by_role("link", name="Je suis opticien").get_attribute("aria-current") == "page"
+        assert "Je suis opticien" in await text(page, ".filter-note")
+        await fits_a_phone(page)
+        results = AxeResults(await audit(page))
+        assert not results.violations_count, results.generate_report()
+        await page.screenshot(path=str(ARTIFACTS / "export-profession-phone-fr.png"), full_page=True)
+        async with page.expect_navigation():
+            await nav.get_by_role("link", name="Tous les métiers").click()
+        assert page.url.endswith("/index.html") and await page.locator(".service-name").count() == 4
+        visit.assert_clean()
+    finally:
+        await runner.cleanup()
 
 
 # -- navigation to the other pages ----------------------------------------------------------------------

@@ -20,6 +20,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 import aiohttp
 import feedparser
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from monitor.cli import main
@@ -37,6 +38,10 @@ ROOT = Path(__file__).resolve().parents[2]
 PEC = "Demande de prise en charge optique"
 HOSTILE = '<script>alert("x")</script> & "quotes"'
 LINK = re.compile(r'\s(?:href|src|action)="([^"]*)"')
+FILTER = re.compile(r'<(form|nav) class="filter\b.*?</\1>', re.S)
+FILTER_LINKS = re.compile(r'<nav class="filter filter-links" aria-label="([^"]+)">(.*?)</nav>', re.S)
+FILTER_LINK = re.compile(r'<li><a href="([^"]+)"( aria-current="page")?>([^<]+)</a></li>')
+SERVICE = re.compile(r'<li class="service" id="service-([^"]+)"')
 
 CONFIG = """
 site: {{title: "Vigie — export", base_url: "https://statut.example.org", languages: [fr, en]}}
@@ -159,6 +164,23 @@ async def exported(
         yield Exported(config, config_path, db, tmp_path / "site", now, report, live, static_server, session)
 
 
+def static_host(outdir: Path, base: str) -> web.Application:
+    """A host as GitHub Pages, Netlify or nginx's ``error_page 404`` serve an export from ``base``:
+    the files, and for any missing URL the ``404.html`` of its language, at that URL, status 404."""
+
+    async def serve(request: web.Request) -> web.StreamResponse:
+        rel = request.path[len(base):] if request.path.startswith(base) else ""
+        target = outdir / (rel + "index.html" if rel.endswith("/") or not rel else rel)
+        if ".." not in rel.split("/") and target.is_file():
+            return web.FileResponse(target)
+        page = outdir / ("en/404.html" if rel.startswith("en/") else "404.html")
+        return web.Response(status=404, body=page.read_bytes(), content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", serve)
+    return app
+
+
 def visible_text(html: str) -> str:
     """What a reader sees: the text between tags, without attributes (where the links differ)."""
     html = re.sub(r"<(script|style)\b.*?</\1>", "", html, flags=re.S)
@@ -211,7 +233,8 @@ async def test_it_writes_pages_that_say_what_the_live_pages_say(exported: Export
     for live_path, rel in pairs.items():
         live = (await exported.live_bytes(live_path)).decode()
         static = (await exported.static_bytes(rel)).decode()
-        assert visible_text(static) == visible_text(live), rel
+        # the profession filter is the one part that differs: a form live, links in the export
+        assert visible_text(FILTER.sub("", static)) == visible_text(FILTER.sub("", live)), rel
     index = visible_text((await exported.static_bytes("index.html")).decode())
     assert "Incidents en cours" in index and PEC in index and HOSTILE in index
     assert "Panne en cours chez Almerys" in index
@@ -226,6 +249,63 @@ async def test_it_writes_a_not_found_page_in_each_language(exported: Exported) -
         assert f'<html lang="{lang}">' in page and "404" in page
 
 
+# -- the profession filter ---------------------------------------------------------------------
+
+
+def filter_links(page: str) -> tuple[str, list[tuple[str, bool, str]]]:
+    """The exported filter: its accessible name and its links as (href, current, label)."""
+    [(label, links)] = FILTER_LINKS.findall(page)
+    return label, [(html_lib.unescape(h), bool(current), text) for h, current, text in FILTER_LINK.findall(links)]
+
+
+async def test_it_links_the_index_to_every_profession_page(exported: Exported) -> None:
+    for prefix, legend, everything in (("", "Filtrer par métier", "Tous les métiers"),
+                                       ("en/", "Filter by profession", "All professions")):
+        index = (exported.outdir / f"{prefix}index.html").read_text()
+        assert "<form" not in index and "?profession=" not in index  # a static server ignores queries
+        label, links = filter_links(index)
+        assert label == legend
+        assert links[0] == ("index.html", True, everything)
+        assert [(href, current) for href, current, _ in links[1:]] == [
+            ("professions/opticien/index.html", False), ("professions/pharmacien/index.html", False)]
+        for href, _, _ in links:
+            assert await exported.static_bytes(prefix + href)
+    assert filter_links((exported.outdir / "index.html").read_text())[1][1][2] == "Je suis opticien"
+
+
+async def test_it_shows_only_that_professions_services_on_its_page(exported: Exported) -> None:
+    expected = {"opticien": ["almerys-pec-optique", "viamedis-portail"],
+                "pharmacien": ["almerys-droits", "viamedis-portail"]}
+    for prefix in ("", "en/"):
+        everything = (await exported.static_bytes(f"{prefix}index.html")).decode()
+        assert SERVICE.findall(everything) == ["almerys-pec-optique", "almerys-droits", "viamedis-portail"]
+        for profession, services in expected.items():
+            rel = f"{prefix}professions/{profession}/index.html"
+            page = (await exported.static_bytes(rel)).decode()
+            assert SERVICE.findall(page) == services, rel
+            _, links = filter_links(page)
+            assert [href for href, current, _ in links if current] == ["index.html"], rel
+    pharmacist = (exported.outdir / "professions/pharmacien/index.html").read_text()
+    assert PEC not in visible_text(pharmacist)  # nor its open incident
+    assert "Filtre actif : « Je suis pharmacien »" in visible_text(pharmacist)
+
+
+async def test_it_links_each_profession_page_back_to_the_others(exported: Exported) -> None:
+    _, links = filter_links((exported.outdir / "en/professions/opticien/index.html").read_text())
+    assert links == [("../../index.html", False, "All professions"), ("index.html", True, "I am an optician"),
+                     ("../pharmacien/index.html", False, "I am a pharmacist")]
+    for href, _, _ in links:
+        url = urljoin(exported.static_url + "en/professions/opticien/index.html", href)
+        async with exported.session.get(url) as response:
+            assert response.status == 200, href
+
+
+async def test_it_keeps_the_filter_form_on_the_live_site(exported: Exported) -> None:
+    live = (await exported.live_bytes("/?profession=opticien")).decode()
+    assert '<form class="filter" method="get" action="/">' in live and "filter-links" not in live
+    assert '<option value="opticien" selected>' in live
+
+
 # -- links ----------------------------------------------------------------------------------
 
 
@@ -235,6 +315,8 @@ async def test_it_links_every_page_relatively_to_files_that_exist(exported: Expo
     files = exported.html_files()
     assert len(files) > 20
     for rel in files:
+        if rel.endswith("404.html"):
+            continue  # served at any missing URL: its links are root-relative (tested below)
         page = (exported.outdir / rel).read_text()
         for href in (html_lib.unescape(h) for h in LINK.findall(page)):
             parts = urlsplit(href)
@@ -259,6 +341,43 @@ async def test_it_links_each_page_to_its_other_language(exported: Exported) -> N
     english = (exported.outdir / "en/operators/almerys/7d/index.html").read_text()
     assert 'href="../../../../operators/almerys/7d/index.html"' in english
     assert 'href="../../../index.html"' in english  # home stays in English
+
+
+@pytest.mark.parametrize("base", ["/", "/statut/"])
+async def test_it_serves_a_not_found_page_whose_links_work_at_any_depth(
+    exported: Exported, base: str, tmp_path: Path, aiohttp_server: Any
+) -> None:
+    outdir = exported.outdir
+    if base != "/":
+        outdir = tmp_path / "served-from-statut"
+        export_site(exported.config, exported.db, outdir, FakeClock(exported.now), base=base)
+    server = await aiohttp_server(static_host(outdir, base))
+    for missing, lang in ((f"{base}operators/nope/deep/er/page", "fr"), (f"{base}en/incidents/999999/x/", "en")):
+        url = str(server.make_url(missing))
+        async with exported.session.get(url) as response:
+            assert response.status == 404, url
+            page = await response.text()
+        assert f'<html lang="{lang}">' in page and "404" in page
+        hrefs = [html_lib.unescape(h) for h in LINK.findall(page)]
+        assert any(h == f"{base}static/style.css" for h in hrefs), hrefs
+        assert f"{base}index.html" in hrefs and f"{base}feed.atom" in hrefs and f"{base}en/index.html" in hrefs
+        for href in hrefs:
+            if href.startswith("#") or urlsplit(href).scheme:
+                continue  # the skip link, another site
+            assert href.startswith(base), (missing, href)
+            async with exported.session.get(urljoin(url, href)) as found:
+                assert found.status == 200, (missing, href)
+
+
+def test_it_refuses_a_base_path_that_is_not_a_path(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(CONFIG.format(url="http://127.0.0.1:9", pec=PEC))
+    for bad in ("statut", "https://cdn.example.org/statut/", "//cdn.example.org/"):
+        argv = ["export", "-c", str(config), "--db", str(tmp_path / "v.db"), "--base-path", bad, str(tmp_path / "out")]
+        assert main(argv) == 1
+        err = capsys.readouterr().err
+        assert "--base-path must be a URL path" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
 
 
 async def test_it_keeps_live_js_polling_the_page_it_is_on(exported: Exported) -> None:
