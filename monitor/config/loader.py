@@ -187,6 +187,22 @@ def _duplicate_ids(doc: _Located, data: dict[str, Any]) -> list[Problem]:
     return problems
 
 
+def _unknown_references(doc: _Located, config: Config) -> list[Problem]:
+    """A channel that names an operator or service the config does not have would silently get nothing."""
+    operators = {o.id for o in config.operators}
+    services = {f"{o.id}/{s.id}" for o in config.operators for s in o.services}
+    problems = []
+    for i, channel in enumerate(config.alerts.channels):
+        for field, known, what in (("operators", operators, "operator"), ("services", services, "service")):
+            for j, value in enumerate(getattr(channel, field)):
+                if value != "*" and value not in known:
+                    node = doc.values.get(("alerts", "channels", i, field, j)) or doc.values[("alerts", "channels", i)]
+                    problems.append(
+                        doc.at(node, f"alerts.channels.{channel.id}.{field}[{j}]: unknown {what} {value!r}")
+                    )
+    return problems
+
+
 def _warnings(doc: _Located, config: Config) -> list[Problem]:
     warnings: list[Problem] = []
     for i, operator in enumerate(config.operators):
@@ -229,6 +245,7 @@ def parse_config(text: str, file: str = "<config>", env: Mapping[str, str] | Non
             if _readable_path(data, tuple(error["loc"]))[0] not in doc.unset_env
         ]
         raise ConfigError(problems) from None
+    problems += _unknown_references(doc, config)
     if problems:
         raise ConfigError(problems)
     return Loaded(config, _warnings(doc, config))

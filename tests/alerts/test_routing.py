@@ -23,12 +23,24 @@ CHANNELS = """\
     - {id: ends, type: apprise, url: "json://127.0.0.1:9/e", events: [incident.resolved]}
     - {id: nudge, type: apprise, url: "json://127.0.0.1:9/f", events: [incident.opened], reminder: 1h}"""
 FLAPPING_CONFIG = "  flapping: {changes: 3, window: 10m}"
+# a second operator, so that a channel may name one the first incident is not about
+VIAMEDIS = """  - id: viamedis
+    name: Viamedis
+    services:
+      - id: droits
+        name: Droits
+        checks: [{{id: api, type: http, url: "{url}/viamedis"}}]
+"""
+
+
+def routing_config(url: str, extra: str = "") -> str:
+    return config_yaml(url, CHANNELS, extra).replace("alerts:", VIAMEDIS.format(url=url) + "alerts:", 1)
 
 
 @pytest.fixture
 def setup(http_target: SwitchableTarget, tmp_path: Path, clock: FakeClock) -> Iterator[tuple[Engine, Router]]:
     store = Store(tmp_path / "v.db")
-    engine = Engine(parse(config_yaml(http_target.url, CHANNELS, FLAPPING_CONFIG)), store, clock)
+    engine = Engine(parse(routing_config(http_target.url, FLAPPING_CONFIG)), store, clock)
     router = Router(engine)
     engine.router = router
     yield engine, router
@@ -80,7 +92,7 @@ def event(type: str, services: tuple[str, ...], professions: tuple[str, ...] = (
     ],
 )
 def test_it_matches_channels_on_events_operators_services_and_professions(channel: str, evt: Event, expected: bool) -> None:
-    config = parse(config_yaml("http://127.0.0.1:9", CHANNELS))
+    config = parse(routing_config("http://127.0.0.1:9"))
     spec = next(c for c in config.alerts.channels if c.id == channel)
     assert matches(spec, evt) is expected
 
