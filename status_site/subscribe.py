@@ -218,7 +218,10 @@ def _same_origin(request: web.Request) -> bool:
 async def _post(request: web.Request) -> Any:
     if (request.content_length or 0) > MAX_FORM:
         raise web.HTTPRequestEntityTooLarge(max_size=MAX_FORM, actual_size=request.content_length or 0)
-    return await request.post()
+    try:
+        return await request.post()
+    except (UnicodeDecodeError, ValueError):  # not a form a browser would send
+        raise web.HTTPBadRequest(text="malformed form") from None
 
 
 async def subscribe(request: web.Request) -> web.Response:

@@ -354,3 +354,10 @@ async def test_it_alerts_a_confirmed_subscriber_through_the_apps_own_wiring(site
     assert alert["To"] == ADDRESS
     assert alert["Subject"] == "[Vigie] Almerys — Demande de prise en charge optique : panne"
     assert alert["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+async def test_it_answers_400_to_a_form_that_is_not_utf8(site: Site) -> None:
+    response = await site.client.post(
+        "/subscriptions", data=b"email=\xff\xfe&lang=fr", headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
+    assert response.status == 400 and site.rows() == []
