@@ -48,6 +48,10 @@ Body = TypeVar("Body", bound=BaseModel)
 def _not_blank(text: str) -> str:
     if not text.strip():
         raise ValueError("must not be blank")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate from a JSON \ud800 escape: not text
+        raise ValueError("must be valid Unicode text") from None
     return text
 
 
@@ -366,17 +370,17 @@ ROUTES: list[admin_openapi.AdminRoute] = [
     ("GET", "incidents", list_incidents, "List incidents: ?status=open (default) or all (the latest 200)",
      None, "AdminIncidentList"),
     ("POST", "incidents", open_incident, "Open a manual incident (201)", AdminIncidentOpen, "AdminIncident"),
-    ("GET", r"incidents/{id:\d+}", get_incident, "One incident with its updates and ETA history", None, "AdminIncident"),
-    ("POST", r"incidents/{id:\d+}/updates", update_incident,
+    ("GET", r"incidents/{id:\d{1,18}}", get_incident, "One incident with its updates and ETA history", None, "AdminIncident"),
+    ("POST", r"incidents/{id:\d{1,18}}/updates", update_incident,
      "Post an update (message, status, announced ETA, take over); a non-resolved status reopens a resolved one",
      AdminIncidentUpdate, "AdminIncident"),
-    ("POST", r"incidents/{id:\d+}/resolve", resolve_incident, "Resolve an incident", AdminIncidentResolve,
+    ("POST", r"incidents/{id:\d{1,18}}/resolve", resolve_incident, "Resolve an incident", AdminIncidentResolve,
      "AdminIncident"),
     ("GET", "maintenances", list_maintenances, "List maintenance windows: ?status=upcoming (default) or all",
      None, "AdminMaintenanceList"),
     ("POST", "maintenances", add_maintenance, "Plan a maintenance window (201)", AdminMaintenanceAdd,
      "AdminMaintenance"),
-    ("POST", r"maintenances/{id:\d+}/cancel", cancel_maintenance, "Cancel a window; one in progress ends now",
+    ("POST", r"maintenances/{id:\d{1,18}}/cancel", cancel_maintenance, "Cancel a window; one in progress ends now",
      None, "AdminMaintenance"),
     ("GET", "outbox", list_outbox, "Alert deliveries: ?status=dead (default) or pending, with counts per channel",
      None, "AdminOutbox"),

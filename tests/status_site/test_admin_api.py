@@ -272,3 +272,16 @@ async def test_it_shows_dead_and_pending_alert_deliveries(site: Site) -> None:
     pending = await call(site, "GET", "/api/admin/outbox?status=pending")
     assert [d["channel"] for d in pending["deliveries"]] == ["fspf"]
     await call(site, "GET", "/api/admin/outbox?status=nope", expect=400)
+
+
+async def test_it_answers_404_for_an_id_beyond_what_the_database_can_hold(site: Site) -> None:
+    await call(site, "POST", "/api/admin/maintenances/4808127085785637593778718754471936/cancel", expect=404)
+    await call(site, "GET", "/api/admin/incidents/99999999999999999999", expect=404)
+
+
+async def test_it_refuses_text_with_a_lone_surrogate(site: Site) -> None:
+    before = everything(site.engine.store)
+    body = b'{"operator": "almerys", "services": ["almerys/pec"], "title": "x", "message": "\\udb15 oops"}'
+    answer = await call(site, "POST", "/api/admin/incidents", body, expect=400)
+    assert "not valid JSON" in json.dumps(answer)
+    assert everything(site.engine.store) == before
