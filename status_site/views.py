@@ -14,6 +14,7 @@ from monitor.engine import Engine
 from monitor.judge import SERVICE_SEVERITY, worst
 from monitor.rollups import bucket_end, bucket_start, day_label, percentile
 from monitor.storage import EtaRecord, Incident
+from monitor.storage import IncidentUpdate as UpdateView  # already plain view data
 from monitor.storage.store import SERVICE_STATUSES
 
 DAY = 86400.0
@@ -79,15 +80,6 @@ class OperatorView:
     @property
     def professions(self) -> tuple[str, ...]:
         return tuple(sorted({p for s in self.services for p in s.professions}))
-
-
-@dataclass(frozen=True, slots=True)
-class UpdateView:
-    id: int
-    at: float
-    status: str
-    message: dict[str, str]
-    auto: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -319,7 +311,7 @@ def _incident_view(
         resolved_at=incident.resolved_at,
         updated_at=incident.updated_at,
         services=services,
-        updates=tuple(UpdateView(u.id, u.at, u.status, u.message, u.auto) for u in incident.updates),
+        updates=incident.updates,
         eta=_eta_object(etas[-1]) if etas and incident.resolved_at is None else None,
         eta_unknown=bool(etas) and etas[-1].source == "none" and incident.resolved_at is None,
         eta_history=tuple(

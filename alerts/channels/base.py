@@ -8,6 +8,8 @@ marks the delivery dead at once instead of retrying for 24 hours.
 
 from __future__ import annotations
 
+import abc
+
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +34,7 @@ class ChannelContext:
     resources: dict[str, Any]
 
 
-class Channel:
+class Channel(abc.ABC):
     """Base class: ``kind`` names the config's ``type``; subclasses implement ``send``."""
 
     kind = ""
@@ -45,8 +47,9 @@ class Channel:
     def id(self) -> str:
         return self.spec.id
 
+    @abc.abstractmethod
     async def send(self, delivery: "Delivery") -> None:
-        raise NotImplementedError
+        """Deliver, or raise `TransportError` saying whether retrying could help."""
 
     async def close(self) -> None:
         """Release what ``send`` opened (sessions, connections)."""
