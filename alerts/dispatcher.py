@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from typing import TYPE_CHECKING, Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Awaitable, Callable, Mapping, Protocol, TypeVar
 
 from alerts.channels.base import Channel, TransportError
 
@@ -28,6 +28,16 @@ if TYPE_CHECKING:
     from monitor.config.model import Alerts
     from monitor.storage import Store
     from monitor.storage.outbox import Delivery
+
+T = TypeVar("T")
+
+
+class Database(Protocol):
+    """Where the outbox lives: ``monitor.storage.database.Database`` (a writer thread and readers)."""
+
+    async def write(self, fn: "Callable[[Store], T]") -> T: ...
+
+    async def read(self, fn: "Callable[[Store], T]") -> T: ...
 
 log = logging.getLogger("vigie.alerts")
 Sleep = Callable[[float], Awaitable[None]]
@@ -45,11 +55,16 @@ def metric_channel(channel: str) -> str:
 
 
 class Dispatcher:
-    """Sends the outbox's deliveries; ``run()`` is the loop, ``step()`` one round (for tests)."""
+    """Sends the outbox's deliveries; ``run()`` is the loop, ``step()`` one round (for tests).
+
+    Every read and write of the outbox goes through ``db`` (the writer thread), so a slow
+    disk delays a delivery's bookkeeping, never the event loop. ``chores`` are ``fn(now)``
+    run on the writer thread once a second (flapping, reminders, purges).
+    """
 
     def __init__(
         self,
-        store: "Store",
+        db: Database,
         channels: Mapping[str, Channel],
         alerts: "Alerts",
         clock: "Clock",
@@ -65,7 +80,7 @@ class Dispatcher:
         chores: list[Callable[[float], object]] | None = None,
         resolvers: list[Callable[[str], Channel | None]] | None = None,
     ) -> None:
-        self.store = store
+        self.db = db
         self.channels = dict(channels)
         self.max_age = alerts.max_age
         self.clock = clock
@@ -100,7 +115,7 @@ class Dispatcher:
         while not self._stopping:
             self._wake.clear()  # before the round: a publish during it wakes the next one
             try:
-                self._start_round()
+                await self._start_round()
             except Exception:  # noqa: BLE001 - a bad round (database busy…) must not end the loop
                 log.exception("alert dispatcher round failed")
             waiters: set[asyncio.Future[object]] = {asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(self.sleep(self.poll))}
@@ -126,21 +141,22 @@ class Dispatcher:
 
     async def step(self) -> int:
         """One round, awaited to the end: returns how many deliveries were attempted."""
-        started = self._start_round()
+        started = await self._start_round()
         await asyncio.gather(*started)
         return len(started)
 
-    def _start_round(self) -> list[asyncio.Task[None]]:
+    async def _start_round(self) -> list[asyncio.Task[None]]:
         now = self.clock.now()
         if now - self._chores_at >= 1.0:
             self._chores_at = now
             for chore in self.chores:
                 try:
-                    chore(now)
+                    await self.db.write(lambda _store, chore=chore: chore(now))  # type: ignore[misc]
                 except Exception:  # noqa: BLE001 - a chore must not stop deliveries
                     log.exception("alert chore failed")
         started = []
-        for delivery in self.store.claim_deliveries(now, self.lease, self.batch):
+        claimed = await self.db.write(lambda store: store.claim_deliveries(now, self.lease, self.batch))
+        for delivery in claimed:
             if delivery.channel in self.in_flight:
                 continue  # still sending its predecessor (only when a lease ran out under a fake clock)
             task = asyncio.create_task(self._deliver(delivery), name=f"delivery-{delivery.id}")
@@ -169,21 +185,22 @@ class Dispatcher:
             async with asyncio.timeout(channel.spec.timeout):
                 await channel.send(delivery)
         except TransportError as exc:
-            self._failed(delivery, str(exc), exc.permanent, getattr(exc, "retry_after", None), started)
+            await self._failed(delivery, str(exc), exc.permanent, getattr(exc, "retry_after", None), started)
         except TimeoutError:
-            self._failed(delivery, f"timed out after {channel.spec.timeout:g}s", False, None, started)  # type: ignore[union-attr]
+            await self._failed(delivery, f"timed out after {channel.spec.timeout:g}s", False, None, started)  # type: ignore[union-attr]
         except asyncio.CancelledError:
             raise  # shutting down: the lease will expire and the delivery be claimed again
         except Exception as exc:  # noqa: BLE001 - a channel bug is a retryable failure, not a lost delivery
             log.exception("channel %s crashed on delivery %d", delivery.channel, delivery.id)
-            self._failed(delivery, f"internal error: {type(exc).__name__}", False, None, started)
+            await self._failed(delivery, f"internal error: {type(exc).__name__}", False, None, started)
         else:
             duration = self.clock.monotonic() - started
-            self.store.delivery_succeeded(delivery.id, self.clock.now(), duration)
+            at = self.clock.now()
+            await self.db.write(lambda store: store.delivery_succeeded(delivery.id, at, duration))
             log.info("delivery %d (%s) to channel %s delivered", delivery.id, delivery.event.type, delivery.channel)
             self._outcome(delivery.channel, "delivered")
 
-    def _failed(
+    async def _failed(
         self, delivery: "Delivery", error: str, permanent: bool, retry_after: float | None, started: float
     ) -> None:
         now = self.clock.now()
@@ -195,7 +212,7 @@ class Dispatcher:
                 delay = max(delay, min(retry_after, self.cap))
             if now + delay < delivery.created_at + self.max_age:
                 retry_at = now + delay
-        self.store.delivery_failed(delivery.id, now, duration, error, retry_at, permanent)
+        await self.db.write(lambda store: store.delivery_failed(delivery.id, now, duration, error, retry_at, permanent))
         if retry_at is None:
             why = "permanent error" if permanent else f"gave up after {delivery.attempts + 1} attempts"
             log.error("delivery %d to channel %s is dead (%s): %s", delivery.id, delivery.channel, why, error)
@@ -213,8 +230,8 @@ class Dispatcher:
 
     # -- for the admin API and the CLI ----------------------------------------------
 
-    def dead(self, limit: int = 200) -> list["Delivery"]:
-        return self.store.deliveries(status="dead", limit=limit)
+    async def dead(self, limit: int = 200) -> list["Delivery"]:
+        return await self.db.read(lambda store: store.deliveries(status="dead", limit=limit))
 
-    def pending(self, limit: int = 200) -> list["Delivery"]:
-        return self.store.deliveries(status="pending", limit=limit)
+    async def pending(self, limit: int = 200) -> list["Delivery"]:
+        return await self.db.read(lambda store: store.deliveries(status="pending", limit=limit))

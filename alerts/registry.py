@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 
     from monitor.config.model import Channel as ChannelSpec
     from monitor.engine import Engine
+    from monitor.metrics import Readings
+    from monitor.storage.database import Database
 
 log = logging.getLogger("vigie.alerts")
 
@@ -56,16 +58,22 @@ def build_channels(specs: "list[ChannelSpec]", ctx: ChannelContext) -> dict[str,
 
 
 @contextlib.asynccontextmanager
-async def start_alerts(engine: "Engine", registry: "CollectorRegistry", run: bool = True) -> AsyncIterator[Dispatcher]:
-    """Route the engine's events, build the channels and (``run``) drain the outbox until exit."""
+async def start_alerts(
+    engine: "Engine", db: "Database", registry: "CollectorRegistry", readings: "Readings", run: bool = True
+) -> AsyncIterator[Dispatcher]:
+    """Route the engine's events, build the channels and (``run``) drain the outbox until exit.
+
+    The router runs where the engine does — on the database's writer thread, inside the
+    transaction that records each event — so it is built there too.
+    """
     from monitor.metrics import AlertMetrics
 
     config = engine.config
-    router = Router(engine)
+    router = await db.write(lambda _store: Router(engine))
     engine.router = router
     ctx = ChannelContext(config=config, clock=engine.clock, resources={})
     channels = build_channels(config.alerts.channels, ctx)
-    metrics = AlertMetrics(registry, engine, [spec.id for spec in config.alerts.channels])
+    metrics = AlertMetrics(registry, [spec.id for spec in config.alerts.channels], readings)
     resolvers: list[Callable[[str], Any]] = []
     chores: list[Callable[..., Any]] = [router.tick]
     if config.alerts.smtp is not None:
@@ -73,12 +81,12 @@ async def start_alerts(engine: "Engine", registry: "CollectorRegistry", run: boo
         from alerts.channels.email import EmailChannel
         from alerts.subscriptions import Subscriptions
 
-        subscriptions = Subscriptions(engine.store, config, engine.clock)
+        subscriptions = Subscriptions(engine.store, config, engine.clock)  # writer thread only: routing, purges
         router.recipients.append(subscriptions.subscribers_for)
-        resolvers.append(EmailChannel.for_subscriber(ctx, engine.store).resolve)
+        resolvers.append(EmailChannel.for_subscriber(ctx, db).resolve)
         chores.append(subscriptions.purge)
     dispatcher = Dispatcher(
-        engine.store,
+        db,
         channels,
         config.alerts,
         engine.clock,

@@ -279,9 +279,9 @@ def cmd_run(path: str, listen: tuple[str, int], db: str) -> int:
     loaded = load_config(path)
     for warning in loaded.warnings:
         print(f"{warning} (warning)", file=sys.stderr)
-    from status_site.app import create_app
+    from monitor.service import create_app
 
-    app = create_app(loaded.config, db)
+    app = create_app(loaded.config, db, verbose=logging.getLogger("vigie").isEnabledFor(logging.DEBUG))
     asyncio.run(serve(app, *listen))
     return EXIT_OK
 

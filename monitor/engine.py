@@ -1,25 +1,29 @@
-"""The engine: runs a check, judges its result, and records what changed.
+"""The engine: judges measurements and records what changed.
 
-Probes measure, ``conditions.assess`` turns a result into an outcome,
-``judge`` turns outcomes into statuses, ``incidents.plan`` turns a service's
-flip into incident actions; the engine only glues them to the store, in one
-transaction per change, so a crash never leaves a flip without its incident.
+Probers measure and assess (``monitor.measurement``); ``judge`` turns outcomes
+into statuses; ``incidents.plan`` turns a service's flip into incident
+actions; the engine only glues them to the store. A batch of measurements is
+judged in one transaction — results, flips, incidents and events together —
+so a crash never leaves a flip without its incident, and a failed write
+leaves memory as the database still is: the batch is judged again later.
+
+The engine is not thread-safe: it lives on the database's writer thread
+(``Database.write``). Listeners hear of a change once it is committed.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable
 
 from monitor.clock import Clock, SystemClock
-from monitor.conditions import Assessment, assess
+from monitor.conditions import Assessment
 from monitor.config.model import CheckBase, Config, Operator, Service
 from monitor import incidents as plans
 from monitor.events import Event, build_event
 from monitor.maintenance import MaintenanceKeeper
+from monitor.measurement import Measurement
 from monitor.recovery import EtaKeeper
 from monitor.judge import CheckState, Flip, ServiceStatus, judge_check, service_status
 from monitor.storage import ResultRow, Store
@@ -44,25 +48,17 @@ class Target:
         return f"{self.operator.id}/{self.service.id}"
 
 
-@dataclass(frozen=True, slots=True)
-class Observation:
-    key: str
-    result: ProbeResult
-    assessment: Assessment
-    lateness: float
-    state: CheckState
-
-
 async def run_probe(check: CheckBase, ctx: ProbeContext) -> ProbeResult:
     """Run a check's probe, whatever happens: a probe that overruns or breaks is a failed result."""
+    import asyncio
+
     probe = PROBES[check.type]  # type: ignore[attr-defined]
     started = ctx.clock.now()
-    # the probe honours its own timeout; this is the backstop for a buggy one
     try:
-        async with asyncio.timeout(check.timeout + 1.0):
+        async with asyncio.timeout(check.timeout + 1.0):  # type: ignore[operator]
             return await probe(check, ctx)
     except TimeoutError:
-        return ProbeResult(started_at=started, duration=check.timeout + 1.0, error=f"timeout after {check.timeout:g}s")
+        return ProbeResult(started_at=started, duration=check.timeout + 1.0, error=f"timeout after {check.timeout:g}s")  # type: ignore[operator]
     except Exception as exc:  # noqa: BLE001 - a probe bug must not stop the schedule
         log.exception("probe %s crashed", check.type)
         return ProbeResult(started_at=started, duration=ctx.clock.now() - started, error=f"probe error: {exc!r}")
@@ -75,7 +71,6 @@ class Engine:
         self.config = config
         self.store = store
         self.clock = clock or SystemClock()
-        self.ctx = ProbeContext(clock=self.clock)
         self.targets: dict[str, Target] = {
             f"{o.id}/{s.id}/{c.id}": Target(f"{o.id}/{s.id}/{c.id}", o, s, c) for o, s, c in config.iter_checks()
         }
@@ -92,98 +87,82 @@ class Engine:
         now = self.clock.now()
         # time while Vigie was not running is not counted in uptime
         self.accounted_at: dict[str, float] = {k: now for k in self.services}
-        self.pending: list[ResultRow] = []
-        self.dirty: dict[str, CheckState] = {}
+        store.set_accounted(self.services, now)
         self.listeners: list[Listener] = []
         self.in_maintenance: set[str] = set()  # services inside an active maintenance window
         # picks the channels an event goes to: (channels, suppressed); set by the alerts package
         self.router: Callable[[Event], tuple[list[str], list[str]]] | None = None
-        self.in_flight = 0
-        self._semaphore: asyncio.Semaphore | None = None
+        self.unknown_keys: set[str] = set()  # measurements of checks this config does not have
         self.maintenance = MaintenanceKeeper(self)
         self.etas = EtaKeeper(self)
 
-    # -- running checks ---------------------------------------------------------
+    # -- judging measurements -------------------------------------------------------
 
-    @property
-    def semaphore(self) -> asyncio.Semaphore:
-        if self._semaphore is None:
-            self._semaphore = asyncio.Semaphore(self.config.scheduler.max_concurrency)
-        return self._semaphore
-
-    async def run_check(self, key: str, planned: float | None = None) -> Observation:
-        """Probe one check now (within the global concurrency cap) and record the outcome."""
-        target = self.targets[key]
-        async with self.semaphore:
-            lateness = max(0.0, self.clock.now() - planned) if planned is not None else 0.0
-            self.in_flight += 1
-            try:
-                result = await run_probe(target.check, self.ctx)
-            finally:
-                self.in_flight -= 1
-        assessment = assess(result, target.check.conditions, self.clock.now())
-        state = self.observe(key, result, assessment, lateness)
-        observation = Observation(key, result, assessment, lateness, state)
-        self.emit("observation", observation)
-        return observation
+    def ingest(self, measurements: Iterable[Measurement]) -> int:
+        """Judge a batch in one transaction; on failure memory is put back and the error raised."""
+        saved = self._memory()
+        rows: list[ResultRow] = []
+        try:
+            with self.store.transaction():
+                for m in measurements:
+                    if m.key not in self.targets:
+                        if m.key not in self.unknown_keys:
+                            self.unknown_keys.add(m.key)
+                            log.warning("measurement of unknown check %s (from %s) ignored", m.key, m.location)
+                        continue
+                    rows.append(_row(m))
+                    self._judge(m)
+                self.store.record_results(rows, {k: self.check_states[k] for k in {r.key for r in rows}})
+        except BaseException:
+            self._restore(saved)
+            raise
+        return len(rows)
 
     def observe(self, key: str, result: ProbeResult, assessment: Assessment, lateness: float = 0.0) -> CheckState:
-        """Judge one assessed result; write a flip (and what follows from it) at once."""
-        target = self.targets[key]
+        """Judge one assessed probe result now (the in-process path: tests, tools)."""
+        self.ingest([Measurement.of(key, result, assessment, lateness)])
+        return self.check_states[key]
+
+    def _memory(self) -> tuple[Any, ...]:
+        router_memory = getattr(self.router, "memory", None)
+        return (
+            dict(self.check_states),
+            dict(self.service_states),
+            dict(self.accounted_at),
+            set(self.in_maintenance),
+            router_memory() if router_memory else None,
+        )
+
+    def _restore(self, saved: tuple[Any, ...]) -> None:
+        self.check_states, self.service_states, self.accounted_at, self.in_maintenance, router_memory = saved
+        if router_memory is not None:
+            self.router.restore(router_memory)  # type: ignore[union-attr]
+
+    def _judge(self, m: Measurement) -> None:
+        target = self.targets[m.key]
         check = target.check
-        at = result.started_at
-        old = self.check_states[key]
+        old = self.check_states[m.key]
         state = judge_check(
-            old, assessment.outcome, at, assessment.reasons, check.failure_threshold, check.success_threshold  # type: ignore[arg-type]
+            old, m.outcome, m.at, m.reasons, check.failure_threshold, check.success_threshold  # type: ignore[arg-type]
         )
-        self.check_states[key] = state
-        self.pending.append(
-            ResultRow(
-                key=key,
-                at=at,
-                outcome=assessment.outcome,
-                duration=result.duration,
-                lateness=lateness,
-                status=result.status,
-                error=result.error,
-                failed=tuple(assessment.reasons),
-            )
-        )
+        self.check_states[m.key] = state
         if state.status == old.status:
-            self.dirty[key] = state
-            return state
-        flip = Flip("check", key, old.status, state.status, at, state.reasons)
-        with self._undo_on_failure(target.service_key, key, old):
-            with self.store.transaction():
-                self.store.record_flip(flip)
-                self.store.save_check_state(key, state)
-                self.dirty.pop(key, None)
-                self._judge_service(target.service_key, at)
-        log.info("check %s: %s -> %s %s", key, old.status, state.status, "; ".join(state.reasons))
+            return
+        flip = Flip("check", m.key, old.status, state.status, m.at, state.reasons)
+        self.store.record_flip(flip)
+        self.store.save_check_state(m.key, state)
+        self._judge_service(target.service_key, m.at)
+        log.info("check %s: %s -> %s %s", m.key, old.status, state.status, "; ".join(state.reasons))
         self.emit("flip", flip)
-        return state
 
     def rejudge_service(self, service_key: str, at: float) -> None:
         """Judge a service again after something other than a check changed (a maintenance window)."""
-        with self._undo_on_failure(service_key):
+        saved = self._memory()
+        try:
             with self.store.transaction():
                 self._judge_service(service_key, at)
-
-    @contextlib.contextmanager
-    def _undo_on_failure(self, service_key: str, key: str | None = None, check_state: CheckState | None = None) -> Iterator[None]:
-        """Keep memory and database in step: if the transaction fails, forget what it would have changed.
-
-        The next result is then judged from the state the database still holds, so the flip
-        (and its incident and events) is tried again rather than lost.
-        """
-        saved_service, saved_accounted = self.service_states[service_key], self.accounted_at[service_key]
-        try:
-            yield
         except BaseException:
-            self.service_states[service_key] = saved_service
-            self.accounted_at[service_key] = saved_accounted
-            if key is not None and check_state is not None:
-                self.check_states[key] = check_state
+            self._restore(saved)
             raise
 
     def _judge_service(self, service_key: str, at: float) -> None:
@@ -254,24 +233,19 @@ class Engine:
     def account_all(self) -> None:
         """Credit every service's current status with the time since it was last counted."""
         now = self.clock.now()
-        with self.store.transaction():
-            for service_key in self.services:
-                self._account(service_key, now)
-
-    def flush(self) -> int:
-        """Write the pending batch of results and check states."""
-        rows, states = self.pending, self.dirty
-        if not rows and not states:
-            return 0
-        self.pending, self.dirty = [], {}
-        self.store.record_results(rows, states)
-        return len(rows)
+        saved = dict(self.accounted_at)
+        try:
+            with self.store.transaction():
+                for service_key in self.services:
+                    self._account(service_key, now)
+        except BaseException:
+            self.accounted_at = saved
+            raise
 
     def prune(self) -> int:
         return self.store.prune_results(self.clock.now() - self.config.storage.raw_retention)
 
     def close(self) -> None:
-        self.flush()
         self.account_all()
 
     # -- listeners ----------------------------------------------------------------
@@ -291,9 +265,16 @@ class Engine:
         self.emit(kind, subject_id)
 
     def emit(self, kind: str, payload: Any) -> None:
+        """Tell the listeners of ``kind`` once what is being written is committed."""
+        self.store.after_commit(lambda: self._tell(kind, payload))
+
+    def _tell(self, kind: str, payload: Any) -> None:
         for listener in self.listeners:
             try:
                 listener(kind, payload)
             except Exception:  # noqa: BLE001 - a listener must not break judging
                 log.exception("listener failed on %s", kind)
 
+
+def _row(m: Measurement) -> ResultRow:
+    return ResultRow(m.key, m.at, m.outcome, m.duration, m.lateness, m.status, m.error, m.reasons)

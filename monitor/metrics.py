@@ -1,131 +1,164 @@
 """Prometheus metrics on a registry the caller owns (no module-level globals).
 
-Counters and histograms are fed as observations arrive; current states
-(statuses, open incidents, in-flight probes) are read from the engine at
-scrape time by a collector, so a series can never go stale.
+Probe families are fed by every measurement as it reaches the core; current
+states (statuses, open incidents, the outbox, the service's own health) are
+read at scrape time by collectors — the database-backed ones from `Readings`,
+refreshed on a reader thread just before each scrape — so a series can never
+go stale and a scrape never touches SQLite on the event loop.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
+from prometheus_client import CollectorRegistry, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily
 from prometheus_client.registry import Collector
 
 from monitor import __version__
-from monitor.engine import Engine, Observation
+from monitor.measurement import Measurement
+
+if TYPE_CHECKING:
+    from monitor.engine import Engine
+    from monitor.storage import Store
 
 LABELS = ("operator", "service", "check")
 CHECK_STATUSES = ("unknown", "up", "degraded", "down")
 COMPONENT_STATUSES = ("operational", "degraded_performance", "partial_outage", "major_outage", "under_maintenance")
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30)
 LATENESS_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+DELIVERY_OUTCOMES = ("delivered", "retry", "dead")
+OUTBOX_STATUSES = ("pending", "delivered", "dead", "suppressed")
 
 
-class Metrics:
-    """Vigie's metric families, registered on ``registry``."""
+class ProbeMetrics:
+    """The per-check probe families, fed by ``observe`` for every measurement received."""
 
-    def __init__(self, registry: CollectorRegistry, engine: Engine) -> None:
-        self.registry = registry
-        self.probe_success = Gauge(
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.success = Gauge(
             "vigie_probe_success", "1 if the last probe passed its down-severity conditions", LABELS, registry=registry
         )
-        self.probe_duration = Histogram(
+        self.duration = Histogram(
             "vigie_probe_duration_seconds", "Duration of probes", LABELS, buckets=DURATION_BUCKETS, registry=registry
         )
-        self.phase_duration = Gauge(
-            "vigie_probe_phase_duration_seconds",
-            "Duration of each phase of the last probe",
-            LABELS + ("phase",),
+        self.phases = Gauge(
+            "vigie_probe_phase_duration_seconds", "Duration of each phase of the last probe", LABELS + ("phase",),
             registry=registry,
         )
         self.cert_expiry = Gauge(
-            "vigie_tls_cert_expiry_timestamp_seconds",
-            "Expiry of the certificate the endpoint presented, Unix time",
-            LABELS,
-            registry=registry,
+            "vigie_tls_cert_expiry_timestamp_seconds", "Expiry of the certificate the endpoint presented, Unix time",
+            LABELS, registry=registry,
         )
         self.lateness = Histogram(
-            "vigie_scheduler_lateness_seconds",
-            "Delay between a probe's planned and actual start",
-            buckets=LATENESS_BUCKETS,
-            registry=registry,
+            "vigie_scheduler_lateness_seconds", "Delay between a probe's planned and actual start",
+            buckets=LATENESS_BUCKETS, registry=registry,
         )
         self.http_status = Gauge(
             "vigie_probe_http_status_code", "HTTP status code of the last probe's answer", LABELS, registry=registry
         )
-        # Stuck-scheduler signal: the event loop may still serve /metrics while no probe runs.
+        # Stuck-prober signal: the core may still serve /metrics while no probe runs.
         self.last_probe = Gauge(
-            "vigie_scheduler_last_probe_timestamp_seconds",
-            "When the last probe finished, Unix time",
-            registry=registry,
+            "vigie_scheduler_last_probe_timestamp_seconds", "When the last probe finished, Unix time", registry=registry
         )
-        registry.register(_StateCollector(engine))
-        engine.listeners.append(self._on_event)
+        self._children: dict[str, tuple[Any, Any]] = {}  # label lookups are most of the cost: once per check
 
-    def _on_event(self, kind: str, payload: Any) -> None:
-        if kind == "observation":
-            self.observe(payload)
+    def observe(self, m: Measurement) -> None:
+        children = self._children.get(m.key)
+        if children is None:
+            labels = m.key.split("/")
+            children = self._children[m.key] = (self.success.labels(*labels), self.duration.labels(*labels))
+        success, duration = children
+        success.set(0 if m.outcome == "down" else 1)
+        duration.observe(m.duration)
+        if m.phases:
+            labels = m.key.split("/")
+            for phase, seconds in m.phases.items():
+                self.phases.labels(*labels, phase).set(seconds)
+        if m.cert_not_after is not None:
+            self.cert_expiry.labels(*m.key.split("/")).set(m.cert_not_after)
+        if m.status is not None:
+            self.http_status.labels(*m.key.split("/")).set(m.status)
+        self.lateness.observe(m.lateness)
+        self.last_probe.set(m.at + m.duration)
 
-    def observe(self, observation: Observation) -> None:
-        labels = observation.key.split("/")
-        result = observation.result
-        self.probe_success.labels(*labels).set(0 if observation.assessment.outcome == "down" else 1)
-        self.probe_duration.labels(*labels).observe(result.duration)
-        for phase, seconds in result.phases.items():
-            self.phase_duration.labels(*labels, phase).set(seconds)
-        if result.cert is not None:
-            self.cert_expiry.labels(*labels).set(result.cert.not_after)
-        if result.status is not None:
-            self.http_status.labels(*labels).set(result.status)
-        self.lateness.observe(observation.lateness)
-        self.last_probe.set(result.started_at + result.duration)
+
+@dataclass
+class Readings:
+    """What the scrape shows that lives in the database; ``read`` runs on a reader thread."""
+
+    open_incidents: dict[str, int] = field(default_factory=dict)
+    outbox: dict[tuple[str, str], int] = field(default_factory=dict)
+    database_bytes: int = 0
+
+    def read(self, store: "Store") -> None:
+        counts: dict[str, int] = {}
+        for incident in store.open_incidents():
+            counts[incident.operator_id] = counts.get(incident.operator_id, 0) + 1
+        self.open_incidents = counts
+        self.outbox = store.outbox_counts()
+        size = 0
+        if store.path != ":memory:":
+            for suffix in ("", "-wal"):
+                try:
+                    size += os.path.getsize(store.path + suffix)
+                except OSError:
+                    pass
+        self.database_bytes = size
 
 
-class _StateCollector(Collector):
-    def __init__(self, engine: Engine) -> None:
+class StateCollector(Collector):
+    """Checks', services' and incidents' current state, and the service's own health."""
+
+    def __init__(self, engine: "Engine", readings: Readings, health: Callable[[], dict[str, Any]]) -> None:
         self.engine = engine
+        self.readings = readings
+        self.health = health
 
     def collect(self) -> Iterator[Any]:
         engine = self.engine
         checks = GaugeMetricFamily("vigie_check_status", "Current status of a check (1 for the current one)", labels=LABELS + ("status",))
-        for key, state in engine.check_states.items():
+        for key, state in dict(engine.check_states).items():  # a copy: the writer thread replaces values
             for status in CHECK_STATUSES:
                 checks.add_metric(key.split("/") + [status], 1.0 if state.status == status else 0.0)
         yield checks
         components = GaugeMetricFamily(
             "vigie_component_status", "Current status of a service (1 for the current one)", labels=("operator", "service", "status")
         )
-        for key, (current, _) in engine.service_states.items():
+        for key, (current, _) in dict(engine.service_states).items():
             for status in COMPONENT_STATUSES:
                 components.add_metric(key.split("/") + [status], 1.0 if current == status else 0.0)
         yield components
         incidents = GaugeMetricFamily("vigie_open_incidents", "Unresolved incidents", labels=("operator",))
-        counts = {operator.id: 0 for operator in engine.config.operators}
-        for incident in engine.store.open_incidents():
-            counts[incident.operator_id] = counts.get(incident.operator_id, 0) + 1
+        counts = {operator.id: 0 for operator in engine.config.operators} | self.readings.open_incidents
         for operator_id, count in counts.items():
             incidents.add_metric([operator_id], count)
         yield incidents
-        yield GaugeMetricFamily("vigie_probes_in_flight", "Probes running now", value=engine.in_flight)
         yield GaugeMetricFamily("vigie_checks_configured", "Checks in the configuration", value=len(engine.targets))
-        size = 0
-        if engine.store.path != ":memory:":
-            for suffix in ("", "-wal"):
-                try:
-                    size += os.path.getsize(engine.store.path + suffix)
-                except OSError:
-                    pass
-        yield GaugeMetricFamily("vigie_database_size_bytes", "Size of the SQLite database and its WAL", value=size)
+        yield GaugeMetricFamily(
+            "vigie_database_size_bytes", "Size of the SQLite database and its WAL", value=self.readings.database_bytes
+        )
         info = InfoMetricFamily("vigie_build", "Vigie's version")
         info.add_metric([], {"version": __version__})
         yield info
+        yield from _health_families(self.health())
 
 
-DELIVERY_OUTCOMES = ("delivered", "retry", "dead")
-OUTBOX_STATUSES = ("pending", "delivered", "dead", "suppressed")
+def _health_families(health: dict[str, Any]) -> Iterator[Any]:
+    """The service's own state: is it able to measure, judge and store right now?"""
+    yield GaugeMetricFamily("vigie_scheduler_healthy", "1 while the chores run and the local prober reports", value=float(health["scheduler"]))
+    yield GaugeMetricFamily("vigie_probes_in_flight", "Probes running now", value=health["in_flight"])
+    locations = GaugeMetricFamily("vigie_location_up", "1 while a location's prober reports", labels=("location",))
+    for location, up in health["locations"].items():
+        locations.add_metric([location], 1.0 if up else 0.0)
+    yield locations
+    yield GaugeMetricFamily("vigie_store_healthy", "1 while the store can write", value=1.0 if health["store_ok"] else 0.0)
+    yield GaugeMetricFamily("vigie_results_waiting", "Probe results received and not yet written", value=health["waiting"])
+    yield CounterMetricFamily("vigie_results_dropped", "Probe results lost because the waiting queue overflowed", value=health["dropped"])
+    yield CounterMetricFamily("vigie_store_write_failures", "Writes that failed because of the store", value=health["store_failures"])
+    yield CounterMetricFamily("vigie_prober_restarts", "Times the local prober had to be started again", value=health["restarts"])
+    yield CounterMetricFamily("vigie_probe_runs_skipped", "Planned probe runs skipped because the previous one was still running", value=health["skipped"])
 
 
 class AlertMetrics:
@@ -135,7 +168,9 @@ class AlertMetrics:
     never delivery ids, addresses or errors.
     """
 
-    def __init__(self, registry: CollectorRegistry, engine: Engine, channels: list[str]) -> None:
+    def __init__(self, registry: CollectorRegistry, channels: list[str], readings: Readings) -> None:
+        from prometheus_client import Counter
+
         self.deliveries = Counter(
             "vigie_alert_deliveries", "Alert delivery attempts by channel and outcome", ("channel", "outcome"),
             registry=registry,
@@ -143,21 +178,21 @@ class AlertMetrics:
         for channel in channels:
             for outcome in DELIVERY_OUTCOMES:
                 self.deliveries.labels(channel, outcome)
-        registry.register(_OutboxCollector(engine, channels))
+        registry.register(_OutboxCollector(readings, channels))
 
     def observe(self, channel: str, outcome: str) -> None:
         self.deliveries.labels(channel, outcome).inc()
 
 
 class _OutboxCollector(Collector):
-    def __init__(self, engine: Engine, channels: list[str]) -> None:
-        self.engine = engine
+    def __init__(self, readings: Readings, channels: list[str]) -> None:
+        self.readings = readings
         self.channels = channels
 
     def collect(self) -> Iterator[Any]:
         family = GaugeMetricFamily("vigie_alert_outbox", "Deliveries in the outbox by channel and status", labels=("channel", "status"))
         counts: dict[tuple[str, str], int] = {(c, s): 0 for c in self.channels for s in OUTBOX_STATUSES}
-        for (channel, status), n in self.engine.store.outbox_counts().items():
+        for (channel, status), n in self.readings.outbox.items():
             label = "subscribers" if channel.startswith("subscriber:") else channel
             counts[(label, status)] = counts.get((label, status), 0) + n
         for (channel, status), n in sorted(counts.items()):

@@ -8,7 +8,9 @@ answers 404 (with a JSON message saying why), as if it did not exist.
 Routes are thin: a pydantic model checks the body's shape, `monitor.admin`
 checks it against the config and the current state and writes (or raises
 `AdminError` and writes nothing), and emits the engine events that make the
-public site render again on its next request. Errors are
+public site render again. Each action runs on the service's writer thread
+(``Core.command``), reads of the admin lists there too, so what it answers is
+what it just wrote. Errors are
 ``{"error": {"status", "message", "details"?}}``; never a 5xx for bad input.
 The routes' part of the OpenAPI document is built in `status_site.admin_openapi`.
 """
@@ -20,6 +22,7 @@ import hmac
 import os
 from datetime import datetime
 from typing import Annotated, Any, Awaitable, Callable, Literal, TypeVar
+
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -28,9 +31,10 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from monitor import admin
 from monitor.admin import AdminError
 from monitor.client import parse_time
-from monitor.engine import Engine
+from monitor.config.model import Config
 from monitor.storage import EtaRecord, Incident, Maintenance
 from status_site import admin_openapi
+from status_site.keys import CONFIG, CORE, SITE
 
 PREFIX = "/api/admin/"
 ADMIN_TOKEN = web.AppKey("admin_token", str)  # "" when the admin API is off
@@ -40,6 +44,7 @@ MAX_TITLE = 300
 LIST_LIMIT = 200
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Body = TypeVar("Body", bound=BaseModel)
+T = TypeVar("T")
 
 
 # -- request bodies ----------------------------------------------------------------
@@ -192,13 +197,11 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 
 class Shown:
-    """Turns stored objects into the admin API's JSON, times in the site's time zone."""
+    """Turns stored objects into the admin API's JSON, times in the site's time zone (on the writer thread)."""
 
-    def __init__(self, request: web.Request) -> None:
-        from status_site.app import CONFIG, ENGINE  # app imports this module while it loads
-
-        self.engine: Engine = request.app[ENGINE]
-        self.config = request.app[CONFIG]
+    def __init__(self, config: Config, engine: Any) -> None:
+        self.engine = engine  # monitor.engine.Engine: the site never imports it
+        self.config = config
         self.zone = ZoneInfo(self.config.site.timezone)
 
     def at(self, when: float | None) -> str | None:
@@ -258,77 +261,102 @@ def _id(request: web.Request) -> int:
     return int(request.match_info["id"])  # the route only matches digits
 
 
+async def _run(request: web.Request, fn: Callable[[Shown], T], changes: bool = False) -> T:
+    """``fn(shown)`` on the writer thread, with the engine; an AdminError comes back as it was raised.
+
+    A change is answered once the public pages show it, so that what the admin sees next is true.
+    """
+    config = request.app[CONFIG]
+    result = await request.app[CORE].command(lambda engine: fn(Shown(config, engine)))
+    if changes:
+        await request.app[SITE].fresh()
+    return result
+
+
 # -- handlers -----------------------------------------------------------------------------
 
 
 async def list_incidents(request: web.Request) -> web.Response:
-    shown = Shown(request)
     which = request.query.get("status", "open")
-    if which == "open":
-        found = shown.engine.store.open_incidents()
-    elif which == "all":
-        found = shown.engine.store.incidents()[:LIST_LIMIT]
-    else:
+    if which not in ("open", "all"):
         raise AdminError(400, "status must be 'open' or 'all'")
-    return web.json_response({"incidents": [shown.incident(i) for i in found]})
+
+    def run(shown: Shown) -> dict[str, Any]:
+        store = shown.engine.store
+        found = store.open_incidents() if which == "open" else store.incidents()[:LIST_LIMIT]
+        return {"incidents": [shown.incident(i) for i in found]}
+
+    return web.json_response(await _run(request, run))
 
 
 async def get_incident(request: web.Request) -> web.Response:
-    shown = Shown(request)
-    return web.json_response(shown.incident(shown.stored(_id(request)), history=True))
+    incident_id = _id(request)
+    return web.json_response(await _run(request, lambda shown: shown.incident(shown.stored(incident_id), history=True)))
 
 
 async def open_incident(request: web.Request) -> web.Response:
-    shown = Shown(request)
     body = await read_body(request, AdminIncidentOpen)
-    eta = None if body.eta is None else shown.when(body.eta, "eta")
-    incident_id = admin.open_incident(shown.engine, body.operator, body.services, _texts(body.title),
-                                      _texts(body.message), body.status, eta)
-    incident = shown.incident(shown.stored(incident_id), history=True)
+
+    def run(shown: Shown) -> tuple[int, dict[str, Any]]:
+        eta = None if body.eta is None else shown.when(body.eta, "eta")
+        incident_id = admin.open_incident(shown.engine, body.operator, body.services, _texts(body.title),
+                                          _texts(body.message), body.status, eta)
+        return incident_id, shown.incident(shown.stored(incident_id), history=True)
+
+    incident_id, incident = await _run(request, run, changes=True)
     return web.json_response(incident, status=201, headers={"Location": f"{PREFIX}incidents/{incident_id}"})
 
 
 async def update_incident(request: web.Request) -> web.Response:
-    shown = Shown(request)
     incident_id = _id(request)
-    shown.stored(incident_id)  # an unknown id is a 404 before the body is judged
+    await _run(request, lambda shown: shown.stored(incident_id))  # an unknown id is a 404 before the body is judged
     body = await read_body(request, AdminIncidentUpdate)
-    eta = None if body.eta is None else shown.when(body.eta, "eta")
-    incident = admin.update_incident(shown.engine, incident_id, _texts(body.message), body.status, eta,
-                                     body.clear_eta, body.take_over)
-    return web.json_response(shown.incident(incident, history=True))
+
+    def run(shown: Shown) -> dict[str, Any]:
+        eta = None if body.eta is None else shown.when(body.eta, "eta")
+        incident = admin.update_incident(shown.engine, incident_id, _texts(body.message), body.status, eta,
+                                         body.clear_eta, body.take_over)
+        return shown.incident(incident, history=True)
+
+    return web.json_response(await _run(request, run, changes=True))
 
 
 async def resolve_incident(request: web.Request) -> web.Response:
-    shown = Shown(request)
     incident_id = _id(request)
-    shown.stored(incident_id)
+    await _run(request, lambda shown: shown.stored(incident_id))
     body = await read_body(request, AdminIncidentResolve)
-    incident = admin.resolve_incident(shown.engine, incident_id, _texts(body.message))
-    return web.json_response(shown.incident(incident, history=True))
+
+    def run(shown: Shown) -> dict[str, Any]:
+        return shown.incident(admin.resolve_incident(shown.engine, incident_id, _texts(body.message)), history=True)
+
+    return web.json_response(await _run(request, run, changes=True))
 
 
 async def list_maintenances(request: web.Request) -> web.Response:
-    shown = Shown(request)
     which = request.query.get("status", "upcoming")
-    if which == "upcoming":
-        found = shown.engine.store.maintenances(since=shown.engine.clock.now())
-    elif which == "all":
-        found = shown.engine.store.maintenances(include_cancelled=True)[-LIST_LIMIT:]
-    else:
+    if which not in ("upcoming", "all"):
         raise AdminError(400, "status must be 'upcoming' or 'all'")
-    return web.json_response({"maintenances": [shown.maintenance(m) for m in found]})
+
+    def run(shown: Shown) -> dict[str, Any]:
+        store = shown.engine.store
+        if which == "upcoming":
+            found = store.maintenances(since=shown.engine.clock.now())
+        else:
+            found = store.maintenances(include_cancelled=True)[-LIST_LIMIT:]
+        return {"maintenances": [shown.maintenance(m) for m in found]}
+
+    return web.json_response(await _run(request, run))
 
 
 async def list_outbox(request: web.Request) -> web.Response:
     """Deliveries still pending or given up (dead): what an operator must see when alerts fail."""
-    shown = Shown(request)
     which = request.query.get("status", "dead")
     if which not in ("dead", "pending"):
         raise AdminError(400, "status must be 'dead' or 'pending'")
-    found = shown.engine.store.deliveries(status=which, limit=LIST_LIMIT)
-    return web.json_response(
-        {
+
+    def run(shown: Shown) -> dict[str, Any]:
+        store = shown.engine.store
+        return {
             "deliveries": [
                 {
                     "id": d.id,
@@ -339,31 +367,38 @@ async def list_outbox(request: web.Request) -> web.Response:
                     "next_attempt_at": shown.at(d.next_attempt_at),
                     "last_error": d.last_error,
                 }
-                for d in found
+                for d in store.deliveries(status=which, limit=LIST_LIMIT)
             ],
             "counts": [
                 {"channel": channel, "status": status, "count": count}
-                for (channel, status), count in sorted(shown.engine.store.outbox_counts().items())
+                for (channel, status), count in sorted(store.outbox_counts().items())
             ],
         }
-    )
+
+    return web.json_response(await _run(request, run))
 
 
 async def add_maintenance(request: web.Request) -> web.Response:
-    shown = Shown(request)
     body = await read_body(request, AdminMaintenanceAdd)
-    starts_at, ends_at = shown.when(body.starts_at, "starts_at"), shown.when(body.ends_at, "ends_at")
-    maintenance_id = admin.add_maintenance(shown.engine, body.services, starts_at, ends_at, _texts(body.title),
-                                           _texts(body.message))
-    window = shown.engine.store.maintenance(maintenance_id)
-    assert window is not None
-    return web.json_response(shown.maintenance(window), status=201,
-                             headers={"Location": f"{PREFIX}maintenances/{maintenance_id}"})
+
+    def run(shown: Shown) -> tuple[int, dict[str, Any]]:
+        starts_at, ends_at = shown.when(body.starts_at, "starts_at"), shown.when(body.ends_at, "ends_at")
+        maintenance_id = admin.add_maintenance(shown.engine, body.services, starts_at, ends_at, _texts(body.title),
+                                               _texts(body.message))
+        window = shown.engine.store.maintenance(maintenance_id)
+        assert window is not None
+        return maintenance_id, shown.maintenance(window)
+
+    maintenance_id, window = await _run(request, run, changes=True)
+    return web.json_response(window, status=201, headers={"Location": f"{PREFIX}maintenances/{maintenance_id}"})
 
 
 async def cancel_maintenance(request: web.Request) -> web.Response:
-    shown = Shown(request)
-    return web.json_response(shown.maintenance(admin.cancel_maintenance(shown.engine, _id(request))))
+    maintenance_id = _id(request)
+    return web.json_response(
+        await _run(request, lambda shown: shown.maintenance(admin.cancel_maintenance(shown.engine, maintenance_id)),
+                   changes=True)
+    )
 
 
 ROUTES: list[admin_openapi.AdminRoute] = [

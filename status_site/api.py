@@ -27,6 +27,7 @@ from typing import Any, Callable
 from aiohttp import web
 
 from status_site.i18n import negotiate
+from status_site.keys import CONFIG, SITE
 from status_site.state import Rendered, SiteState, rendered, respond
 from status_site.views import IncidentView, MaintenanceView, OperatorView, ServiceView, Snapshot
 
@@ -334,13 +335,11 @@ def render_document(route: str, snapshot: Snapshot, lang: str, time_zone: str) -
 
 def _handler(route: str) -> Callable[[web.Request], Any]:
     async def handle(request: web.Request) -> web.Response:
-        from status_site.app import CONFIG, SITE  # app imports this module while it loads
-
         site: SiteState = request.app[SITE]
         config = request.app[CONFIG]
         lang = negotiate(request, tuple(config.site.languages))
         time_zone = config.site.timezone
-        page = site.render(("api", route, lang), lambda snap: render_document(route, snap, lang, time_zone))
+        page = await site.render(("api", route, lang), lambda snap: render_document(route, snap, lang, time_zone))
         return respond(request, page, max_age=MAX_AGE)
 
     handle.__name__ = "api_" + route.rsplit("/", 1)[-1].replace(".json", "").replace("-", "_")
@@ -349,10 +348,9 @@ def _handler(route: str) -> Callable[[web.Request], Any]:
 
 async def openapi_json(request: web.Request) -> web.Response:
     from status_site import openapi
-    from status_site.app import CONFIG, SITE
 
     config = request.app[CONFIG]
-    page = request.app[SITE].render(
+    page = await request.app[SITE].render(
         ("api", "openapi"), lambda _: rendered(dump(openapi.document(config.site.base_url)), JSON)
     )
     return respond(request, page, max_age=300)

@@ -1,44 +1,25 @@
-"""The aiohttp application factory: one process serves the site, /healthz and /metrics.
+"""The public site as an aiohttp application: pages, API, feeds, badges, admin API, /healthz, /metrics.
 
-Each resource is one ``cleanup_ctx`` entry (database and engine, then the
-scheduler), so a start that fails half-way still tears down what it opened.
+The site is given what it shows; it builds nothing else. ``monitor.service``
+wires the service and sets the read port (``SITE``) and the core's narrow port
+(``CORE``) on the application before it serves (``status_site.keys``).
 """
 
 from __future__ import annotations
 
 import logging
-from pathlib import Path
-from typing import AsyncIterator, Awaitable, Callable, Iterator
-
-import jinja2
+from typing import Awaitable, Callable
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry
-from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.registry import Collector
-from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from monitor.clock import Clock
 from monitor.config.model import Config
-from monitor.engine import Engine
-from monitor.metrics import Metrics
-from alerts.dispatcher import Dispatcher
-from monitor.scheduler import Scheduler
-from monitor.storage import Store
 from status_site import admin_api, api, badges, calendar, feeds, pages, subscribe
-from status_site.state import SiteState
+from status_site.keys import CONFIG, CORE, TEMPLATES
 from status_site.templating import make_environment
 
 log = logging.getLogger("vigie.site")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-CONFIG = web.AppKey("config", Config)
-ENGINE = web.AppKey("engine", Engine)
-SCHEDULER = web.AppKey("scheduler", Scheduler)
-ALERTS = web.AppKey("alerts", Dispatcher)
-REGISTRY = web.AppKey("registry", CollectorRegistry)
-SITE = web.AppKey("site", SiteState)
-TEMPLATES = web.AppKey("templates", jinja2.Environment)
 
 # No inline script, no third-party anything. Badges are meant to be embedded elsewhere.
 CSP = (
@@ -48,57 +29,11 @@ CSP = (
 BADGE_CSP = "default-src 'none'; style-src 'unsafe-inline'"
 
 
-def create_app(
-    config: Config,
-    db_path: str | Path,
-    clock: Clock | None = None,
-    *,
-    schedule: bool = True,
-    on_engine: list | None = None,
-    admin_token: str | None = None,
-) -> web.Application:
-    """Build the whole service. ``schedule=False`` serves stored state without probing (tests).
-
-    ``admin_token`` None reads ``$VIGIE_ADMIN_TOKEN``; without a token the admin API is off.
-    """
+def create_site(config: Config, *, admin_token: str | None = None) -> web.Application:
+    """The routes and middlewares; ``admin_token`` None reads ``$VIGIE_ADMIN_TOKEN`` (none: admin API off)."""
     app = web.Application(middlewares=[security_headers, errors])
     app[CONFIG] = config
-    app[REGISTRY] = CollectorRegistry(auto_describe=True)
     app[TEMPLATES] = make_environment(config.site.templates_dir)
-
-    async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
-        store = Store(db_path)
-        try:
-            engine = Engine(config, store, clock)
-            Metrics(app[REGISTRY], engine)
-            for listener in on_engine or []:
-                engine.listeners.append(listener)
-            app[ENGINE] = engine
-            app[SITE] = SiteState(engine, engine.clock)
-            yield
-            engine.close()
-        finally:
-            store.close()
-
-    async def scheduler_ctx(app: web.Application) -> AsyncIterator[None]:
-        scheduler = Scheduler(app[ENGINE])
-        app[SCHEDULER] = scheduler
-        app[REGISTRY].register(SchedulerHealth(scheduler))
-        if schedule:
-            scheduler.start()
-        yield
-        scheduler.shutdown()
-
-    async def alerts_ctx(app: web.Application) -> AsyncIterator[None]:
-        from alerts.registry import start_alerts
-
-        async with start_alerts(app[ENGINE], app[REGISTRY], run=schedule) as dispatcher:
-            app[ALERTS] = dispatcher
-            yield
-
-    app.cleanup_ctx.append(engine_ctx)
-    app.cleanup_ctx.append(alerts_ctx)  # before the scheduler: the router is set before probes run
-    app.cleanup_ctx.append(scheduler_ctx)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     for module in (pages, api, feeds, badges, calendar, subscribe):
@@ -152,26 +87,14 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return pages.error_page(request, 500)
 
 
-class SchedulerHealth(Collector):
-    """``vigie_scheduler_healthy``: what /healthz says, for Prometheus."""
-
-    def __init__(self, scheduler: Scheduler) -> None:
-        self.scheduler = scheduler
-
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        yield GaugeMetricFamily(
-            "vigie_scheduler_healthy", "1 while the scheduler is running and beating", value=1.0 if self.scheduler.healthy else 0.0
-        )
-
-
 async def healthz(request: web.Request) -> web.Response:
-    """200 while the scheduler is alive and beating, else 503."""
-    scheduler = request.app[SCHEDULER]
-    if scheduler.healthy:
-        return web.json_response({"status": "ok"})
-    return web.json_response({"status": "stuck"}, status=503)
+    """200 while probing, judging and storing all work; else 503 with what is wrong."""
+    problems = request.app[CORE].problems()
+    if not problems:
+        return web.json_response({"status": "ok"}, headers={"Cache-Control": "no-store"})
+    return web.json_response({"status": "unhealthy", "problems": problems}, status=503, headers={"Cache-Control": "no-store"})
 
 
 async def metrics(request: web.Request) -> web.Response:
-    body = generate_latest(request.app[REGISTRY])
+    body = await request.app[CORE].metrics()  # type: ignore[attr-defined]
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

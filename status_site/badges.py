@@ -144,7 +144,7 @@ def find(snapshot: Snapshot, operator_id: str, service_id: str | None) -> Operat
 
 
 async def badge(request: web.Request) -> web.Response:
-    from status_site.app import CONFIG, SITE  # app imports this module while it loads
+    from status_site.keys import CONFIG, SITE
 
     config = request.app[CONFIG]
     lang = negotiate(request, tuple(config.site.languages))
@@ -154,7 +154,7 @@ async def badge(request: web.Request) -> web.Response:
     if subject is None:  # not cached: unknown ids are unbounded input
         return respond(request, not_found_badge(lang), max_age=MAX_AGE)
     tz = ZoneInfo(config.site.timezone)
-    page = site.render(("badge", operator_id, service_id, lang),
+    page = await site.render(("badge", operator_id, service_id, lang),
                        lambda snapshot: badge_for(find(snapshot, operator_id, service_id) or subject, lang, tz))
     return respond(request, page, max_age=MAX_AGE)
 

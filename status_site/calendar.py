@@ -24,11 +24,11 @@ def add_routes(app: web.Application) -> None:
 
 
 async def maintenances_ics(request: web.Request) -> web.Response:
-    from status_site.app import SITE
+    from status_site.keys import SITE
 
     site: SiteState = request.app[SITE]
     lang = negotiate(request, site.snapshot().languages)
-    page = site.render(("ics", lang), lambda snapshot: render_calendar(snapshot, lang))
+    page = await site.render(("ics", lang), lambda snapshot: render_calendar(snapshot, lang))
     return respond(request, page, max_age=60, stale=600)
 
 

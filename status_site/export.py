@@ -49,11 +49,11 @@ from aiohttp import web
 
 from monitor.clock import Clock, SystemClock
 from monitor.config.model import Config
-from monitor.engine import Engine
 from monitor.storage import Store
 from status_site import api, openapi, pages
 from status_site.badges import badge_for
 from status_site.feeds import render_feed
+from status_site.keys import CONFIG
 from status_site.views import LATENCY_RANGES, Snapshot, build_snapshot
 
 INDEX = "index.html"
@@ -141,11 +141,11 @@ def absolutize(html: str, url: str) -> str:
 # -- what to write -------------------------------------------------------------------------
 
 
-def site_files(app: web.Application, engine: Engine, snapshot: Snapshot, root: str = "/") -> dict[str, bytes]:
-    """Every exported file and its bytes, rendered from one snapshot (nothing touches the disk).
+def site_files(app: web.Application, store: Store, snapshot: Snapshot, root: str = "/") -> dict[str, bytes]:
+    """Every exported file and its bytes, rendered from one snapshot (``store`` is only read, for the charts).
 
     ``root`` is the normalized `base_path`, used only by the 404 pages."""
-    config = engine.config
+    config = app[CONFIG]
     languages = tuple(config.site.languages)
     default = languages[0]
     tz_name = config.site.timezone
@@ -179,7 +179,7 @@ def site_files(app: web.Application, engine: Engine, snapshot: Snapshot, root: s
             for window in LATENCY_RANGES:
                 params = {"range": window} if window != "24h" else {}
                 page(f"/operators/{operator.id}", params, lang,
-                     lambda links: pages.render_operator(app, engine, snapshot, lang, operator.id, window, links))
+                     lambda links: pages.render_operator(app, store, snapshot, lang, operator.id, window, links))
         for incident in snapshot.incidents:
             page(f"/incidents/{incident.id}", {}, lang,
                  lambda links: pages.render_incident(app, snapshot, lang, incident.id, links))
@@ -233,7 +233,7 @@ def export_site(
     """Render the stored state of ``db_path`` into ``outdir``. Never probes, never changes stored state.
 
     ``base`` is the URL path ``outdir`` is served from (see `base_path`)."""
-    from status_site.app import create_app
+    from status_site.app import create_site
 
     root = base_path(base)
     db = Path(db_path)
@@ -241,14 +241,13 @@ def export_site(
         raise ExportError(f"no database at {db}: start `vigie run` first, or point --db at its database")
     clock = clock or SystemClock()
     try:
-        store = Store(db)
+        store = Store(db, readonly=True)  # the same read path as the live site: it cannot write
     except sqlite3.DatabaseError as exc:
         raise ExportError(f"cannot read the database {db}: {exc}") from None
     try:
-        engine = Engine(config, store, clock)
-        snapshot = build_snapshot(engine, clock.now())
-        # the live app's templates, assets and config; it is never started, so it opens nothing
-        files = site_files(create_app(config, db, clock, schedule=False), engine, snapshot, root)
+        snapshot = build_snapshot(store, config, clock.now())
+        # the live site's templates, assets and config; it is never started, so it opens nothing
+        files = site_files(create_site(config, admin_token=""), store, snapshot, root)
     except sqlite3.DatabaseError as exc:
         raise ExportError(f"cannot read the database {db}: {exc}") from None
     finally:

@@ -119,10 +119,10 @@ def feed_language(request: web.Request, languages: tuple[str, ...]) -> str:
 
 
 async def atom(request: web.Request) -> web.Response:
-    from status_site.app import CONFIG, SITE  # app imports this module while it loads
+    from status_site.keys import CONFIG, SITE
 
     lang = feed_language(request, tuple(request.app[CONFIG].site.languages))
-    page = request.app[SITE].render(("feed", lang), lambda snapshot: render_feed(snapshot, lang))
+    page = await request.app[SITE].render(("feed", lang), lambda snapshot: render_feed(snapshot, lang))
     response = respond(request, page, max_age=30)
     response.headers["Vary"] = "Accept-Encoding"  # the language comes from the URL only
     return response

@@ -22,8 +22,8 @@ from aiohttp import web
 from markupsafe import Markup
 
 from monitor.config.model import PROFESSIONS
-from monitor.engine import Engine
 from monitor.judge import worst
+from monitor.storage import Store
 from status_site import svg
 from status_site.i18n import negotiate
 from status_site.messages import I_AM, INCIDENT_WORDS, CHECK_WORDS, PROFESSIONS as PROFESSION_WORDS
@@ -33,6 +33,7 @@ from status_site.state import Rendered, rendered, respond
 from status_site.views import DAY, LATENCY_RANGES, UPTIME_WINDOWS, IncidentView, MaintenanceView
 from status_site.views import ServiceView, Snapshot
 from status_site.views import latency_series
+from status_site.keys import CONFIG, SITE, TEMPLATES
 
 STATIC_DIR = Path(__file__).parent / "static"
 HTML = "text/html; charset=utf-8"
@@ -90,8 +91,6 @@ class Page(Sentences):
         self, app: web.Application, lang: str, path: str, params: Mapping[str, str] | None = None,
         linker: Linker | None = None,
     ) -> None:
-        from status_site.app import CONFIG
-
         config = app[CONFIG]
         super().__init__(lang, ZoneInfo(config.site.timezone))
         self.app = app
@@ -157,26 +156,18 @@ class Page(Sentences):
         return rendered(html, HTML, status)
 
     def app_templates(self) -> Any:
-        from status_site.app import TEMPLATES
-
         return self.app[TEMPLATES]
 
 
 def _lang(request: web.Request) -> str:
-    from status_site.app import CONFIG
-
     return negotiate(request, tuple(request.app[CONFIG].site.languages))
 
 
-def _serve(request: web.Request, key: tuple[Any, ...], make: Callable[[Snapshot], Rendered]) -> web.Response:
-    from status_site.app import SITE
-
-    return respond(request, request.app[SITE].render(key, make))
+async def _serve(request: web.Request, key: tuple[Any, ...], make: Callable[[Snapshot], Rendered]) -> web.Response:
+    return respond(request, await request.app[SITE].render(key, make))
 
 
 def _snapshot(request: web.Request) -> Snapshot:
-    from status_site.app import SITE
-
     return request.app[SITE].snapshot()
 
 
@@ -208,7 +199,7 @@ async def index(request: web.Request) -> web.Response:
     asked = request.query.get("profession")
     profession = asked if asked in PROFESSIONS else None
     unknown = bool(asked) and profession is None
-    return _serve(request, ("index", lang, profession, unknown),
+    return await _serve(request, ("index", lang, profession, unknown),
                   lambda snapshot: render_index(request.app, snapshot, lang, profession, unknown))
 
 
@@ -246,21 +237,21 @@ def render_index(
 
 
 async def operator_page(request: web.Request) -> web.Response:
-    from status_site.app import ENGINE
-
     operator_id = request.match_info["operator_id"]
     if _snapshot(request).operator(operator_id) is None:
         raise web.HTTPNotFound()
     lang = _lang(request)
     window = request.query.get("range", "24h")
     window = window if window in LATENCY_RANGES else "24h"
-    engine = request.app[ENGINE]
-    return _serve(request, ("operator", lang, operator_id, window),
-                  lambda snapshot: render_operator(request.app, engine, snapshot, lang, operator_id, window))
+    page = await request.app[SITE].render_reading(
+        ("operator", lang, operator_id, window),
+        lambda snapshot, store: render_operator(request.app, store, snapshot, lang, operator_id, window),
+    )
+    return respond(request, page)
 
 
 def render_operator(
-    app: web.Application, engine: Engine, snapshot: Snapshot, lang: str, operator_id: str, window: str = "24h",
+    app: web.Application, store: Store, snapshot: Snapshot, lang: str, operator_id: str, window: str = "24h",
     linker: Linker | None = None,
 ) -> Rendered:
     """One operator's page, its response-time charts over ``window`` (a key of LATENCY_RANGES)."""
@@ -269,7 +260,7 @@ def render_operator(
         return error_rendering(app, lang, 404, linker)
     now = snapshot.generated_at
     page = Page(app, lang, f"/operators/{operator_id}", {"range": window} if window != "24h" else {}, linker)
-    charts = {s.key: latency_series(engine, s.key, window, now) for s in operator.services}
+    charts = {s.key: latency_series(store, app[CONFIG], s.key, window, now) for s in operator.services}
     return page.render(
         "operator.html",
         snapshot=snapshot,
@@ -296,7 +287,7 @@ async def incident_page(request: web.Request) -> web.Response:
     if _snapshot(request).incident(incident_id) is None:
         raise web.HTTPNotFound()
     lang = _lang(request)
-    return _serve(request, ("incident", lang, incident_id),
+    return await _serve(request, ("incident", lang, incident_id),
                   lambda snapshot: render_incident(request.app, snapshot, lang, incident_id))
 
 
@@ -322,7 +313,7 @@ def render_incident(
 
 async def history_page(request: web.Request) -> web.Response:
     lang = _lang(request)
-    return _serve(request, ("history", lang), lambda snapshot: render_history(request.app, snapshot, lang))
+    return await _serve(request, ("history", lang), lambda snapshot: render_history(request.app, snapshot, lang))
 
 
 def render_history(app: web.Application, snapshot: Snapshot, lang: str, linker: Linker | None = None) -> Rendered:

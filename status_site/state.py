@@ -1,26 +1,35 @@
-"""Freshness: the site is rendered once per state change and served from memory.
+"""The site's read port: the current snapshot, always in memory, and every rendering made from it.
 
-The engine tells the site when something a visitor can see changed (a flip,
-an incident opened, updated or resolved); the next request rebuilds the
-snapshot — so a change is visible within a second, never minutes later — and
-every rendering of that snapshot is kept until the next change. Texts that
-age on their own ("depuis 5 minutes", uptime figures) are refreshed at least
-every ``REFRESH`` seconds even when nothing changes.
+The service tells the site when something a visitor can see has been
+committed (a flip, an incident opened, updated or resolved, a maintenance
+window, an ETA). A background task then rebuilds the snapshot on a reader
+thread — never on a request's path, never on the event loop — renders again
+the pages that were being asked for, and swaps both in at once; requests
+meanwhile get the previous state, already rendered. Texts that age on their
+own ("depuis 5 minutes", uptime figures) are rebuilt at least every
+``REFRESH`` seconds. Nothing here writes: when the store cannot write, the
+site keeps serving the last state it read.
 """
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import hashlib
+import logging
+from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Callable, Hashable
+from typing import Any, Awaitable, Callable, Hashable, Protocol, TypeVar
 
 from aiohttp import web
 
 from monitor.clock import Clock
-from monitor.engine import Engine
+from monitor.config.model import Config
+from monitor.storage import Store
 from status_site.views import Snapshot, build_snapshot
 
+log = logging.getLogger("vigie.site")
+T = TypeVar("T")
 REFRESH = 30.0  # seconds
 VISIBLE_EVENTS = frozenset(
     {
@@ -58,41 +67,143 @@ def rendered(body: str | bytes, content_type: str, status: int = 200) -> Rendere
     return Rendered(data, content_type, etag, status, squeezed)
 
 
-class SiteState:
-    """The current snapshot and every rendering made from it."""
+class Reader(Protocol):
+    async def read(self, fn: Callable[[Store], T]) -> T: ...
 
-    def __init__(self, engine: Engine, clock: Clock) -> None:
-        self.engine = engine
+
+Make = Callable[[Snapshot], Rendered]
+MakeReading = Callable[[Snapshot, Store], Rendered]
+PRERENDER = 16  # renderings made again, before each new snapshot is shown: the most asked-for ones
+
+
+class SiteState:
+    """``snapshot()`` and ``await render(key, make)`` for the handlers; ``run()`` keeps them fresh."""
+
+    def __init__(self, config: Config, reader: Reader, clock: Clock) -> None:
+        self.config = config
+        self.reader = reader
         self.clock = clock
-        self.version = 0
+        self.version = 0  # bumped by every visible change once committed
         self._snapshot: Snapshot | None = None
         self._renders: dict[Hashable, Rendered] = {}
-        engine.listeners.append(self._on_event)
+        self._makers: dict[Hashable, tuple[Make | MakeReading, bool]] = {}
+        self._asked: Counter[Hashable] = Counter()
+        self._rendering: dict[tuple[int, Hashable], asyncio.Future[Rendered]] = {}
+        self._generation = 0  # one per snapshot shown
+        self._changed = asyncio.Event()
+        self._built = asyncio.Condition()
+        self.failures = 0  # rebuilds that failed (the previous snapshot stayed)
+        self._running = False
 
-    def _on_event(self, kind: str, payload: Any) -> None:
+    # -- freshness ------------------------------------------------------------------
+
+    def on_event(self, kind: str, payload: Any) -> None:
+        """An engine listener: a visible change was committed."""
         if kind in VISIBLE_EVENTS:
-            self.version += 1
+            self.changed()
 
     def changed(self) -> None:
-        """Something visible changed outside the engine's events (e.g. an admin edit)."""
         self.version += 1
+        self._changed.set()
+
+    async def refresh(self) -> Snapshot:
+        """Build a snapshot of what is committed now, render the most asked-for pages, then show both."""
+        version = self.version
+        now = self.clock.now()
+        snapshot = await self.reader.read(lambda store: build_snapshot(store, self.config, now, version))
+        hot = [key for key, _ in self._asked.most_common(PRERENDER) if key in self._makers]
+        renders: dict[Hashable, Rendered] = {}
+        for key in hot:
+            try:
+                renders[key] = await self._make(snapshot, *self._makers[key])
+            except Exception:  # noqa: BLE001 - it will be rendered on demand instead
+                log.exception("pre-rendering %s failed", key)
+        self._asked.clear()
+        async with self._built:
+            self._snapshot, self._renders = snapshot, renders
+            self._generation += 1
+            self._built.notify_all()
+        return snapshot
+
+    async def run(self) -> None:
+        """Rebuild after every committed change (coalesced), and at least every ``REFRESH`` seconds."""
+        self._running = True
+        try:
+            await self._keep_fresh()
+        finally:
+            self._running = False
+
+    async def _keep_fresh(self) -> None:
+        while True:
+            current = self._snapshot
+            age = self.clock.now() - current.generated_at if current is not None else REFRESH
+            try:
+                await asyncio.wait_for(self._changed.wait(), max(0.0, REFRESH - age))
+            except TimeoutError:
+                pass
+            self._changed.clear()
+            try:
+                await self.refresh()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - keep serving the last good snapshot
+                self.failures += 1
+                log.exception("rebuilding the site's snapshot failed; the previous one is still served")
+                await asyncio.sleep(1.0)
+
+    async def fresh(self, timeout: float = 10.0) -> Snapshot:
+        """The snapshot once it shows every change told so far: waits for ``run()`` to catch up (or builds it)."""
+        wanted = self.version
+        if not self._running:
+            if self._snapshot is None or self._snapshot.version < wanted:
+                await self.refresh()
+            return self.snapshot()
+        async with self._built:
+            await asyncio.wait_for(
+                self._built.wait_for(lambda: self._snapshot is not None and self._snapshot.version >= wanted), timeout
+            )
+        return self.snapshot()
+
+    # -- what handlers use ---------------------------------------------------------------
+
+    def age(self) -> float | None:
+        """Seconds since the snapshot being served was built (None before the first)."""
+        return None if self._snapshot is None else self.clock.now() - self._snapshot.generated_at
 
     def snapshot(self) -> Snapshot:
-        now = self.clock.now()
-        current = self._snapshot
-        if current is None or current.version != self.version or now - current.generated_at >= REFRESH:
-            self.engine.account_all()  # uptime counts the current status up to now
-            self._snapshot = build_snapshot(self.engine, now, self.version)
-            self._renders = {}
-        return self._snapshot  # type: ignore[return-value]
+        if self._snapshot is None:
+            raise RuntimeError("the site has no snapshot yet: refresh() runs before serving")
+        return self._snapshot
 
-    def render(self, key: Hashable, make: Callable[[Snapshot], Rendered]) -> Rendered:
-        """The rendering for ``key`` of the current snapshot, made at most once."""
-        snapshot = self.snapshot()
+    async def render(self, key: Hashable, make: Make) -> Rendered:
+        """The rendering for ``key`` of the current snapshot, made at most once, on a reader thread."""
+        return await self._render(key, make, False)
+
+    async def render_reading(self, key: Hashable, make: MakeReading) -> Rendered:
+        """Like ``render``, for a page that also reads the store (an operator's response-time charts)."""
+        return await self._render(key, make, True)
+
+    async def _render(self, key: Hashable, make: Make | MakeReading, reads: bool) -> Rendered:
+        snapshot, generation = self.snapshot(), self._generation
+        self._asked[key] += 1
+        self._makers[key] = (make, reads)
         found = self._renders.get(key)
-        if found is None:
-            found = self._renders[key] = make(snapshot)
+        if found is not None:
+            return found
+        slot = (generation, key)
+        pending = self._rendering.get(slot)
+        if pending is None:
+            pending = self._rendering[slot] = asyncio.ensure_future(self._make(snapshot, make, reads))
+            pending.add_done_callback(lambda _f: self._rendering.pop(slot, None))
+        found = await asyncio.shield(pending)
+        if self._generation == generation:
+            self._renders[key] = found
         return found
+
+    async def _make(self, snapshot: Snapshot, make: Make | MakeReading, reads: bool) -> Rendered:
+        if reads:
+            return await self.reader.read(lambda store: make(snapshot, store))  # type: ignore[call-arg]
+        return await self.reader.read(lambda _store: make(snapshot))  # type: ignore[call-arg]
 
 
 def respond(request: web.Request, page: Rendered, max_age: int = 10, stale: int = 60) -> web.Response:

@@ -24,7 +24,7 @@ which is the protection there (a mail provider's one-click POST has no Origin).
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import Any, Callable, TypeVar
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -38,6 +38,7 @@ from alerts.subscriptions import (
     validate_address,
 )
 from monitor.config.model import PROFESSIONS
+from status_site.keys import CONFIG, CORE
 from status_site.messages import PROFESSIONS as PROFESSION_WORDS
 from status_site.pages import HTML, Page, _lang
 
@@ -127,29 +128,24 @@ TEXTS: dict[str, dict[str, str]] = {
 }
 
 LIMITS = web.AppKey("subscription_limits", dict)
+T = TypeVar("T")
 
 
 class _AppClock:
-    """The engine's clock, read when needed (the engine exists only once the app has started)."""
+    """The service's clock, read when needed (the service is there only once the app has started)."""
 
     def __init__(self, app: web.Application) -> None:
         self.app = app
 
     def now(self) -> float:
-        from status_site.app import ENGINE
-
-        return self.app[ENGINE].clock.now()
+        return self.app[CORE].clock.now()
 
     def monotonic(self) -> float:
-        from status_site.app import ENGINE
-
-        return self.app[ENGINE].clock.monotonic()
+        return self.app[CORE].clock.monotonic()
 
 
 def add_routes(app: web.Application) -> None:
     """The subscription pages; none unless the config has an SMTP relay to send the mails."""
-    from status_site.app import CONFIG
-
     if app[CONFIG].alerts.smtp is None:
         return
     clock = _AppClock(app)
@@ -163,11 +159,16 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/subscriptions/unsubscribe", leave)
 
 
-def _subscriptions(request: web.Request) -> Subscriptions:
-    from status_site.app import CONFIG, ENGINE
+async def _subscriptions(request: web.Request, fn: Callable[[Subscriptions], T]) -> T:
+    """Run ``fn`` with the subscriptions on the writer thread (subscribing, confirming, leaving write)."""
+    config = request.app[CONFIG]
+    return await request.app[CORE].command(lambda engine: fn(Subscriptions(engine.store, config, engine.clock)))
 
-    engine = request.app[ENGINE]
-    return Subscriptions(engine.store, request.app[CONFIG], engine.clock)
+
+async def _pending(request: web.Request, token: str) -> Any:
+    """A pending subscription, looked up on a reader (showing the confirmation page writes nothing)."""
+    config, clock = request.app[CONFIG], request.app[CORE].clock
+    return await request.app[CORE].query(lambda store: Subscriptions(store, config, clock).pending(token))
 
 
 def _render(request: web.Request, lang: str, template: str, status: int = 200, path: str = "/subscriptions",
@@ -186,8 +187,6 @@ def _message(request: web.Request, lang: str, key: str, status: int = 200, **con
 
 def _form(request: web.Request, lang: str, status: int = 200, errors: tuple[str, ...] = (),
           values: dict[str, Any] | None = None) -> web.Response:
-    from status_site.app import CONFIG
-
     config = request.app[CONFIG]
     used = {p for o in config.operators for s in o.services for p in s.professions}
     return _render(
@@ -206,8 +205,6 @@ async def sent_page(request: web.Request) -> web.Response:
 
 
 def _same_origin(request: web.Request) -> bool:
-    from status_site.app import CONFIG
-
     origin = request.headers.get("Origin")
     if origin is None:
         return True  # not a browser, or an old one: nothing a forged request could gain anyway
@@ -225,8 +222,6 @@ async def _post(request: web.Request) -> Any:
 
 
 async def subscribe(request: web.Request) -> web.Response:
-    from status_site.app import CONFIG
-
     form = await _post(request)
     lang = str(form.get("lang", "")) if form.get("lang") in ("fr", "en") else _lang(request)
     if not _same_origin(request):
@@ -253,7 +248,7 @@ async def subscribe(request: web.Request) -> web.Response:
         return _form(request, lang, 400, tuple(errors), values)
     key = hashlib.sha256(address.lower().encode()).hexdigest()
     if request.app[LIMITS]["address"].allow(key):
-        _subscriptions(request).subscribe(address, lang, choices)
+        await _subscriptions(request, lambda subs: subs.subscribe(address, lang, choices))
     # else: dropped silently, with the very same answer (a visible refusal would tell who asked before)
     raise web.HTTPSeeOther("/subscriptions/sent" + ("?lang=en" if lang == "en" else ""))
 
@@ -266,7 +261,7 @@ def _token(request: web.Request, form: Any = None) -> str:
 async def confirm_page(request: web.Request) -> web.Response:
     lang = _lang(request)
     token = _token(request)
-    if not token or _subscriptions(request).pending(token) is None:
+    if not token or await _pending(request, token) is None:
         return _message(request, lang, "invalid", 404)
     return _render(request, lang, "subscribe_action.html", action="/subscriptions/confirm", token=token,
                    heading=TEXTS[lang]["confirm_title"], text=TEXTS[lang]["confirm_text"],
@@ -277,7 +272,7 @@ async def confirm(request: web.Request) -> web.Response:
     form = await _post(request)
     lang = _lang(request)
     token = _token(request, form)
-    if not token or _subscriptions(request).confirm(token) is None:
+    if not token or await _subscriptions(request, lambda subs: subs.confirm(token)) is None:
         return _message(request, lang, "invalid", 404)
     return _message(request, lang, "confirmed")
 
@@ -294,5 +289,5 @@ async def leave(request: web.Request) -> web.Response:
     form = await _post(request)
     token = _token(request, form)
     if token:
-        _subscriptions(request).leave(token)
+        await _subscriptions(request, lambda subs: subs.leave(token))
     return _message(request, _lang(request), "left")

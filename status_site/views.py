@@ -7,13 +7,14 @@ localises: times are epoch seconds, texts are {language: text} mappings.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from monitor.engine import Engine
-from monitor.judge import SERVICE_SEVERITY, worst
-from monitor.rollups import bucket_end, bucket_start, day_label, percentile
-from monitor.storage import EtaRecord, Incident
+from monitor.config.model import Config
+from monitor.judge import SERVICE_SEVERITY, CheckState, worst
+from monitor.rollups import bucket_end, bucket_start, day_label, percentile, split_span
+from monitor.storage import EtaRecord, Incident, Store
 from monitor.storage import IncidentUpdate as UpdateView  # already plain view data
 from monitor.storage.store import SERVICE_STATUSES
 
@@ -169,19 +170,24 @@ class Snapshot:
         return [s for o in self.operators for s in o.services]
 
 
-def build_snapshot(engine: Engine, now: float, version: int = 0) -> Snapshot:
-    """Read the engine's live state and the store's history into one Snapshot."""
-    config = engine.config
-    store = engine.store
-    recent = store.incidents(since=now - BAR_DAYS * DAY)
-    unresolved = store.open_incidents()
-    by_id = {i.id: i for i in recent} | {i.id: i for i in unresolved}
-    incidents = sorted(by_id.values(), key=lambda i: i.started_at, reverse=True)
+def build_snapshot(store: Store, config: Config, now: float, version: int = 0) -> Snapshot:
+    """Read the committed state and history into one Snapshot, in a handful of bulk queries.
+
+    Runs on a reader thread, never on the event loop and never on a request's
+    path. Nothing is written: the time since each service was last accounted
+    is added here, in memory, to the status it has been in.
+    """
+    incidents = store.incidents_shown(since=now - BAR_DAYS * DAY)
     names = {f"{o.id}/{s.id}": dict(s.name) for o in config.operators for s in o.services}
     operator_names = {o.id: o.name for o in config.operators}
+    etas = store.eta_histories(i.id for i in incidents)
+    reached = _statuses_reached(store, incidents, now)
     incident_views = tuple(
-        _incident_view(i, operator_names, names, _impact(engine, i, now), store.eta_history(i.id)) for i in incidents
+        _incident_view(i, operator_names, names, _impact(i, reached), etas.get(i.id, [])) for i in incidents
     )
+    check_states = store.load_check_states()
+    service_states = store.load_service_states()
+    rollups = _Rollups(store, now)
 
     operators = []
     position = 0
@@ -189,18 +195,10 @@ def build_snapshot(engine: Engine, now: float, version: int = 0) -> Snapshot:
         services = []
         for service in operator.services:
             key = f"{operator.id}/{service.id}"
-            status, since = engine.service_states.get(key, (None, None))
+            status, since = service_states.get(key, (None, None))
             checks = tuple(
-                CheckView(
-                    key=check_key,
-                    id=check_key.rsplit("/", 1)[1],
-                    type=engine.targets[check_key].check.type,  # type: ignore[attr-defined]
-                    status=engine.check_states[check_key].status,
-                    since=engine.check_states[check_key].since,
-                    reasons=engine.check_states[check_key].reasons,
-                    last_at=engine.check_states[check_key].last_at,
-                )
-                for check_key in engine.services.get(key, [])
+                _check_view(f"{key}/{check.id}", check.id, check.type, check_states.get(f"{key}/{check.id}"))  # type: ignore[attr-defined]
+                for check in service.checks
             )
             touching = [i for i in incident_views if any(s.key == key for s in i.services)]
             services.append(
@@ -211,11 +209,11 @@ def build_snapshot(engine: Engine, now: float, version: int = 0) -> Snapshot:
                     name=dict(service.name),
                     description=dict(service.description) if service.description else None,
                     professions=tuple(service.professions),
-                    status=status,
+                    status=status,  # type: ignore[arg-type]
                     since=since,
                     checks=checks,
-                    uptime=_uptimes(engine, key, now),
-                    days=_days(engine, key, now, touching),
+                    uptime=rollups.uptimes(key),
+                    days=rollups.days(key, touching),
                     position=position,
                 )
             )
@@ -261,18 +259,103 @@ def build_snapshot(engine: Engine, now: float, version: int = 0) -> Snapshot:
     )
 
 
-def _impact(engine: Engine, incident: Incident, now: float) -> str:
+def _check_view(key: str, check_id: str, check_type: str, state: CheckState | None) -> CheckView:
+    state = state or CheckState()
+    return CheckView(key, check_id, check_type, state.status, state.since, state.reasons, state.last_at)
+
+
+def _statuses_reached(store: Store, incidents: list[Incident], now: float) -> dict[str, list[tuple[float, str]]]:
+    """(at, status) of every service flip that can matter to the incidents shown, by service."""
+    if not incidents:
+        return {}
+    keys = {s.key for i in incidents for s in i.services}
+    since = min(i.started_at for i in incidents) - 1
+    found: dict[str, list[tuple[float, str]]] = {}
+    for flip in store.flips(kind="service", since=since):
+        if flip.key in keys and flip.at <= now:
+            found.setdefault(flip.key, []).append((flip.at, flip.to_status))
+    return found
+
+
+def _impact(incident: Incident, reached: dict[str, list[tuple[float, str]]]) -> str:
     """Statuspage's impact: the worst status the affected services reached during the incident."""
-    until = incident.resolved_at or now
-    reached = [
-        flip.to_status
+    until = incident.resolved_at if incident.resolved_at is not None else float("inf")
+    statuses = [
+        status
         for service in incident.services
-        for flip in engine.store.flips(key=service.key, kind="service", since=incident.started_at - 1)
-        if flip.at <= until and flip.to_status in SERVICE_SEVERITY
+        for at, status in reached.get(service.key, ())
+        if incident.started_at - 1 <= at <= until and status in SERVICE_SEVERITY
     ]
-    if not reached and not incident.auto:
+    if not statuses and not incident.auto:
         return "minor"
-    return INDICATORS.get(worst(reached) if reached else "partial_outage", "major")  # type: ignore[arg-type]
+    return INDICATORS.get(worst(statuses) if statuses else "partial_outage", "major")  # type: ignore[arg-type]
+
+
+class _Rollups:
+    """The service rollups a snapshot reads (two queries), with the unaccounted time up to now added in memory."""
+
+    def __init__(self, store: Store, now: float) -> None:
+        self.now = now
+        self.today = bucket_start("day", now)
+        starts = [self.today]
+        for _ in range(BAR_DAYS - 1):
+            starts.append(bucket_start("day", starts[-1] - 1))
+        starts.reverse()
+        self.starts = starts
+        self.rows = {
+            "day": store.all_service_rollups("day", min(starts[0], now - UPTIME_WINDOWS["90d"]), now + 1),
+            "hour": store.all_service_rollups("hour", now - UPTIME_WINDOWS["24h"], now + 1),
+        }
+        for key, (status, accounted_at) in store.service_accounting().items():
+            if status in SERVICE_STATUSES and accounted_at is not None and accounted_at < now:
+                for period, rows in self.rows.items():
+                    self._add(rows.setdefault(key, []), period, status, accounted_at, now)
+
+    @staticmethod
+    def _add(rows: list[dict[str, Any]], period: str, status: str, start: float, end: float) -> None:
+        by_bucket = {row["bucket"]: row for row in rows}
+        for bucket, seconds in split_span(period, start, end):
+            row = by_bucket.get(bucket)
+            if row is None:
+                row = by_bucket[bucket] = {"bucket": bucket, **{s: 0.0 for s in SERVICE_STATUSES}}
+                rows.append(row)
+            row[status] += seconds
+        rows.sort(key=lambda r: r["bucket"])
+
+    def uptimes(self, key: str) -> dict[str, float | None]:
+        return {name: self._uptime(key, self.now - span, self.now + 1) for name, span in UPTIME_WINDOWS.items()}
+
+    def _uptime(self, key: str, since: float, until: float) -> float | None:
+        """Share of observed time the service was usable (operational or degraded); None if unobserved."""
+        period = "day" if until - since >= 3 * DAY else "hour"
+        first = bucket_start(period, since)
+        totals: dict[str, float] = defaultdict(float)
+        for row in self.rows[period].get(key, ()):
+            if first <= row["bucket"] < until:
+                for status in SERVICE_STATUSES:
+                    totals[status] += row[status]
+        observed = sum(v for s, v in totals.items() if s != "under_maintenance")
+        if observed <= 0:
+            return None
+        return (totals["operational"] + totals["degraded_performance"]) / observed
+
+    def days(self, key: str, incidents: list[IncidentView]) -> tuple[DayView, ...]:
+        """One entry per day of the last 90 (Europe/Paris days), oldest first."""
+        rows = {row["bucket"]: row for row in self.rows["day"].get(key, ()) if row["bucket"] <= self.today}
+        days = []
+        for start in self.starts:
+            end = bucket_end("day", start)
+            row = rows.get(start)
+            uptime = worst_status = None
+            if row is not None:
+                observed = sum(row[s] for s in SERVICE_STATUSES if s != "under_maintenance")
+                if observed > 0:
+                    uptime = (row["operational"] + row["degraded_performance"]) / observed
+                spent = [s for s in SERVICE_STATUSES if row[s] > 0]
+                worst_status = max(spent, key=SERVICE_SEVERITY.__getitem__) if spent else None
+            touching = tuple(i.id for i in incidents if i.started_at < end and (i.resolved_at or self.now) >= start)
+            days.append(DayView(day_label(start), float(start), uptime, worst_status, touching))
+        return tuple(days)
 
 
 def _eta_object(record: EtaRecord) -> dict[str, Any] | None:
@@ -321,44 +404,17 @@ def _incident_view(
     )
 
 
-def _uptimes(engine: Engine, key: str, now: float) -> dict[str, float | None]:
-    return {name: engine.store.service_uptime(key, now - span, now + 1) for name, span in UPTIME_WINDOWS.items()}
-
-
-def _days(engine: Engine, key: str, now: float, incidents: list[IncidentView]) -> tuple[DayView, ...]:
-    """One entry per day of the last 90 (Europe/Paris days), oldest first."""
-    today = bucket_start("day", now)
-    starts = [today]
-    for _ in range(BAR_DAYS - 1):
-        starts.append(bucket_start("day", starts[-1] - 1))
-    starts.reverse()
-    rows = {row["bucket"]: row for row in engine.store.service_rollups(key, "day", starts[0], today + 1)}
-    days = []
-    for start in starts:
-        end = bucket_end("day", start)
-        row = rows.get(start)
-        uptime = worst_status = None
-        if row is not None:
-            observed = sum(row[s] for s in SERVICE_STATUSES if s != "under_maintenance")
-            if observed > 0:
-                uptime = (row["operational"] + row["degraded_performance"]) / observed
-            spent = [s for s in SERVICE_STATUSES if row[s] > 0]
-            worst_status = max(spent, key=SERVICE_SEVERITY.__getitem__) if spent else None
-        touching = tuple(
-            i.id for i in incidents if i.started_at < end and (i.resolved_at or now) >= start
-        )
-        days.append(DayView(day_label(start), float(start), uptime, worst_status, touching))
-    return tuple(days)
-
-
-def latency_series(engine: Engine, key: str, window: str, now: float) -> list[dict[str, Any]]:
+def latency_series(store: Store, config: Config, key: str, window: str, now: float) -> list[dict[str, Any]]:
     """Response-time points of a service's checks for a chart: bucket start, p50 and p95 in ms."""
     period, span = LATENCY_RANGES[window]
+    operator_id, _, service_id = key.partition("/")
+    operator = config.operator(operator_id)
+    service = next((s for s in operator.services if s.id == service_id), None) if operator else None
     merged: dict[int, list[int]] = {}
-    for check_key in engine.services.get(key, []):
-        if engine.targets[check_key].check.type == "dns":  # type: ignore[attr-defined]
+    for check in service.checks if service else ():
+        if check.type == "dns":  # type: ignore[attr-defined]
             continue
-        for row in engine.store.check_rollups(check_key, period, now - span, now + 1):
+        for row in store.check_rollups(f"{key}/{check.id}", period, now - span, now + 1):
             hist = merged.setdefault(row["bucket"], [0] * len(row["histogram"]))
             merged[row["bucket"]] = [a + b for a, b in zip(hist, row["histogram"])]
     return [

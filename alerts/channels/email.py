@@ -41,7 +41,7 @@ from status_site.messages import INCIDENT_WORDS, PROFESSIONS, localized, texts
 
 if TYPE_CHECKING:
     from monitor.config.model import Channel as ChannelSpec, Smtp
-    from monitor.storage import Store
+    from monitor.storage.database import Database
     from monitor.storage.outbox import Delivery, EventRow
     from monitor.storage.subscribers import Subscriber
 
@@ -309,13 +309,13 @@ class EmailChannel(Channel):
         await self.mailer.deliver(self.compose(delivery), list(self.spec.to))
 
     @classmethod
-    def for_subscriber(cls, ctx: ChannelContext, store: "Store | None" = None) -> "SubscriberMailer":
+    def for_subscriber(cls, ctx: ChannelContext, db: "Database") -> "SubscriberMailer":
         """The sender of every ``subscriber:<id>`` delivery (alerts and confirmation mails)."""
-        return SubscriberMailer(ctx, store)
+        return SubscriberMailer(ctx, db)
 
 
 class SubscriberMailer(Channel):
-    """Delivers ``subscriber:<id>`` deliveries; the store is ``store`` or ``ctx.resources['store']``.
+    """Delivers ``subscriber:<id>`` deliveries, reading subscribers through ``db`` (never on the loop).
 
     A subscriber who left (row gone), a pending subscriber for an alert, or a
     confirmed one for a confirmation: nothing is sent, and ``send`` returns
@@ -324,7 +324,7 @@ class SubscriberMailer(Channel):
 
     kind = "email"
 
-    def __init__(self, ctx: ChannelContext, store: "Store | None" = None) -> None:
+    def __init__(self, ctx: ChannelContext, db: "Database") -> None:
         from monitor.config.model import Channel as ChannelSpec
 
         self.mailer = Mailer(ctx)
@@ -332,23 +332,23 @@ class SubscriberMailer(Channel):
         spec = ChannelSpec(id="subscribers", type="email", to=["subscribers@vigie.invalid"],
                            timeout=f"{round(self.mailer.smtp.timeout * 3000) + 1000}ms")
         super().__init__(spec, ctx)
-        self.store: "Store" = store if store is not None else ctx.resources["store"]
+        self.db = db
         self.base_url = ctx.config.site.base_url
 
     def resolve(self, channel: str) -> "SubscriberMailer | None":
         """A dispatcher resolver: this mailer for ``subscriber:<id>`` channels, None for others."""
         return self if channel.startswith("subscriber:") else None
 
-    def subscriber(self, delivery: "Delivery") -> "Subscriber | None":
+    async def subscriber(self, delivery: "Delivery") -> "Subscriber | None":
         prefix, _, raw = delivery.channel.partition(":")
         if prefix != "subscriber" or not raw.isdigit():
             raise TransportError(f"not a subscriber channel: {delivery.channel!r}", permanent=True)
-        return self.store.subscriber(int(raw))
+        return await self.db.read(lambda store: store.subscriber(int(raw)))
 
     def unsubscribe_url(self, subscriber: "Subscriber") -> str:
         return f"{self.base_url}/subscriptions/unsubscribe?" + urlencode({"token": subscriber.leave_token})
 
-    def compose(self, delivery: "Delivery", subscriber: "Subscriber") -> EmailMessage | None:
+    async def compose(self, delivery: "Delivery", subscriber: "Subscriber") -> EmailMessage | None:
         lang = subscriber.language if subscriber.language in ("fr", "en") else "fr"
         common = dict(sender=self.mailer.smtp.from_, to=[subscriber.address], now=self.ctx.clock.now(),
                       msg_id=message_id(delivery, self.mailer.host), unsubscribe_url=self.unsubscribe_url(subscriber))
@@ -357,7 +357,7 @@ class SubscriberMailer(Channel):
                 return None
             # a fresh token per attempt: the raw token exists only in the mail
             token = new_token()
-            self.store.set_confirm_hash(subscriber.id, token_hash(token))
+            await self.db.write(lambda store: store.set_confirm_hash(subscriber.id, token_hash(token)))
             view = {
                 "confirm_url": _link(f"{self.base_url}/subscriptions/confirm", lang, token=token),
                 "choices": describe_choices(self.ctx.config, subscriber, lang),
@@ -372,8 +372,8 @@ class SubscriberMailer(Channel):
                            subject_line=subject(view["operator"], view["services"], view["status"], lang), **common)
 
     async def send(self, delivery: "Delivery") -> None:
-        subscriber = self.subscriber(delivery)
-        message = None if subscriber is None else self.compose(delivery, subscriber)
+        subscriber = await self.subscriber(delivery)
+        message = None if subscriber is None else await self.compose(delivery, subscriber)
         if subscriber is None or message is None:
             log.info("%s: nothing to send for %s", delivery.channel, delivery.event.type)
             return

@@ -16,7 +16,6 @@ from monitor.demo.history import past_outages
 from monitor.demo.sinks import MailSink, WebhookSink, alerts_config
 from monitor.storage import EtaRecord, Store
 from monitor.durations import parse_duration
-from monitor.engine import Engine
 from monitor.judge import Flip
 
 STATUS_WORDS = {
@@ -30,33 +29,53 @@ STATUS_WORDS = {
 
 
 class Narrator:
-    """Prints what a professional would want to know, as it happens."""
+    """Prints what a professional would want to know, as it happens (an engine listener).
+
+    Listeners are told on the event loop once a change is committed; what the
+    sentence needs from the database is read on a reader, in arrival order.
+    """
 
     def __init__(self, out: Any = sys.stdout) -> None:
         self.out = out
-        self.engine: Engine | None = None
+        self.service: Any = None  # monitor.service.Service, once started
+        self._queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
 
     def __call__(self, kind: str, payload: Any) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._tell_all())
+        self._queue.put_nowait((kind, payload))
+
+    async def _tell_all(self) -> None:
+        while True:
+            kind, payload = await self._queue.get()
+            try:
+                await self._tell(kind, payload)
+            except Exception as exc:  # noqa: BLE001 - the narration must never stop the demo
+                print(f"(narration: {exc})", file=self.out)
+
+    async def _tell(self, kind: str, payload: Any) -> None:
         if kind == "flip" and isinstance(payload, Flip) and payload.kind == "service" and payload.from_status != "unknown":
             words = STATUS_WORDS.get(payload.to_status, payload.to_status)
             why = f" — {payload.why[0]}" if payload.why else ""
             self._say(payload.at, f"{self._service_label(payload.key)} : {words}{why}")
-        elif kind == "eta" and self.engine is not None:
+        elif kind == "eta" and self.service is not None:
             for incident_id in payload:
-                record = self.engine.store.latest_eta(incident_id)
+                record = await self.service.query(lambda store, i=incident_id: store.latest_eta(i))
                 if record is not None:
                     self._say(record.at, f"Incident n° {incident_id} : {eta_words(record)}")
-        elif kind.startswith("incident.") and self.engine is not None:
-            incident = self.engine.store.incident(payload)
+        elif kind.startswith("incident.") and self.service is not None:
+            incident = await self.service.query(lambda store: store.incident(payload))
             if incident is not None:
                 verb = {"incident.opened": "ouvert", "incident.updated": "mis à jour", "incident.resolved": "résolu"}[kind]
                 self._say(incident.updated_at, f"Incident n° {incident.id} {verb} : {incident.title['fr']}")
 
     def _service_label(self, key: str) -> str:
-        if self.engine is None:
+        engine = self.service.engine if self.service is not None else None
+        if engine is None:
             return key
-        first = self.engine.services[key][0]
-        target = self.engine.targets[first]
+        first = engine.services[key][0]
+        target = engine.targets[first]
         return f"{target.operator.name} — {target.service.name['fr']}"
 
     def _say(self, at: float, text: str) -> None:
@@ -92,7 +111,7 @@ def cmd_demo(listen: tuple[str, int], db: str | None, cycle_text: str) -> int:
 
 async def run_demo(listen: tuple[str, int], db: str | None, cycle: float) -> None:
     from monitor.config.model import Config
-    from status_site.app import ENGINE, create_app
+    from monitor.service import SERVICE, create_app
 
     workdir = Path(tempfile.mkdtemp(prefix="vigie-demo-"))
     host, port = listen
@@ -111,11 +130,7 @@ async def run_demo(listen: tuple[str, int], db: str | None, cycle: float) -> Non
             seeded = store.import_outages(past_outages(fleet, time.time()), source="demo")
             store.close()
             app = create_app(config, db_path, on_engine=[narrator])
-
-            async def attach(app: Any) -> None:
-                narrator.engine = app[ENGINE]
-
-            app.on_startup.append(attach)
+            narrator.service = app[SERVICE]
             print("Vigie — démonstration : une flotte simulée d'opérateurs de tiers payant tourne en local.")
             print(fleet.scenario.describe())
             print(f"Configuration utilisée : {workdir / 'config.yaml'}")

@@ -82,6 +82,17 @@ class HistoryMixin:
             for row in self.db.query("SELECT * FROM incident_etas WHERE incident_id = ? ORDER BY id", (incident_id,))
         ]
 
+    def eta_histories(self, incident_ids: Iterable[int]) -> dict[int, list[EtaRecord]]:
+        """The ETA history of several incidents at once, oldest first each."""
+        ids = list(incident_ids)
+        found: dict[int, list[EtaRecord]] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            query = f"SELECT * FROM incident_etas WHERE incident_id IN ({','.join('?' * len(chunk))}) ORDER BY id"
+            for row in self.db.query(query, chunk):
+                found.setdefault(row["incident_id"], []).append(EtaRecord(**row))
+        return found
+
     def latest_eta(self, incident_id: int) -> EtaRecord | None:
         rows = list(
             self.db.query("SELECT * FROM incident_etas WHERE incident_id = ? ORDER BY id DESC LIMIT 1", (incident_id,))

@@ -124,15 +124,49 @@ class IncidentsMixin:
         )
         return [self._incident(row) for row in rows]
 
-    def _incident(self, row: dict[str, Any]) -> Incident:
-        services = tuple(
+    def incidents_shown(self, since: float) -> list[Incident]:
+        """Every unresolved incident and those started since ``since``, newest first, in three queries."""
+        rows = list(
+            self.db.query(
+                "SELECT * FROM incidents WHERE started_at >= ? OR resolved_at IS NULL ORDER BY started_at DESC, id DESC",
+                (since,),
+            )
+        )
+        if not rows:
+            return []
+        ids = [row["id"] for row in rows]
+        marks = ",".join("?" * len(ids))
+        services: dict[int, list[AffectedService]] = {}
+        for r in self.db.query(
+            f"SELECT incident_id, service, since, recovered_at FROM incident_services WHERE incident_id IN ({marks}) "
+            "ORDER BY since", ids,
+        ):
+            services.setdefault(r["incident_id"], []).append(AffectedService(r["service"], r["since"], r["recovered_at"]))
+        updates: dict[int, list[IncidentUpdate]] = {}
+        for r in self.db.query(
+            f"SELECT * FROM incident_updates WHERE incident_id IN ({marks}) ORDER BY at DESC, id DESC", ids
+        ):
+            updates.setdefault(r["incident_id"], []).append(
+                IncidentUpdate(r["id"], r["at"], r["status"], {"fr": r["message_fr"], "en": r["message_en"]}, bool(r["auto"]))
+            )
+        return [
+            self._incident(row, tuple(services.get(row["id"], ())), tuple(updates.get(row["id"], ()))) for row in rows
+        ]
+
+    def _incident(
+        self,
+        row: dict[str, Any],
+        services: tuple[AffectedService, ...] | None = None,
+        updates: tuple[IncidentUpdate, ...] | None = None,
+    ) -> Incident:
+        services = services if services is not None else tuple(
             AffectedService(r["service"], r["since"], r["recovered_at"])
             for r in self.db.query(
                 "SELECT service, since, recovered_at FROM incident_services WHERE incident_id = ? ORDER BY since",
                 (row["id"],),
             )
         )
-        updates = tuple(
+        updates = updates if updates is not None else tuple(
             IncidentUpdate(r["id"], r["at"], r["status"], {"fr": r["message_fr"], "en": r["message_en"]}, bool(r["auto"]))
             for r in self.db.query(
                 "SELECT * FROM incident_updates WHERE incident_id = ? ORDER BY at DESC, id DESC", (row["id"],)

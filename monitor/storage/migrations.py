@@ -242,3 +242,10 @@ def m0004_subscribers(db: Database) -> None:
         CREATE INDEX subscribers_confirmed ON subscribers(confirmed_at)
         """,
     )
+
+
+@migrations(name="0006_service_accounted_at")
+def m0006_service_accounted_at(db: Database) -> None:
+    # how far each service's time has been credited to its status: readers add the rest up to now
+    # themselves, so that showing uptime never writes
+    _run(db, "ALTER TABLE service_states ADD COLUMN accounted_at REAL")

@@ -8,11 +8,14 @@ what was recorded. Flips and incidents are written at once.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
+import sqlite3
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from sqlite_utils import Database
 
@@ -31,6 +34,8 @@ from monitor.storage.outbox import OutboxMixin
 from monitor.storage.subscribers import SubscribersMixin
 from monitor.storage.migrations import migrations
 
+log = logging.getLogger("vigie.storage")
+Callback = Callable[[], None]
 OUTCOME_CODES = {"up": 0, "degraded": 1, "down": 2}
 SERVICE_STATUSES = (
     "operational",
@@ -58,18 +63,36 @@ class ResultRow:
 class Store(IncidentsMixin, MaintenancesMixin, HistoryMixin, OutboxMixin, SubscribersMixin):
     """Vigie's database. Not thread-safe: use it from the event loop's thread."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
         self.path = str(path)
-        self.db = Database(self.path)
-        if self.path != ":memory:":
-            self.db.enable_wal()
-            self.db.execute("PRAGMA synchronous=NORMAL")
+        self.readonly = readonly
+        if readonly:
+            # A reader never writes, whatever a caller tries: the file is opened read-only.
+            uri = "file::memory:" if self.path == ":memory:" else f"{Path(self.path).resolve().as_uri()}?mode=ro"
+            self.db = Database(sqlite3.connect(uri, uri=True, check_same_thread=False))
+            self.db.execute("PRAGMA query_only=ON")
+            pending = migrations.pending(self.db)
+            if pending:
+                self.db.close()
+                raise sqlite3.DatabaseError(
+                    f"its schema is older than this Vigie's ({pending[0].name} not applied): "
+                    "start `vigie run` on it once to upgrade it"
+                )
+        else:
+            self.db = Database(self.path)
+            if self.path != ":memory:":
+                self.db.enable_wal()
+                self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA busy_timeout=5000")
-        self.db.execute("PRAGMA foreign_keys=ON")
-        migrations.apply(self.db)
+        if not readonly:
+            self.db.execute("PRAGMA foreign_keys=ON")
+            migrations.apply(self.db)
         self._check_ids: dict[str, int] = {
             row["key"]: row["id"] for row in self.db.query("SELECT id, key FROM checks")
         }
+        # what committed transactions tell, and how: at once by default; the writer thread hands them to the loop
+        self.on_commit: Callable[[list[Callback]], None] = _run_all
+        self._pending: list[list[Callback]] = []
 
     def close(self) -> None:
         self.db.close()
@@ -152,7 +175,7 @@ class Store(IncidentsMixin, MaintenancesMixin, HistoryMixin, OutboxMixin, Subscr
 
     def check_rollups(self, key: str, period: str, since: float, until: float) -> list[dict[str, Any]]:
         """Rollup rows of a check whose bucket starts in [since, until), oldest first."""
-        check_ref = self._check_ids.get(key)
+        check_ref = self._check_ref(key)
         if check_ref is None:
             return []
         rows = self.db.query(
@@ -163,7 +186,7 @@ class Store(IncidentsMixin, MaintenancesMixin, HistoryMixin, OutboxMixin, Subscr
         return [{**row, "histogram": json.loads(row["histogram"])} for row in rows]
 
     def recent_results(self, key: str, limit: int = 50) -> list[dict[str, Any]]:
-        check_ref = self._check_ids.get(key)
+        check_ref = self._check_ref(key)
         if check_ref is None:
             return []
         rows = list(
@@ -204,6 +227,21 @@ class Store(IncidentsMixin, MaintenancesMixin, HistoryMixin, OutboxMixin, Subscr
                             ON CONFLICT (service, period, bucket) DO UPDATE SET {status} = {status} + excluded.{status}""",
                         (key, period, bucket, seconds),
                     )
+            self.db.execute(
+                "UPDATE service_states SET accounted_at = max(coalesce(accounted_at, 0), ?) WHERE key = ?", (end, key)
+            )
+
+    def set_accounted(self, keys: Iterable[str], at: float) -> None:
+        """Start counting these services' time from ``at`` (the time Vigie was not running is not counted)."""
+        with self.db.atomic():
+            self.db.conn.executemany("UPDATE service_states SET accounted_at = ? WHERE key = ?", [(at, k) for k in keys])
+
+    def service_accounting(self) -> dict[str, tuple[str | None, float | None]]:
+        """Each service's current status and how far its time is credited: readers add the rest up to now."""
+        return {
+            row["key"]: (row["status"], row["accounted_at"])
+            for row in self.db.query("SELECT key, status, accounted_at FROM service_states")
+        }
 
     def service_rollups(self, key: str, period: str, since: float, until: float) -> list[dict[str, Any]]:
         return list(
@@ -213,6 +251,17 @@ class Store(IncidentsMixin, MaintenancesMixin, HistoryMixin, OutboxMixin, Subscr
                 (key, period, bucket_start(period, since), until),
             )
         )
+
+    def all_service_rollups(self, period: str, since: float, until: float) -> dict[str, list[dict[str, Any]]]:
+        """Every service's rollup rows of ``period`` in [since, until), oldest first, in one query."""
+        found: dict[str, list[dict[str, Any]]] = {}
+        for row in self.db.query(
+            "SELECT service, bucket, " + ", ".join(SERVICE_STATUSES) + " FROM service_rollups "
+            "WHERE period = ? AND bucket >= ? AND bucket < ? ORDER BY service, bucket",
+            (period, bucket_start(period, since), until),
+        ):
+            found.setdefault(row.pop("service"), []).append(row)
+        return found
 
     def service_uptime(self, key: str, since: float, until: float) -> float | None:
         """Share of observed time the service was usable (operational or degraded); None if unobserved."""
@@ -254,7 +303,9 @@ class Store(IncidentsMixin, MaintenancesMixin, HistoryMixin, OutboxMixin, Subscr
 
     def save_service_state(self, key: str, status: str | None, since: float | None) -> None:
         self.db.execute(
-            "INSERT OR REPLACE INTO service_states (key, status, since) VALUES (?, ?, ?)", (key, status, since)
+            "INSERT INTO service_states (key, status, since) VALUES (?, ?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET status = excluded.status, since = excluded.since",
+            (key, status, since),
         )
 
     def load_service_states(self) -> dict[str, tuple[str | None, float | None]]:
@@ -287,6 +338,46 @@ class Store(IncidentsMixin, MaintenancesMixin, HistoryMixin, OutboxMixin, Subscr
             for r in rows
         ]
 
+    @contextlib.contextmanager
     def transaction(self) -> Iterator[Database]:
-        """Group writes: ``with store.transaction(): …`` commits them all or none."""
-        return self.db.atomic()  # type: ignore[return-value]
+        """Group writes: ``with store.transaction(): …`` commits them all or none.
+
+        Nested blocks are savepoints. What ``after_commit`` registered inside is
+        told once the outermost block has committed, and forgotten on rollback.
+        """
+        self._pending.append([])
+        try:
+            with self.db.atomic():
+                yield self.db
+        except BaseException:
+            self._pending.pop()
+            raise
+        told = self._pending.pop()
+        if self._pending:
+            self._pending[-1].extend(told)
+        elif told:
+            self.on_commit(told)
+
+    def after_commit(self, callback: Callback) -> None:
+        """Run ``callback`` once what is being written is committed (at once outside a transaction)."""
+        if self._pending:
+            self._pending[-1].append(callback)
+        else:
+            self.on_commit([callback])
+
+    def _check_ref(self, key: str) -> int | None:
+        """The row id of a check; a reader learns the checks the writer registered after it opened."""
+        found = self._check_ids.get(key)
+        if found is None:
+            row = self.db.execute("SELECT id FROM checks WHERE key = ?", (key,)).fetchone()
+            if row is not None:
+                found = self._check_ids[key] = int(row[0])
+        return found
+
+
+def _run_all(callbacks: list[Callback]) -> None:
+    for callback in callbacks:
+        try:
+            callback()
+        except Exception:  # noqa: BLE001 - one listener must not stop the others
+            log.exception("after-commit callback failed")

@@ -23,6 +23,7 @@ from monitor.config import parse_config
 from monitor.config.model import Config
 from monitor.events import build_event
 from monitor.storage import Store
+from monitor.storage.database import Database
 from monitor.storage.outbox import Delivery
 from tests.alerts.smtp_server import SmtpServer, smtp_servers  # noqa: F401 - a fixture
 
@@ -317,7 +318,9 @@ async def test_it_gives_subscribers_a_one_click_unsubscribe(world: Any) -> None:
     w, server = world()
     subscriptions = Subscriptions(w.store, w.config, w.clock)
     subscriber_id = subscriptions.subscribe("Jeanne@Example.org", "en", Choices(operators=("almerys",)))
-    mailer = EmailChannel.for_subscriber(w.ctx, w.store)
+    database = Database(w.store.path)  # the mailer reads subscribers through the service's database
+    await database.start()
+    mailer = EmailChannel.for_subscriber(w.ctx, database)
     assert isinstance(mailer, SubscriberMailer) and mailer.kind == "email"
     incident_id = w.incident()
     pending_alert = w.delivery("incident.opened", incident_id, f"subscriber:{subscriber_id}")
@@ -336,6 +339,7 @@ async def test_it_gives_subscribers_a_one_click_unsubscribe(world: Any) -> None:
     w.store.delete_subscriber(subscriber_id)
     await mailer.send(delivery)  # gone: nothing to send, and no error
     assert len(server.messages()) == 1
+    await database.close()
 
 
 async def test_it_tells_of_a_flapping_service_and_of_a_reminder(world: Any) -> None:

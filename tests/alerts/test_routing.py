@@ -13,7 +13,7 @@ from monitor.engine import Engine
 from monitor.events import Event
 from monitor.storage import Store
 from tests.alerts.conftest import config_yaml, parse
-from tests.conftest import SwitchableTarget
+from tests.conftest import SwitchableTarget, probe_now
 
 CHANNELS = """\
     - {id: all, type: apprise, url: "json://127.0.0.1:9/a"}
@@ -50,7 +50,7 @@ def setup(http_target: SwitchableTarget, tmp_path: Path, clock: FakeClock) -> It
 async def tick(engine: Engine, clock: FakeClock, seconds: float = 30) -> None:
     engine.maintenance.tick()
     for key in engine.targets:
-        await engine.run_check(key)
+        await probe_now(engine, key)
     clock.advance(seconds)
 
 

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, AsyncIterator, Callable
 
 import pytest
 from aiohttp.test_utils import TestClient
@@ -25,7 +25,8 @@ from monitor.clock import FakeClock
 from monitor.config import parse_config
 from monitor.events import Event
 from monitor.storage import Store
-from status_site.app import ENGINE, create_app
+from monitor.service import create_app
+from tests.conftest import run, service_of
 from status_site.subscribe import LIMITS
 from tests.alerts.smtp_server import SmtpServer, smtp_servers  # noqa: F401 - a fixture
 
@@ -58,14 +59,11 @@ class Site:
     clock: FakeClock
     smtp: SmtpServer
     mailer: SubscriberMailer
-
-    @property
-    def store(self) -> Store:
-        return self.client.app[ENGINE].store  # type: ignore[index]
+    store: Store  # the test's own connection to the service's database, to look and to drain
 
     @property
     def subscriptions(self) -> Subscriptions:
-        return Subscriptions(self.store, self.client.app[ENGINE].config, self.clock)  # type: ignore[index]
+        return Subscriptions(self.store, service_of(self.client.app).config, self.clock)
 
     async def subscribe(self, address: str = ADDRESS, lang: str = "fr", headers: dict[str, str] | None = None,
                         **choices: list[str]) -> Any:
@@ -89,13 +87,15 @@ class Site:
 
 
 @pytest.fixture
-async def site(aiohttp_client: Any, tmp_path: Path, smtp_servers: Callable[..., SmtpServer]) -> Site:
+async def site(aiohttp_client: Any, tmp_path: Path, smtp_servers: Callable[..., SmtpServer]) -> AsyncIterator[Site]:
     smtp = smtp_servers()
     config = parse_config(CONFIG.format(port=smtp.port), env={}).config
     clock = FakeClock()
     client = await aiohttp_client(create_app(config, tmp_path / "v.db", clock, schedule=False))
-    mailer = EmailChannel.for_subscriber(ChannelContext(config, clock, {}), client.app[ENGINE].store)
-    return Site(client, clock, smtp, mailer)
+    mailer = EmailChannel.for_subscriber(ChannelContext(config, clock, {}), service_of(client.app).db)
+    store = Store(tmp_path / "v.db")
+    yield Site(client, clock, smtp, mailer, store)
+    store.close()
 
 
 def link(message: EmailMessage, path: str) -> str:
@@ -311,9 +311,9 @@ async def test_it_plugs_into_the_dispatcher_and_the_router(site: Site) -> None:
     """How the alert machinery calls us: a resolver for ``subscriber:<id>``, a recipients hook, a chore."""
     from alerts.dispatcher import Dispatcher
 
-    app_config = site.client.app[ENGINE].config  # type: ignore[index]
+    app_config = service_of(site.client.app).config
     subscriptions = site.subscriptions
-    dispatcher = Dispatcher(site.store, {}, app_config.alerts, site.clock, resolvers=[site.mailer.resolve],
+    dispatcher = Dispatcher(service_of(site.client.app).db, {}, app_config.alerts, site.clock, resolvers=[site.mailer.resolve],
                             chores=[subscriptions.purge])
     await site.subscribe()
     assert await dispatcher.step() == 1
@@ -336,10 +336,8 @@ async def test_it_alerts_a_confirmed_subscriber_through_the_apps_own_wiring(site
     """The app's alert machinery (router and dispatcher from create_app) serves subscribers end to end."""
     from monitor.conditions import assess
     from probes.base import ProbeResult
-    from status_site.app import ALERTS
-
     app = site.client.app
-    dispatcher, engine = app[ALERTS], app[ENGINE]  # type: ignore[index]
+    dispatcher, engine = service_of(app).dispatcher, service_of(app).engine
     await site.subscribe(profession=["opticien"])
     assert await dispatcher.step() == 1
     token = link(await site.smtp.next_message(), "/subscriptions/confirm").split("token=")[1]
@@ -347,7 +345,8 @@ async def test_it_alerts_a_confirmed_subscriber_through_the_apps_own_wiring(site
     key = "almerys/pec-optique/api"
     for ok in (True, False, False, False):
         result = ProbeResult(started_at=site.clock.now(), duration=0.01, error=None if ok else "connection refused")
-        engine.observe(key, result, assess(result, engine.targets[key].check.conditions, site.clock.now()))
+        assessment = assess(result, engine.targets[key].check.conditions, site.clock.now())
+        await run(app, lambda engine: engine.observe(key, result, assessment))
         site.clock.advance(60)
     assert await dispatcher.step() == 1
     alert = await site.smtp.next_message()

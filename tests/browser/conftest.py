@@ -21,8 +21,11 @@ from monitor.clock import FakeClock
 from monitor.conditions.evaluate import assess
 from monitor.config import parse_config
 from monitor.engine import Engine
+from monitor.storage import Store
 from probes.base import ProbeResult
-from status_site.app import ENGINE, SITE, create_app
+from monitor.service import create_app
+from status_site.keys import SITE
+from tests.conftest import changed, run, service_of, write
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -86,68 +89,70 @@ class LiveSite:
 
     @property
     def engine(self) -> Engine:
-        return self.app[ENGINE]
+        """For its view of the config; changes go through the service's writer thread."""
+        return service_of(self.app).engine
 
-    def observe(self, check_key: str, status: int = 200) -> None:
+    async def observe(self, check_key: str, status: int = 200) -> None:
         result = ProbeResult(started_at=self.clock.now(), duration=0.12 if status == 200 else 0.4, status=status)
-        check = self.engine.targets[check_key].check
-        self.engine.observe(check_key, result, assess(result, check.conditions, self.clock.now()))
+        assessment = assess(result, self.engine.targets[check_key].check.conditions, self.clock.now())
+        await run(self.app, lambda engine: engine.observe(check_key, result, assessment))
 
-    def set(self, service_key: str, status: int) -> None:
+    async def set(self, service_key: str, status: int) -> None:
         for key in self.engine.services[service_key]:
-            self.observe(key, status)
+            await self.observe(key, status)
 
-    def all_up(self, *, but: tuple[str, ...] = ()) -> None:
+    async def all_up(self, *, but: tuple[str, ...] = ()) -> None:
         for service_key in self.engine.services:
             if service_key not in but:
-                self.set(service_key, 200)
+                await self.set(service_key, 200)
 
-    def advance(self, seconds: float, *, down: tuple[str, ...] = ()) -> None:
+    async def advance(self, seconds: float, *, down: tuple[str, ...] = ()) -> None:
         """Let time pass in 30 min steps, a result for every service at each step."""
         end = self.clock.now() + seconds
         while self.clock.now() < end:
             self.clock.set(min(end, self.clock.now() + 1800))
-            self.all_up(but=down)
+            await self.all_up(but=down)
             for service_key in down:
-                self.set(service_key, 503)
-            self.engine.account_all()
-            self.engine.flush()
+                await self.set(service_key, 503)
+            await run(self.app, lambda engine: engine.account_all())
 
-    def changed(self) -> None:
-        self.app[SITE].changed()
+    async def changed(self) -> None:
+        await changed(self.app)
 
     def page_url(self, path: str) -> str:
         return self.url + path
 
 
-def tell_the_story(site: LiveSite) -> None:
+async def tell_the_story(site: LiveSite) -> None:
     """Three days of history, a resolved Viamedis outage yesterday, and now an open Almerys incident.
 
     At 14 h 05 both Almerys services fail; Visiodroits is back at 14 h 15, the optical
     PEC is still down at 14 h 30, with an update from the operator.
     """
-    store = site.engine.store
-    site.all_up()
-    site.advance(NOW - DAY - 4 * HOUR - site.clock.now())  # yesterday 10 h 30
-    site.set("viamedis/portail", 503)
-    site.advance(40 * 60, down=("viamedis/portail",))
-    site.set("viamedis/portail", 200)
-    site.advance(NOW - 25 * 60 - site.clock.now())  # today 14 h 05
-    site.set("almerys/pec-optique", 503)
-    site.set("almerys/droits", 503)
-    site.advance(10 * 60, down=("almerys/pec-optique", "almerys/droits"))  # 14 h 15
-    site.set("almerys/droits", 200)
-    site.advance(15 * 60, down=("almerys/pec-optique",))  # 14 h 30
-    [incident] = store.open_incidents("almerys")
-    store.add_incident_update(
-        incident.id,
-        NOW - 5 * 60,
-        "identified",
-        {"fr": "Certificat expiré côté opérateur, renouvellement en cours.", "en": "Expired certificate, being renewed."},
-        auto=False,
-    )
-    site.incident_ids["open"] = incident.id
-    site.changed()
+    await site.all_up()
+    await site.advance(NOW - DAY - 4 * HOUR - site.clock.now())  # yesterday 10 h 30
+    await site.set("viamedis/portail", 503)
+    await site.advance(40 * 60, down=("viamedis/portail",))
+    await site.set("viamedis/portail", 200)
+    await site.advance(NOW - 25 * 60 - site.clock.now())  # today 14 h 05
+    await site.set("almerys/pec-optique", 503)
+    await site.set("almerys/droits", 503)
+    await site.advance(10 * 60, down=("almerys/pec-optique", "almerys/droits"))  # 14 h 15
+    await site.set("almerys/droits", 200)
+    await site.advance(15 * 60, down=("almerys/pec-optique",))  # 14 h 30
+
+    def update(store: Store) -> int:
+        [incident] = store.open_incidents("almerys")
+        store.add_incident_update(
+            incident.id,
+            NOW - 5 * 60,
+            "identified",
+            {"fr": "Certificat expiré côté opérateur, renouvellement en cours.", "en": "Expired certificate, being renewed."},
+            auto=False,
+        )
+        return incident.id
+
+    site.incident_ids["open"] = await write(site.app, update)
 
 
 async def serve(tmp_path: Path, config: dict[str, Any], start: float) -> tuple[LiveSite, web.AppRunner]:
@@ -171,7 +176,7 @@ async def make_live_site(tmp_path_factory: pytest.TempPathFactory) -> AsyncItera
     async def make(almerys: str = "Almerys") -> LiveSite:
         site, runner = await serve(tmp_path_factory.mktemp("site"), fleet(almerys), NOW - 3 * DAY)
         runners.append(runner)
-        tell_the_story(site)
+        await tell_the_story(site)
         return site
 
     yield make

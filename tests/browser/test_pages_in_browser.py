@@ -20,6 +20,7 @@ from aiohttp import web
 from status_site.export import site_files, write_tree
 from status_site.views import build_snapshot
 from tests.browser.conftest import ARTIFACTS, CHROMIUM, LiveSite, MakeSite, OpenPage, Visit
+from tests.conftest import read, write
 
 if not CHROMIUM.exists():
     why = f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium), as .ci/run does"
@@ -180,7 +181,8 @@ async def test_it_filters_by_profession_with_links_in_the_static_export(
     live_site: LiveSite, open_page: OpenPage, tmp_path: Path
 ) -> None:
     """A static server ignores ``?profession=``: the export's filter is links to one page per profession."""
-    files = site_files(live_site.app, live_site.engine, build_snapshot(live_site.engine, live_site.clock.now()))
+    now, config = live_site.clock.now(), live_site.engine.config
+    files = await read(live_site.app, lambda store: site_files(live_site.app, store, build_snapshot(store, config, now)))
     write_tree(tmp_path, files)
     app = web.Application()
     app.router.add_static("/", tmp_path)
@@ -338,8 +340,8 @@ async def test_it_passes_an_axe_audit_light_and_dark(live_site: LiveSite, open_p
 async def test_it_never_runs_hostile_strings(make_live_site: MakeSite, open_page: OpenPage) -> None:
     site = await make_live_site(almerys=HOSTILE_NAME)
     incident = site.incident_ids["open"]
-    site.engine.store.add_incident_update(incident, site.clock.now(), "monitoring", {"fr": HOSTILE_MESSAGE}, auto=False)
-    site.changed()
+    at = site.clock.now()
+    await write(site.app, lambda store: store.add_incident_update(incident, at, "monitoring", {"fr": HOSTILE_MESSAGE}, auto=False))
     visit = await open_page("desktop")
     page = visit.page
     await page.add_init_script(CSP_SPY)
@@ -372,7 +374,7 @@ async def test_it_shows_a_flip_without_reloading(make_live_site: MakeSite, open_
     await page.evaluate("window.__same_document = true")
 
     site.clock.advance(60)
-    site.set("almerys/pec-optique", 200)  # the flip: Almerys is back, the incident resolves
+    await site.set("almerys/pec-optique", 200)  # the flip: Almerys is back, the incident resolves
     async with page.expect_response(lambda r: r.request.resource_type == "fetch" and r.status == 200):
         await page.clock.run_for(15_000)
     await page.wait_for_function(

@@ -12,6 +12,7 @@ from monitor.clock import FakeClock
 from monitor.demo.fleet import DemoFleet
 from monitor.engine import Engine
 from monitor.storage import Store
+from tests.conftest import probe_now
 
 CYCLE = 240.0
 
@@ -32,7 +33,7 @@ async def engine(clock: FakeClock, tmp_path: Path) -> AsyncIterator[Engine]:
 async def rounds(engine: Engine, clock: FakeClock, service: str, count: int) -> None:
     for _ in range(count):
         for key in engine.services[service]:
-            await engine.run_check(key)
+            await probe_now(engine, key)
         clock.advance(5)
 
 

@@ -8,8 +8,9 @@ import pytest
 from monitor.clock import FakeClock
 from monitor.config import parse_config
 from monitor.engine import Engine
+from monitor.measurement import Measurement
 from monitor.storage import Store
-from tests.conftest import SwitchableTarget as Target
+from tests.conftest import SwitchableTarget as Target, probe_now
 
 
 def config_for(url: str):
@@ -35,7 +36,7 @@ operators:
 
 async def tick(engine: Engine, clock: FakeClock) -> None:
     for key in engine.targets:
-        await engine.run_check(key)
+        await probe_now(engine, key)
     clock.advance(30)
 
 
@@ -111,16 +112,17 @@ async def test_it_resumes_judging_from_stored_state_after_a_restart(http_target:
     assert len(store.incidents()) == 1
 
 
-async def test_it_writes_results_and_rollups_in_batches(http_target: Target, tmp_path: Path, clock: FakeClock) -> None:
+async def test_it_writes_a_batch_of_results_with_their_rollups_in_one_transaction(tmp_path: Path, clock: FakeClock) -> None:
     store = Store(tmp_path / "v.db")
-    engine = Engine(config_for(http_target.url), store, clock)
-    for _ in range(3):
-        await tick(engine, clock)
-    assert store.count_results() == 0
-    assert engine.flush() == 6
+    engine = Engine(config_for("http://127.0.0.1:9"), store, clock)
+    batch = [
+        Measurement(key, clock.now() + 30 * i, 0.05, "up") for i in range(3) for key in ("almerys/pec/api", "almerys/droits/api")
+    ]
+    assert engine.ingest(batch) == 6
     assert store.count_results() == 6
     [row] = store.check_rollups("almerys/pec/api", "day", clock.now() - 86400, clock.now() + 86400)
     assert row["n_up"] == 3
+    assert store.load_check_states()["almerys/pec/api"].last_at == clock.now() + 60
 
 
 async def test_it_counts_service_time_for_uptime(http_target: Target, tmp_path: Path, clock: FakeClock) -> None:
@@ -135,20 +137,6 @@ async def test_it_counts_service_time_for_uptime(http_target: Target, tmp_path: 
     uptime = store.service_uptime("almerys/pec", start - 3600, clock.now() + 3600)
     # operational from the first result until the flip 60 s later, then down until now, 60 s later
     assert uptime == pytest.approx(60 / 120)
-
-
-async def test_it_turns_a_crashing_probe_into_a_failed_result(tmp_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> None:
-    import probes
-
-    async def broken(check, ctx):  # a probe with a bug, not the thing under test
-        raise RuntimeError("bug")
-
-    monkeypatch.setitem(probes.PROBES, "http", broken)
-    store = Store(tmp_path / "v.db")
-    engine = Engine(config_for("http://127.0.0.1:9"), store, clock)
-    observation = await engine.run_check("almerys/pec/api")
-    assert observation.assessment.outcome == "down"
-    assert "probe error" in observation.result.error
 
 
 async def test_it_writes_each_incident_change_as_an_event_with_its_deliveries(http_target: Target, tmp_path: Path, clock: FakeClock) -> None:
@@ -183,12 +171,70 @@ async def test_it_writes_no_event_without_the_change_that_caused_it(http_target:
     http_target.status["pec"] = 503
     await tick(engine, clock)
     with pytest.raises(RuntimeError):
-        await engine.run_check("almerys/pec/api")
+        await probe_now(engine, "almerys/pec/api")
     # the incident and its event are written together or not at all
     assert store.open_incidents() == [] and store.events() == []
     # and the engine forgot the flip too, so the next result tries it again
     assert engine.check_states["almerys/pec/api"].status == "up"
     engine.router = lambda event: ([], [])
-    await engine.run_check("almerys/pec/api")
+    await probe_now(engine, "almerys/pec/api")
     [incident] = store.open_incidents()
     assert [e.type for e in store.events()] == ["incident.opened"]
+
+
+def fill_up(store: Store) -> None:
+    """A real full disk, as SQLite sees one: no page can be added to the file any more."""
+    pages = store.db.execute("PRAGMA page_count").fetchone()[0]
+    store.db.execute(f"PRAGMA max_page_count = {pages}")
+
+
+def make_room(store: Store) -> None:
+    store.db.execute("PRAGMA max_page_count = 1073741823")
+
+
+def failing(clock: FakeClock, key: str, count: int, start: int = 0) -> list[Measurement]:
+    return [
+        Measurement(key, clock.now() + 30 * (start + i), 0.05, "down", ("status == 200: 503",), status=503)
+        for i in range(count)
+    ]
+
+
+async def test_it_tells_listeners_only_what_is_committed(tmp_path: Path, clock: FakeClock) -> None:
+    store = Store(tmp_path / "v.db")
+    engine = Engine(config_for("http://127.0.0.1:9"), store, clock)
+    engine.ingest([Measurement("almerys/pec/api", clock.now(), 0.05, "up")])
+    watcher = Store(tmp_path / "v.db", readonly=True)  # another connection sees only what is committed
+    heard: list[tuple[str, bool]] = []
+
+    def listener(kind: str, payload: object) -> None:
+        if kind == "incident.opened":
+            heard.append((kind, bool(watcher.open_incidents())))
+
+    engine.listeners.append(listener)
+    engine.router = lambda event: (_ for _ in ()).throw(RuntimeError("routing bug"))
+    with pytest.raises(RuntimeError):
+        engine.ingest(failing(clock, "almerys/pec/api", 3, start=1))
+    assert heard == []  # rolled back: nobody was told
+    engine.router = None
+    engine.ingest(failing(clock, "almerys/pec/api", 3, start=1))
+    assert heard == [("incident.opened", True)]  # told once, and by then it was in the database
+
+
+async def test_it_judges_a_batch_again_after_the_disk_was_full(tmp_path: Path, clock: FakeClock) -> None:
+    import sqlite3
+
+    store = Store(tmp_path / "v.db")
+    engine = Engine(config_for("http://127.0.0.1:9"), store, clock)
+    engine.ingest([Measurement("almerys/pec/api", clock.now(), 0.05, "up")])
+    before = dict(engine.check_states)
+    fill_up(store)
+    batch = failing(clock, "almerys/pec/api", 200, start=1)
+    with pytest.raises(sqlite3.OperationalError, match="full"):
+        engine.ingest(batch)
+    assert engine.check_states == before  # memory is what the database still says
+    assert store.open_incidents() == [] and store.count_results() == 1
+    make_room(store)
+    assert engine.ingest(batch) == 200
+    [incident] = store.open_incidents()
+    assert incident.started_at == batch[1].at  # the outage began when it really did, not when space returned
+    assert store.count_results() == 201

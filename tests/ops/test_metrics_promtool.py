@@ -24,7 +24,7 @@ FAMILIES = (
     "vigie_database_size_bytes",
     "vigie_build_info",
 )
-ALLOWED_LABELS = {"operator", "service", "check", "status", "phase", "channel", "outcome", "le", "version"}
+ALLOWED_LABELS = {"operator", "service", "check", "status", "phase", "channel", "outcome", "le", "version", "location"}  # location: fixed by the contract
 SAMPLE = re.compile(r"^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(?P<labels>.*)\})? (?P<value>\S+)")
 LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 

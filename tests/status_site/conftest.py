@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, TypeVar
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -16,8 +16,12 @@ from monitor.clock import FakeClock
 from monitor.conditions.evaluate import assess
 from monitor.config import parse_config
 from monitor.engine import Engine
+from monitor.service import SERVICE, Service, create_app
+from monitor.storage import Store
 from probes.base import ProbeResult
-from status_site.app import ENGINE, SITE, create_app
+from status_site.keys import SITE
+
+T = TypeVar("T")
 
 PARIS = ZoneInfo("Europe/Paris")
 # 14 h 05, Paris time, on a Monday of November: the moment of the scripted outages
@@ -53,41 +57,70 @@ operators:
 
 @dataclass
 class Site:
-    """The app, a client to it and the clock; helpers that make things happen."""
+    """The app, a client to it and the clock; helpers that make things happen.
+
+    Every change goes through the service's writer thread, as in production, and
+    each helper returns once the public pages show it (the snapshot's background
+    rebuild has caught up).
+    """
 
     app: web.Application
     client: TestClient
     clock: FakeClock
 
     @property
-    def engine(self) -> Engine:
-        return self.app[ENGINE]
+    def service(self) -> Service:
+        return self.app[SERVICE]  # type: ignore[return-value]
 
-    def observe(self, check_key: str, status: int = 200, duration: float = 0.12) -> None:
+    @property
+    def engine(self) -> Engine:
+        """For its view of the config (targets, services); changes go through ``run``."""
+        assert self.service.engine is not None
+        return self.service.engine
+
+    async def run(self, fn: Callable[[Engine], T]) -> T:
+        """``fn(engine)`` on the writer thread; returns once the pages show what it did."""
+        result = await self.service.command(fn)
+        await self.app[SITE].fresh()
+        return result
+
+    async def write(self, fn: Callable[[Store], T]) -> T:
+        """``fn(store)`` on the writer thread: a write behind the engine's back, so the site is told by hand."""
+        result = await self.service.command(lambda engine: fn(engine.store))
+        await self.changed()
+        return result
+
+    async def read(self, fn: Callable[[Store], T]) -> T:
+        return await self.service.query(fn)
+
+    async def observe(self, check_key: str, status: int = 200, duration: float = 0.12) -> None:
         result = ProbeResult(started_at=self.clock.now(), duration=duration, status=status)
         check = self.engine.targets[check_key].check
-        self.engine.observe(check_key, result, assess(result, check.conditions, self.clock.now()))
+        assessment = assess(result, check.conditions, self.clock.now())
+        await self.run(lambda engine: engine.observe(check_key, result, assessment))
 
-    def all_up(self) -> None:
+    async def all_up(self) -> None:
         for key in self.engine.targets:
-            self.observe(key, 200)
+            await self.observe(key, 200)
 
-    def fail(self, service_key: str, status: int = 503) -> None:
+    async def fail(self, service_key: str, status: int = 503) -> None:
         for key in self.engine.services[service_key]:
-            self.observe(key, status)
+            await self.observe(key, status)
 
-    def recover(self, service_key: str) -> None:
+    async def recover(self, service_key: str) -> None:
         for key in self.engine.services[service_key]:
-            self.observe(key, 200)
+            await self.observe(key, 200)
 
-    def advance(self, seconds: float) -> None:
-        """Let time pass as the scheduler would see it: uptime counted, results written."""
+    async def advance(self, seconds: float) -> None:
+        """Let time pass as the service would see it: uptime counted, the pages' texts aged."""
         self.clock.advance(seconds)
-        self.engine.account_all()
-        self.engine.flush()
+        await self.run(lambda engine: engine.account_all())
+        await self.changed()
 
-    def changed(self) -> None:
+    async def changed(self) -> None:
+        """Tell the site that something visible changed (the fake clock moved, for one)."""
         self.app[SITE].changed()
+        await self.app[SITE].fresh()
 
     async def get(self, path: str, **headers: str) -> tuple[Any, str]:
         response = await self.client.get(path, headers=headers)
@@ -113,22 +146,22 @@ def make_site(aiohttp_client: Any, tmp_path: Path) -> MakeSite:
 async def site(make_site: MakeSite) -> Site:
     """Every service answering for an hour, up to 14 h 05."""
     site = await make_site()
-    site.all_up()
-    site.advance(3600)
-    site.all_up()
+    await site.all_up()
+    await site.advance(3600)
+    await site.all_up()
     return site
 
 
 @pytest.fixture
 async def outage(site: Site) -> Site:
     """Almerys' optical PEC down since 14 h 05, and it is now 14 h 30."""
-    site.fail("almerys/pec-optique")
+    await site.fail("almerys/pec-optique")
     for _ in range(50):  # a result every 30 s
-        site.advance(30)
-        site.fail("almerys/pec-optique")
-        site.observe("almerys/droits/api")
-        site.observe("viamedis/portail/web")
-    site.advance(0)
+        await site.advance(30)
+        await site.fail("almerys/pec-optique")
+        await site.observe("almerys/droits/api")
+        await site.observe("viamedis/portail/web")
+    await site.advance(0)
     site.clock.set(OUTAGE_AT + 25 * 60)
-    site.engine.account_all()
+    await site.advance(0)
     return site

@@ -11,8 +11,9 @@ from aiohttp import web
 
 from monitor.clock import FakeClock
 from monitor.config import parse_config
+from monitor.storage import Store
 from status_site import admin_api
-from status_site.app import create_app
+from monitor.service import create_app
 from tests.monitor.test_admin import everything
 from tests.status_site.conftest import OUTAGE_AT, SITE_CONFIG, Site
 
@@ -34,7 +35,7 @@ async def make(aiohttp_client: Any, tmp_path: Path, token: str | None = TOKEN) -
     config = parse_config(SITE_CONFIG.format(almerys="Almerys"), env={}).config
     app = create_app(config, tmp_path / "v.db", clock, schedule=False, admin_token=token)
     site = Site(app, await aiohttp_client(app), clock)
-    site.all_up()
+    await site.all_up()
     return site
 
 
@@ -65,7 +66,7 @@ def admin_routes(app: web.Application) -> list[tuple[str, str]]:
 async def test_it_requires_the_token_on_every_admin_route(site: Site) -> None:
     routes = admin_routes(site.app)
     assert len(routes) == len(admin_api.ROUTES) == 9
-    before = everything(site.engine.store)
+    before = await site.read(everything)
     for method, path in routes:
         for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {TOKEN}"},
                         {"Authorization": "Bearer "}, {"Authorization": f"Bearer {TOKEN}x"},
@@ -74,7 +75,7 @@ async def test_it_requires_the_token_on_every_admin_route(site: Site) -> None:
             assert response.status == 401, (method, path, headers)
             assert response.headers["WWW-Authenticate"].startswith("Bearer")
             assert (await response.json())["error"]["status"] == 401
-    assert everything(site.engine.store) == before
+    assert await site.read(everything) == before
 
 
 async def test_it_keeps_the_admin_api_off_without_a_token(aiohttp_client: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -87,7 +88,7 @@ async def test_it_keeps_the_admin_api_off_without_a_token(aiohttp_client: Any, t
             response = await site.client.request(method, path, json=OPEN, headers=headers)
             assert response.status == 404, (method, path)
             assert "admin API is off" in (await response.json())["error"]["message"]
-    assert site.engine.store.open_incidents() == []
+    assert await site.read(lambda store: store.open_incidents()) == []
 
 
 async def test_it_reads_the_token_from_the_environment(aiohttp_client: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -127,7 +128,7 @@ async def test_it_shows_every_change_on_the_public_site_at_once(site: Site) -> N
 
 
 async def test_it_reopens_and_takes_over_an_automatic_incident(site: Site) -> None:
-    site.fail("almerys/pec-optique")
+    await site.fail("almerys/pec-optique")
     [auto] = (await call(site, "GET", "/api/admin/incidents"))["incidents"]
     assert auto["auto"] is True
     path = f"/api/admin/incidents/{auto['id']}"
@@ -211,11 +212,11 @@ async def test_it_refuses_bad_input_clearly_and_writes_nothing(
 ) -> None:
     await call(site, "POST", "/api/admin/incidents", OPEN, expect=201)  # incident 1
     await call(site, "POST", "/api/admin/maintenances", WINDOW, expect=201)  # maintenance 1
-    before = everything(site.engine.store)
+    before = await site.read(everything)
     answer = await call(site, method, path, body, expect=status)
     assert answer["error"]["status"] == status
     assert expected in answer["error"]["message"] + json.dumps(answer["error"].get("details"), ensure_ascii=False)
-    assert everything(site.engine.store) == before
+    assert await site.read(everything) == before
 
 
 async def test_it_refuses_a_huge_chunked_body(site: Site) -> None:
@@ -227,7 +228,7 @@ async def test_it_refuses_a_huge_chunked_body(site: Site) -> None:
 
     response = await site.client.post("/api/admin/incidents", data=chunks(), headers=AUTH)
     assert response.status == 413
-    assert site.engine.store.incidents() == []
+    assert await site.read(lambda store: store.incidents()) == []
 
 
 async def test_it_keeps_hostile_text_as_text(site: Site) -> None:
@@ -262,10 +263,13 @@ async def test_it_documents_every_admin_route_with_bearer_auth(site: Site) -> No
 
 
 async def test_it_shows_dead_and_pending_alert_deliveries(site: Site) -> None:
-    store = site.engine.store
-    event_id = store.record_event("incident.opened", 1_800_000_000.0, "almerys", ["almerys/pec"], {}, ["fnof", "fspf"])
-    [first, _] = store.deliveries()
-    store.delivery_failed(first.id, 1_800_000_100.0, 0.2, "HTTP 410 Gone", retry_at=None, permanent=True)
+    def outbox(store: Store) -> int:
+        event_id = store.record_event("incident.opened", 1_800_000_000.0, "almerys", ["almerys/pec"], {}, ["fnof", "fspf"])
+        [first, _] = store.deliveries()
+        store.delivery_failed(first.id, 1_800_000_100.0, 0.2, "HTTP 410 Gone", retry_at=None, permanent=True)
+        return event_id
+
+    event_id = await site.write(outbox)
     body = await call(site, "GET", "/api/admin/outbox")
     [dead] = body["deliveries"]
     assert (dead["channel"], dead["status"], dead["last_error"], dead["event"]["id"]) == ("fnof", "dead", "HTTP 410 Gone", event_id)
@@ -280,8 +284,8 @@ async def test_it_answers_404_for_an_id_beyond_what_the_database_can_hold(site: 
 
 
 async def test_it_refuses_text_with_a_lone_surrogate(site: Site) -> None:
-    before = everything(site.engine.store)
+    before = await site.read(everything)
     body = b'{"operator": "almerys", "services": ["almerys/pec"], "title": "x", "message": "\\udb15 oops"}'
     answer = await call(site, "POST", "/api/admin/incidents", body, expect=400)
     assert "not valid JSON" in json.dumps(answer)
-    assert everything(site.engine.store) == before
+    assert await site.read(everything) == before

@@ -16,7 +16,9 @@ from monitor.conditions import assess
 from monitor.config import parse_config
 from probes.base import ProbeResult
 from status_site import api, openapi
-from status_site.app import ENGINE, SITE, create_app
+from monitor.service import create_app
+from monitor.storage import Store
+from tests.conftest import changed, read, run, service_of, write
 
 SCHEMAS = Path(__file__).parent / "schemas"
 HOSTILE = "</script><script>alert(1)</script> \"l'op\u00e9rateur\" & <b>co</b>"
@@ -81,25 +83,26 @@ def openapi_validator(path: str) -> Draft202012Validator:
     return Draft202012Validator(schema, registry=registry)
 
 
-def observe(app, key: str, ok: bool, clock: FakeClock) -> None:
+async def observe(app, key: str, ok: bool, clock: FakeClock) -> None:
     """One probe result for a check, judged by the real engine."""
-    engine = app[ENGINE]
     result = ProbeResult(started_at=clock.now(), duration=0.01, error=None if ok else "connection refused")
-    engine.observe(key, result, assess(result, engine.targets[key].check.conditions, clock.now()))
+    conditions = service_of(app).engine.targets[key].check.conditions
+    assessment = assess(result, conditions, clock.now())
+    await run(app, lambda engine: engine.observe(key, result, assessment))
     clock.advance(60)
 
 
-def all_ok(app, clock: FakeClock, keys: tuple[str, ...] = ("almerys/pec/api", "almerys/droits/api")) -> None:
+async def all_ok(app, clock: FakeClock, keys: tuple[str, ...] = ("almerys/pec/api", "almerys/droits/api")) -> None:
     for _ in range(2):
         for key in keys:
-            observe(app, key, True, clock)
+            await observe(app, key, True, clock)
 
 
-def open_outage(app, clock: FakeClock, key: str = "almerys/pec/api") -> int:
+async def open_outage(app, clock: FakeClock, key: str = "almerys/pec/api") -> int:
     """Fail a check until the engine opens an incident; its id."""
     for _ in range(3):
-        observe(app, key, False, clock)
-    [incident] = [i for i in app[ENGINE].store.open_incidents() if key.startswith(i.operator_id + "/")]
+        await observe(app, key, False, clock)
+    [incident] = [i for i in await read(app, lambda store: store.open_incidents()) if key.startswith(i.operator_id + "/")]
     return incident.id
 
 
@@ -128,7 +131,7 @@ async def check_every_route(client) -> dict[str, Any]:
 
 async def test_it_answers_every_route_in_statuspage_shape_when_all_is_well(app_client, clock: FakeClock) -> None:
     app, client = app_client
-    all_ok(app, clock)
+    await all_ok(app, clock)
     answers = await check_every_route(client)
     assert answers["/api/v2/status.json"]["status"] == {"indicator": "none", "description": "Tous les services sont opérationnels"}
     assert answers["/api/v2/incidents/unresolved.json"]["incidents"] == []
@@ -138,8 +141,8 @@ async def test_it_answers_every_route_in_statuspage_shape_when_all_is_well(app_c
 
 async def test_it_answers_every_route_in_statuspage_shape_during_an_incident(app_client, clock: FakeClock) -> None:
     app, client = app_client
-    all_ok(app, clock)
-    incident_id = open_outage(app, clock)
+    await all_ok(app, clock)
+    incident_id = await open_outage(app, clock)
     answers = await check_every_route(client)
     assert answers["/api/v2/status.json"]["status"] == {"indicator": "critical", "description": "Panne majeure"}
     [incident] = answers["/api/v2/incidents/unresolved.json"]["incidents"]
@@ -155,7 +158,7 @@ async def test_it_answers_every_route_in_statuspage_shape_during_an_incident(app
 
 async def test_it_makes_each_operator_a_group_and_each_service_a_component(app_client, clock: FakeClock) -> None:
     app, client = app_client
-    all_ok(app, clock)
+    await all_ok(app, clock)
     components = (await get_json(client, "/api/v2/components.json"))["components"]
     by_id = {c["id"]: c for c in components}
     assert [c["id"] for c in components] == ["almerys", "almerys/pec", "almerys/droits", "hostile", "hostile/pec"]
@@ -170,7 +173,7 @@ async def test_it_makes_each_operator_a_group_and_each_service_a_component(app_c
 
 async def test_it_reports_a_service_never_measured_as_operational_with_vigie_status_unknown(app_client, clock: FakeClock) -> None:
     app, client = app_client
-    all_ok(app, clock)
+    await all_ok(app, clock)
     components = {c["id"]: c for c in (await get_json(client, "/api/v2/components.json"))["components"]}
     assert components["hostile/pec"]["status"] == "operational"
     assert components["hostile/pec"]["vigie_status"] == "unknown" and components["hostile/pec"]["vigie_since"] is None
@@ -179,8 +182,8 @@ async def test_it_reports_a_service_never_measured_as_operational_with_vigie_sta
 
 async def test_it_speaks_english_with_lang_en_in_the_same_shape(app_client, clock: FakeClock) -> None:
     app, client = app_client
-    all_ok(app, clock)
-    open_outage(app, clock)
+    await all_ok(app, clock)
+    await open_outage(app, clock)
     french = await get_json(client, "/api/v2/summary.json")
     english = await get_json(client, "/api/v2/summary.json?lang=en")
     statuspage_validator("summary.json").validate(english)
@@ -208,38 +211,38 @@ async def test_it_answers_json_404_for_an_unknown_api_route(app_client) -> None:
 
 async def test_it_answers_304_for_a_known_etag_and_a_new_etag_after_a_change(app_client, clock: FakeClock) -> None:
     app, client = app_client
-    all_ok(app, clock)
+    await all_ok(app, clock)
     first = await client.get("/api/v2/summary.json")
     etag = first.headers["ETag"]
     assert "max-age=" in first.headers["Cache-Control"]
     again = await client.get("/api/v2/summary.json", headers={"If-None-Match": etag})
     assert again.status == 304
-    open_outage(app, clock)
+    await open_outage(app, clock)
     changed = await client.get("/api/v2/summary.json", headers={"If-None-Match": etag})
     assert changed.status == 200 and changed.headers["ETag"] != etag
 
 
 async def test_it_renders_each_document_once_per_state_change(app_client, clock: FakeClock, monkeypatch) -> None:
     app, client = app_client
-    all_ok(app, clock)
+    await all_ok(app, clock)
     calls: list[str] = []
     real = api.render_document
     monkeypatch.setattr(api, "render_document", lambda route, *a: calls.append(route) or real(route, *a))
     for _ in range(3):
         await get_json(client, "/api/v2/components.json")
     assert calls == ["/api/v2/components.json"]
-    app[SITE].changed()
+    await changed(app)
     await get_json(client, "/api/v2/components.json")
     assert len(calls) == 2
 
 
 async def test_it_keeps_hostile_strings_as_exact_text_in_json(app_client, clock: FakeClock) -> None:
     app, client = app_client
-    all_ok(app, clock, ("hostile/pec/api",))
-    incident_id = open_outage(app, clock, "hostile/pec/api")
-    store = app[ENGINE].store
-    store.add_incident_update(incident_id, clock.now(), "identified", {"fr": HOSTILE + CONTROL, "en": HOSTILE}, auto=False)
-    app[SITE].changed()
+    await all_ok(app, clock, ("hostile/pec/api",))
+    incident_id = await open_outage(app, clock, "hostile/pec/api")
+    at = clock.now()
+    await write(app, lambda store: store.add_incident_update(
+        incident_id, at, "identified", {"fr": HOSTILE + CONTROL, "en": HOSTILE}, auto=False))
     answers = await check_every_route(client)
     [incident] = answers["/api/v2/incidents/unresolved.json"]["incidents"]
     assert incident["incident_updates"][0]["body"] == HOSTILE + CONTROL

@@ -8,7 +8,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from monitor.clock import FakeClock
 from monitor.config import parse_config
-from status_site.app import ENGINE, SCHEDULER, create_app
+from monitor.service import create_app
+from tests.conftest import service_of, until
 
 CONFIG = """
 operators:
@@ -22,21 +23,26 @@ operators:
 """
 
 
-async def test_it_says_healthy_while_the_scheduler_beats_and_stuck_when_it_stops(aiohttp_client, tmp_path: Path) -> None:
+async def test_it_says_healthy_while_the_chores_beat_and_why_not_when_they_stop(aiohttp_client, tmp_path: Path) -> None:
     clock = FakeClock()
     app = create_app(parse_config(CONFIG, env={}).config, tmp_path / "v.db", clock)
     client = await aiohttp_client(app)
+    service = service_of(app)
+    await until(lambda: service.prober.healthy)  # the local prober process has sent its first batch
     assert (await client.get("/healthz")).status == 200
-    app[SCHEDULER].aps.pause()  # jobs stop running: the heartbeat goes stale
+    service.chores.pause()  # jobs stop running: the heartbeat goes stale
     clock.advance(30)
     response = await client.get("/healthz")
-    assert response.status == 503 and (await response.json())["status"] == "stuck"
+    body = await response.json()
+    assert response.status == 503 and body["status"] == "unhealthy"
+    assert body["problems"] == ["the scheduler of the service's chores is stuck"]
 
 
-async def test_it_exposes_metrics_for_every_check(aiohttp_client, tmp_path: Path) -> None:
-    app = create_app(parse_config(CONFIG, env={}).config, tmp_path / "v.db", schedule=False)
+async def test_it_exposes_metrics_for_every_check_from_the_local_prober(aiohttp_client, tmp_path: Path) -> None:
+    app = create_app(parse_config(CONFIG, env={}).config, tmp_path / "v.db")
     client = await aiohttp_client(app)
-    await app[ENGINE].run_check("almerys/pec/api")
+    service = service_of(app)
+    await until(lambda: service.intake is not None and service.intake.written >= 1)
     response = await client.get("/metrics")
     assert response.status == 200
     families = {f.name: f for f in text_string_to_metric_families(await response.text())}
@@ -50,10 +56,15 @@ async def test_it_exposes_metrics_for_every_check(aiohttp_client, tmp_path: Path
         "vigie_probes_in_flight",
         "vigie_build_info",
         "vigie_scheduler_healthy",
+        "vigie_location_up",
+        "vigie_store_healthy",
+        "vigie_results_waiting",
     ):
         assert name in families, name
     [success] = families["vigie_probe_success"].samples
     assert success.labels == {"operator": "almerys", "service": "pec", "check": "api"} and success.value == 0
+    [local] = families["vigie_location_up"].samples
+    assert local.labels == {"location": "local"} and local.value == 1
 
 
 async def test_it_serves_pages_compressed_to_clients_that_accept_it(aiohttp_client, tmp_path: Path) -> None:
@@ -80,7 +91,6 @@ async def test_it_lets_a_federation_override_a_template_without_forking(aiohttp_
     text = CONFIG.replace("operators:", f"site: {{templates_dir: {str(override)!r}}}\noperators:", 1)
     app = create_app(parse_config(text, env={}).config, tmp_path / "v.db", schedule=False)
     client = await aiohttp_client(app)
-    await app[ENGINE].run_check("almerys/pec/api")
     page = await (await client.get("/")).text()
     assert "FNOF · " in page  # the federation's partial won
     assert "<main" in page  # the rest still comes from Vigie's own templates

@@ -30,9 +30,9 @@ from monitor.config.model import Config
 from monitor.engine import Engine
 from monitor.storage import Store
 from status_site import api
-from status_site.app import create_app
+from monitor.service import create_app
 from status_site.export import ExportReport, export_site
-from tests.conftest import SwitchableTarget
+from tests.conftest import SwitchableTarget, probe_now
 
 ROOT = Path(__file__).resolve().parents[2]
 PEC = "Demande de prise en charge optique"
@@ -100,10 +100,9 @@ class Exported:
 async def tick(engine: Engine, clock: FakeClock, times: int = 1) -> None:
     for _ in range(times):
         for key in engine.targets:
-            await engine.run_check(key)
+            await probe_now(engine, key)
         clock.advance(30)
         engine.account_all()
-        engine.flush()
 
 
 def record_state(config: Config, db: Path, target: SwitchableTarget, clock: FakeClock) -> None:

@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 import feedparser
 
 from monitor.clock import FakeClock
-from status_site.app import ENGINE, SITE
+from tests.conftest import changed, run, write
 from status_site.badges import COLOURS, LABEL_COLOUR, TEXT_COLOUR, text_width
 from tests.status_site.test_api import CONTROL, HOSTILE, all_ok, app_client, observe, open_outage  # noqa: F401  (fixture)
 
@@ -38,10 +38,10 @@ def badge_texts(svg: ET.Element) -> list[str]:
 
 async def test_it_writes_one_feed_entry_per_incident_update(app_client, clock: FakeClock) -> None:
     app, client = app_client
-    all_ok(app, clock)
-    incident_id = open_outage(app, clock)
+    await all_ok(app, clock)
+    incident_id = await open_outage(app, clock)
     for _ in range(2):
-        observe(app, "almerys/pec/api", True, clock)  # back: the incident resolves
+        await observe(app, "almerys/pec/api", True, clock)  # back: the incident resolves
     feed = await read_feed(client)
     assert feed.feed.language == "fr" and feed.version == "atom10"
     titles = [entry.title for entry in feed.entries]
@@ -58,21 +58,21 @@ async def test_it_writes_one_feed_entry_per_incident_update(app_client, clock: F
 
 async def test_it_keeps_feed_entry_ids_stable_when_updates_follow(app_client, clock: FakeClock) -> None:
     app, client = app_client
-    all_ok(app, clock)
-    incident_id = open_outage(app, clock)
+    await all_ok(app, clock)
+    incident_id = await open_outage(app, clock)
     before = {entry.id for entry in (await read_feed(client)).entries}
-    app[ENGINE].store.add_incident_update(incident_id, clock.now(), "identified", {"fr": "Cause trouvée"}, auto=False)
-    app[SITE].changed()
+    at = clock.now()
+    await write(app, lambda store: store.add_incident_update(incident_id, at, "identified", {"fr": "Cause trouvée"}, auto=False))
     after = [entry.id for entry in (await read_feed(client)).entries]
     assert len(after) == 2 and before < set(after) and len(set(after)) == 2
 
 
 async def test_it_keeps_hostile_strings_exact_in_the_feed(app_client, clock: FakeClock) -> None:
     app, client = app_client
-    all_ok(app, clock, ("hostile/pec/api",))
-    incident_id = open_outage(app, clock, "hostile/pec/api")
-    app[ENGINE].store.add_incident_update(incident_id, clock.now(), "monitoring", {"fr": HOSTILE, "en": HOSTILE}, auto=False)
-    app[SITE].changed()
+    await all_ok(app, clock, ("hostile/pec/api",))
+    incident_id = await open_outage(app, clock, "hostile/pec/api")
+    at = clock.now()
+    await write(app, lambda store: store.add_incident_update(incident_id, at, "monitoring", {"fr": HOSTILE, "en": HOSTILE}, auto=False))
     feed = await read_feed(client)
     newest = feed.entries[0]
     assert newest.content[0].type == "text/plain" and newest.content[0].value == HOSTILE
@@ -82,18 +82,18 @@ async def test_it_keeps_hostile_strings_exact_in_the_feed(app_client, clock: Fak
 
 async def test_it_replaces_characters_xml_cannot_carry_so_the_feed_stays_readable(app_client, clock: FakeClock) -> None:
     app, client = app_client
-    all_ok(app, clock)
-    incident_id = open_outage(app, clock)
-    app[ENGINE].store.add_incident_update(incident_id, clock.now(), "identified", {"fr": CONTROL}, auto=False)
-    app[SITE].changed()
+    await all_ok(app, clock)
+    incident_id = await open_outage(app, clock)
+    at = clock.now()
+    await write(app, lambda store: store.add_incident_update(incident_id, at, "identified", {"fr": CONTROL}, auto=False))
     feed = await read_feed(client)
     assert feed.entries[0].content[0].value == "bip\ufffd\ufffd[31m\x7f fin"
 
 
 async def test_it_speaks_english_in_the_feed_with_lang_en(app_client, clock: FakeClock) -> None:
     app, client = app_client
-    all_ok(app, clock)
-    open_outage(app, clock)
+    await all_ok(app, clock)
+    await open_outage(app, clock)
     feed = await read_feed(client, "?lang=en")
     assert feed.feed.language == "en"
     assert feed.entries[0].title == "Almerys: Optical PEC unavailable — Investigating"
@@ -103,9 +103,9 @@ async def test_it_speaks_english_in_the_feed_with_lang_en(app_client, clock: Fak
 
 async def test_it_draws_badges_in_words_with_the_30_day_uptime(app_client, clock: FakeClock) -> None:
     app, client = app_client
-    all_ok(app, clock)
-    app[ENGINE].account_all()
-    app[SITE].changed()
+    await all_ok(app, clock)
+    await run(app, lambda engine: engine.account_all())
+    await changed(app)
     svg = await read_badge(client, "/badge/almerys.svg")
     assert badge_texts(svg) == ["Almerys", "opérationnel · 100,00\u202f%"]
     assert svg.find(f"{SVG}title").text == "Almerys : opérationnel, disponibilité sur 30 jours 100,00\u202f%"
@@ -120,8 +120,8 @@ async def test_it_says_unknown_and_outage_in_words_and_colour(app_client, clock:
     app, client = app_client
     svg = await read_badge(client, "/badge/almerys/droits.svg")
     assert badge_texts(svg) == ["Droits", "inconnu"]
-    all_ok(app, clock)
-    open_outage(app, clock)
+    await all_ok(app, clock)
+    await open_outage(app, clock)
     svg = await read_badge(client, "/badge/almerys/pec.svg")
     assert badge_texts(svg)[1].startswith("panne majeure")
     assert COLOURS["major_outage"] in {rect.get("fill") for rect in svg.iter(f"{SVG}rect")}

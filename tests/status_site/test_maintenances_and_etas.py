@@ -6,7 +6,7 @@ import icalendar
 
 from monitor import admin
 from monitor.clock import FakeClock
-from status_site.app import ENGINE
+from tests.conftest import read, run, write
 from tests.status_site.test_api import HOSTILE, all_ok, app_client, get_json, observe, open_outage, statuspage_validator  # noqa: F401
 
 HOUR = 3600.0
@@ -14,12 +14,10 @@ HOUR = 3600.0
 
 async def test_it_lists_maintenance_windows_in_the_statuspage_shape(app_client, clock: FakeClock) -> None:
     app, client = app_client
-    all_ok(app, clock)
-    engine = app[ENGINE]
-    window = admin.add_maintenance(
-        engine, ["almerys/pec"], clock.now() + HOUR, clock.now() + 3 * HOUR,
+    await all_ok(app, clock)
+    window = await run(app, lambda engine: admin.add_maintenance(engine, ["almerys/pec"], clock.now() + HOUR, clock.now() + 3 * HOUR,
         {"fr": "Mise à jour", "en": "Upgrade"}, {"fr": "Interruption courte", "en": "Short break"},
-    )
+    ))
     document = await get_json(client, "/api/v2/scheduled-maintenances.json")
     statuspage_validator("scheduled_maintenances.json").validate(document)
     [listed] = document["scheduled_maintenances"]
@@ -31,29 +29,26 @@ async def test_it_lists_maintenance_windows_in_the_statuspage_shape(app_client, 
 
 async def test_it_shows_a_service_under_maintenance_while_the_window_runs(app_client, clock: FakeClock) -> None:
     app, client = app_client
-    all_ok(app, clock)
-    engine = app[ENGINE]
-    admin.add_maintenance(engine, ["almerys/pec"], clock.now() + 60, clock.now() + HOUR, {"fr": "Travaux"}, {"fr": "Travaux"})
+    await all_ok(app, clock)
+    await run(app, lambda engine: admin.add_maintenance(engine, ["almerys/pec"], clock.now() + 60, clock.now() + HOUR, {"fr": "Travaux"}, {"fr": "Travaux"}))
     clock.advance(120)
-    engine.maintenance.tick()
+    await run(app, lambda engine: engine.maintenance.tick())
     components = {c["id"]: c for c in (await get_json(client, "/api/v2/components.json"))["components"]}
     assert components["almerys/pec"]["status"] == "under_maintenance"
     for _ in range(4):  # failures during the window open no incident
-        observe(app, "almerys/pec/api", False, clock)
-    assert engine.store.open_incidents() == []
+        await observe(app, "almerys/pec/api", False, clock)
+    assert await read(app, lambda store: store.open_incidents()) == []
     [window] = (await get_json(client, "/api/v2/scheduled-maintenances.json"))["scheduled_maintenances"]
     assert window["status"] == "in_progress"
 
 
 async def test_it_publishes_windows_as_an_icalendar_feed(app_client, clock: FakeClock) -> None:
     app, client = app_client
-    engine = app[ENGINE]
-    kept = admin.add_maintenance(
-        engine, ["almerys/pec", "almerys/droits"], clock.now() + HOUR, clock.now() + 2 * HOUR,
+    kept = await run(app, lambda engine: admin.add_maintenance(engine, ["almerys/pec", "almerys/droits"], clock.now() + HOUR, clock.now() + 2 * HOUR,
         {"fr": HOSTILE + "; a, b\\c"}, {"fr": "Ligne 1\nLigne 2 " + "très long " * 20},
-    )
-    dropped = admin.add_maintenance(engine, ["almerys/droits"], clock.now() + 5 * HOUR, clock.now() + 6 * HOUR, {"fr": "Annulée"}, {"fr": "x"})
-    admin.cancel_maintenance(engine, dropped)
+    ))
+    dropped = await run(app, lambda engine: admin.add_maintenance(engine, ["almerys/droits"], clock.now() + 5 * HOUR, clock.now() + 6 * HOUR, {"fr": "Annulée"}, {"fr": "x"}))
+    await run(app, lambda engine: admin.cancel_maintenance(engine, dropped))
     response = await client.get("/maintenances.ics")
     assert response.status == 200 and response.headers["Content-Type"].startswith("text/calendar")
     raw = await response.read()
@@ -69,11 +64,11 @@ async def test_it_publishes_windows_as_an_icalendar_feed(app_client, clock: Fake
 
 async def test_it_shows_an_announced_eta_as_the_operators(app_client, clock: FakeClock) -> None:
     app, client = app_client
-    all_ok(app, clock)
-    incident_id = open_outage(app, clock)
+    await all_ok(app, clock)
+    incident_id = await open_outage(app, clock)
     document = await get_json(client, "/api/v2/incidents/unresolved.json")
     assert document["incidents"][0]["eta"] is None  # no history yet: nothing honest to say
-    admin.update_incident(app[ENGINE], incident_id, {"fr": "Retour prévu à 16 h"}, eta=clock.now() + 2 * HOUR)
+    await run(app, lambda engine: admin.update_incident(engine, incident_id, {"fr": "Retour prévu à 16 h"}, eta=clock.now() + 2 * HOUR))
     [incident] = (await get_json(client, "/api/v2/incidents/unresolved.json"))["incidents"]
     assert incident["eta"]["source"] == "operator"
     assert incident["eta"]["expected_at"].endswith("Z")
@@ -81,11 +76,11 @@ async def test_it_shows_an_announced_eta_as_the_operators(app_client, clock: Fak
 
 async def test_it_shows_an_estimated_eta_with_its_basis(app_client, clock: FakeClock) -> None:
     app, client = app_client
-    engine = app[ENGINE]
     start = clock.now() - 60 * 86400
-    engine.store.import_outages([("almerys/pec", start + i * 86400, start + i * 86400 + 1800 + 60 * i) for i in range(20)], "test")
-    all_ok(app, clock)
-    open_outage(app, clock)
+    await write(app, lambda store: store.import_outages(
+        [("almerys/pec", start + i * 86400, start + i * 86400 + 1800 + 60 * i) for i in range(20)], "test"))
+    await all_ok(app, clock)
+    await open_outage(app, clock)
     [incident] = (await get_json(client, "/api/v2/incidents/unresolved.json"))["incidents"]
     eta = incident["eta"]
     assert eta["source"] == "estimate" and eta["basis"] == 20

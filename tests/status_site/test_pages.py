@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+from monitor.storage import Store
 from status_site.pages import Page
 from tests.status_site.conftest import OUTAGE_AT, PARIS, MakeSite, Site
 
@@ -73,10 +74,10 @@ async def test_it_shows_unresolved_incidents_first_with_since(outage: Site) -> N
 
 
 async def test_it_shows_the_latest_update_of_an_incident(outage: Site) -> None:
-    outage.engine.store.add_incident_update(
-        1, outage.clock.now(), "identified", {"fr": "Certificat expiré côté opérateur.", "en": "Expired certificate."}
-    )
-    outage.changed()
+    at = outage.clock.now()
+    await outage.write(lambda store: store.add_incident_update(
+        1, at, "identified", {"fr": "Certificat expiré côté opérateur.", "en": "Expired certificate."}
+    ))
     _, html = await outage.get("/")
     assert "Certificat expiré côté opérateur." in html and "Cause identifiée" in html
 
@@ -136,10 +137,11 @@ async def test_it_offers_response_time_ranges_on_the_operator_page(outage: Site)
 
 
 async def test_it_shows_the_incident_timeline_newest_first(outage: Site) -> None:
-    store = outage.engine.store
-    store.add_incident_update(1, OUTAGE_AT + 600, "identified", {"fr": "Cause trouvée.", "en": "Cause found."})
-    store.add_incident_update(1, OUTAGE_AT + 1200, "monitoring", {"fr": "Correctif déployé."}, auto=False)
-    outage.changed()
+    def updates(store: Store) -> None:
+        store.add_incident_update(1, OUTAGE_AT + 600, "identified", {"fr": "Cause trouvée.", "en": "Cause found."})
+        store.add_incident_update(1, OUTAGE_AT + 1200, "monitoring", {"fr": "Correctif déployé."}, auto=False)
+
+    await outage.write(updates)
     response, html = await outage.get("/incidents/1")
     assert response.status == 200
     assert "Détecté automatiquement par Vigie" in html
@@ -154,8 +156,8 @@ async def test_it_shows_the_incident_timeline_newest_first(outage: Site) -> None
 
 
 async def test_it_shows_a_resolved_incident_with_its_duration(outage: Site) -> None:
-    outage.recover("almerys/pec-optique")
-    outage.advance(60)
+    await outage.recover("almerys/pec-optique")
+    await outage.advance(60)
     _, html = await outage.get("/incidents/1")
     assert "Résolu" in html and "rétabli à 14 h 30" in html
     assert "<dt>Durée</dt>\n    <dd>25 minutes</dd>" in html
@@ -164,12 +166,14 @@ async def test_it_shows_a_resolved_incident_with_its_duration(outage: Site) -> N
 
 
 async def test_it_groups_history_by_month(site: Site) -> None:
-    store = site.engine.store
     october = datetime(2026, 10, 12, 9, 0, tzinfo=PARIS).timestamp()
-    for at, text in ((october, "Octobre"), (october + 86400, "Octobre bis"), (OUTAGE_AT - 7200, "Novembre")):
-        incident = store.open_incident("viamedis", ["viamedis/portail"], at, {"fr": f"Panne {text}"}, {"fr": "…"}, auto=False)
-        store.add_incident_update(incident, at + 1800, "resolved", {"fr": "Réglé."}, auto=False)
-    site.changed()
+
+    def past(store: Store) -> None:
+        for at, text in ((october, "Octobre"), (october + 86400, "Octobre bis"), (OUTAGE_AT - 7200, "Novembre")):
+            incident = store.open_incident("viamedis", ["viamedis/portail"], at, {"fr": f"Panne {text}"}, {"fr": "…"}, auto=False)
+            store.add_incident_update(incident, at + 1800, "resolved", {"fr": "Réglé."}, auto=False)
+
+    await site.write(past)
     _, html = await site.get("/history")
     assert html.index("Novembre 2026") < html.index("Panne Novembre") < html.index("Octobre 2026")
     assert html.index("Panne Octobre bis") < html.index("Panne Octobre<")
@@ -194,12 +198,12 @@ async def test_it_answers_unknown_pages_with_a_localized_404(site: Site) -> None
 async def test_it_escapes_hostile_strings(make_site: MakeSite) -> None:
     hostile = "<script>alert(1)</script>"
     site = await make_site(almerys=hostile)
-    site.all_up()
-    site.advance(60)
-    site.fail("almerys/pec-optique")
-    site.advance(60)
-    site.engine.store.add_incident_update(1, site.clock.now(), "identified", {"fr": '"><img src=x onerror=alert(2)>'})
-    site.changed()
+    await site.all_up()
+    await site.advance(60)
+    await site.fail("almerys/pec-optique")
+    await site.advance(60)
+    at = site.clock.now()
+    await site.write(lambda store: store.add_incident_update(1, at, "identified", {"fr": '"><img src=x onerror=alert(2)>'}))
     for path in ("/", "/?lang=en", "/operators/almerys", "/incidents/1", "/history", "/?profession=" + hostile):
         response, html = await site.get(path)
         assert response.status == 200, path
@@ -218,7 +222,7 @@ async def test_it_answers_304_when_the_etag_matches(site: Site) -> None:
 async def test_it_shows_a_flip_on_the_very_next_request(site: Site) -> None:
     response, html = await site.get("/")
     assert "Tous les services fonctionnent normalement." in html
-    site.fail("almerys/pec-optique")  # no time passes: the very next request must see it
+    await site.fail("almerys/pec-optique")  # no time passes: the very next request must see it
     again, html = await site.get("/", **{"If-None-Match": response.headers["ETag"]})
     assert again.status == 200 and "Panne en cours chez Almerys" in html
 

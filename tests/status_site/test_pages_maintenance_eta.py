@@ -7,7 +7,7 @@ import re
 from datetime import datetime
 
 from monitor import admin
-from status_site.app import SITE
+from status_site.keys import SITE
 from status_site.i18n import Formatter
 from tests.status_site.conftest import OUTAGE_AT, PARIS, Site
 
@@ -42,30 +42,36 @@ async def get(site: Site, path: str) -> str:
     return text(html)
 
 
-def add_window(site: Site, start: float, end: float, services: list[str] | None = None, title: str = "Mise à jour du serveur",
-               message: str = "Les demandes de prise en charge seront indisponibles.", english: bool = True) -> int:
-    return admin.add_maintenance(
-        site.engine, services or ["almerys/pec-optique"], start, end,
+async def add_window(site: Site, start: float, end: float, services: list[str] | None = None,
+                     title: str = "Mise à jour du serveur",
+                     message: str = "Les demandes de prise en charge seront indisponibles.", english: bool = True) -> int:
+    return await site.run(lambda engine: admin.add_maintenance(
+        engine, services or ["almerys/pec-optique"], start, end,
         {"fr": title} | ({"en": "Server upgrade"} if english else {}),
         {"fr": message} | ({"en": "Pre-authorisations will be unavailable."} if english else {}),
-    )
+    ))
 
 
-def seed_history(site: Site, count: int = 20) -> None:
+async def tick(site: Site) -> None:
+    """What the maintenance chore does every second."""
+    await site.run(lambda engine: engine.maintenance.tick())
+
+
+async def seed_history(site: Site, count: int = 20) -> None:
     """Past outages of the optical PEC, 30 to 49 minutes long, so the estimator has something to say."""
     start = site.clock.now() - 60 * 86400
-    site.engine.store.import_outages(
+    await site.write(lambda store: store.import_outages(
         [("almerys/pec-optique", start + i * 86400, start + i * 86400 + 1800 + 60 * i) for i in range(count)], "test"
-    )
+    ))
 
 
 # -- maintenance windows ------------------------------------------------------------------
 
 
 async def test_it_shows_a_running_window_prominently_in_french_and_english(site: Site) -> None:
-    add_window(site, OUTAGE_AT + 60, at(30, 23))
-    site.advance(120)
-    site.engine.maintenance.tick()
+    await add_window(site, OUTAGE_AT + 60, at(30, 23))
+    await site.advance(120)
+    await tick(site)
     html = await get(site, "/")
     assert html.index('id="maintenances"') < html.index('id="operators"')
     block = section(html, "maintenances")
@@ -86,17 +92,17 @@ async def test_it_shows_a_running_window_prominently_in_french_and_english(site:
 
 
 async def test_a_running_window_ending_another_day_gives_its_date(site: Site) -> None:
-    add_window(site, OUTAGE_AT + 60, at(1, 6, month=12))
-    site.advance(120)
-    site.engine.maintenance.tick()
+    await add_window(site, OUTAGE_AT + 60, at(1, 6, month=12))
+    await site.advance(120)
+    await tick(site)
     assert "Maintenance en cours jusqu'au 1er décembre à 6 h 00" in await get(site, "/")
     assert "Maintenance in progress until December 1 at 6:00 AM" in await get(site, "/?lang=en")
 
 
 async def test_it_announces_upcoming_windows_with_their_dates(site: Site) -> None:
-    add_window(site, at(2, 22, month=12), at(2, 23, 30, month=12), title="Le 2")
-    add_window(site, at(30, 20), at(30, 21), services=["viamedis/portail"], title="Ce soir")
-    add_window(site, at(3, 22, month=12), at(4, 2, month=12), services=["almerys/droits"], title="De nuit")
+    await add_window(site, at(2, 22, month=12), at(2, 23, 30, month=12), title="Le 2")
+    await add_window(site, at(30, 20), at(30, 21), services=["viamedis/portail"], title="Ce soir")
+    await add_window(site, at(3, 22, month=12), at(4, 2, month=12), services=["almerys/droits"], title="De nuit")
     html = await get(site, "/")
     block = section(html, "maintenances")
     assert "Maintenance prévue le 2 décembre de 22 h 00 à 23 h 30" in block
@@ -113,7 +119,7 @@ async def test_it_announces_upcoming_windows_with_their_dates(site: Site) -> Non
 
 
 async def test_the_overview_looks_two_weeks_ahead_and_the_operator_page_further(site: Site) -> None:
-    add_window(site, at(20, 22, month=12), at(20, 23, month=12), title="Dans trois semaines")
+    await add_window(site, at(20, 22, month=12), at(20, 23, month=12), title="Dans trois semaines")
     html = await get(site, "/")
     assert "Dans trois semaines" not in html and 'id="maintenances"' not in html
     operator = await get(site, "/operators/almerys")
@@ -125,33 +131,33 @@ async def test_the_overview_looks_two_weeks_ahead_and_the_operator_page_further(
 
 
 async def test_the_profession_filter_keeps_only_the_windows_of_its_services(site: Site) -> None:
-    add_window(site, at(2, 22, month=12), at(2, 23, month=12), title="Optique seulement")
+    await add_window(site, at(2, 22, month=12), at(2, 23, month=12), title="Optique seulement")
     assert "Optique seulement" in await get(site, "/?profession=opticien")
     assert "Optique seulement" not in await get(site, "/?profession=pharmacien")
 
 
 async def test_cancelled_and_completed_windows_leave_the_page(site: Site) -> None:
-    dropped = add_window(site, at(2, 22, month=12), at(2, 23, month=12), title="Annulée")
-    add_window(site, OUTAGE_AT + 60, OUTAGE_AT + 1800, services=["viamedis/portail"], title="Courte")
-    site.advance(120)
-    site.engine.maintenance.tick()
+    dropped = await add_window(site, at(2, 22, month=12), at(2, 23, month=12), title="Annulée")
+    await add_window(site, OUTAGE_AT + 60, OUTAGE_AT + 1800, services=["viamedis/portail"], title="Courte")
+    await site.advance(120)
+    await tick(site)
     html = await get(site, "/")
     assert "Annulée" in html and "Courte" in html
-    admin.cancel_maintenance(site.engine, dropped)
+    await site.run(lambda engine: admin.cancel_maintenance(engine, dropped))
     html = await get(site, "/")
     assert "Annulée" not in html and "Courte" in html
-    site.advance(1800)
-    site.engine.maintenance.tick()
+    await site.advance(1800)
+    await tick(site)
     html = await get(site, "/")
     assert "Courte" not in html and 'id="maintenances"' not in html
     assert "Annulée" not in await get(site, "/operators/almerys")
 
 
 async def test_hostile_text_in_a_window_stays_text(site: Site) -> None:
-    add_window(site, at(2, 22, month=12), at(2, 23, month=12), title=HOSTILE, message="Ligne 1\n" + HOSTILE, english=False)
-    add_window(site, OUTAGE_AT + 60, OUTAGE_AT + 3600, services=["viamedis/portail"], title=HOSTILE, english=False)
-    site.advance(120)
-    site.engine.maintenance.tick()
+    await add_window(site, at(2, 22, month=12), at(2, 23, month=12), title=HOSTILE, message="Ligne 1\n" + HOSTILE, english=False)
+    await add_window(site, OUTAGE_AT + 60, OUTAGE_AT + 3600, services=["viamedis/portail"], title=HOSTILE, english=False)
+    await site.advance(120)
+    await tick(site)
     for path in ("/", "/?lang=en", "/operators/almerys", "/operators/viamedis"):
         response, html = await site.get(path)
         assert response.status == 200, path
@@ -163,8 +169,8 @@ async def test_hostile_text_in_a_window_stays_text(site: Site) -> None:
 
 
 async def test_an_estimated_eta_is_given_with_its_interval_and_basis(site: Site) -> None:
-    seed_history(site)
-    site.fail("almerys/pec-optique")
+    await seed_history(site)
+    await site.fail("almerys/pec-optique")
     snapshot = site.app[SITE].snapshot()
     [incident] = snapshot.unresolved
     eta = incident.eta
@@ -191,7 +197,7 @@ async def test_an_estimated_eta_is_given_with_its_interval_and_basis(site: Site)
 
 
 async def test_an_announced_eta_is_the_operators(outage: Site) -> None:
-    admin.update_incident(outage.engine, 1, {"fr": "Retour prévu à 16 h"}, eta=at(30, 16))
+    await outage.run(lambda engine: admin.update_incident(engine, 1, {"fr": "Retour prévu à 16 h"}, eta=at(30, 16)))
     for path in ("/", "/incidents/1"):
         html = await get(outage, path)
         assert "Rétablissement annoncé par l'opérateur : 16 h 00" in html, path
@@ -200,7 +206,7 @@ async def test_an_announced_eta_is_the_operators(outage: Site) -> None:
 
 
 async def test_an_eta_on_another_day_gives_its_date(outage: Site) -> None:
-    admin.update_incident(outage.engine, 1, {"fr": "Retour demain matin"}, eta=at(1, 9, month=12))
+    await outage.run(lambda engine: admin.update_incident(engine, 1, {"fr": "Retour demain matin"}, eta=at(1, 9, month=12)))
     assert "Rétablissement annoncé par l'opérateur : le 1er décembre à 9 h 00" in await get(outage, "/")
     assert "Recovery announced by the operator: December 1 at 9:00 AM" in await get(outage, "/incidents/1?lang=en")
 
@@ -214,9 +220,9 @@ async def test_too_little_history_is_said_plainly(outage: Site) -> None:
 
 
 async def test_a_passed_announced_eta_is_said_to_have_passed(outage: Site) -> None:
-    admin.update_incident(outage.engine, 1, {"fr": "Retour prévu à 16 h"}, eta=at(30, 16))
+    await outage.run(lambda engine: admin.update_incident(engine, 1, {"fr": "Retour prévu à 16 h"}, eta=at(30, 16)))
     assert "est dépassée" not in await get(outage, "/")
-    outage.advance(at(30, 16, 1) - outage.clock.now())  # past 16 h 00, and more than the 30 s snapshot refresh
+    await outage.advance(at(30, 16, 1) - outage.clock.now())  # past 16 h 00, and more than the 30 s snapshot refresh
     for path in ("/", "/incidents/1"):
         html = await get(outage, path)
         assert "L'heure de rétablissement annoncée (16 h 00) est dépassée." in html, path
@@ -225,11 +231,11 @@ async def test_a_passed_announced_eta_is_said_to_have_passed(outage: Site) -> No
 
 
 async def test_a_passed_estimate_is_said_to_have_passed(site: Site) -> None:
-    seed_history(site)
-    site.fail("almerys/pec-optique")
+    await seed_history(site)
+    await site.fail("almerys/pec-optique")
     eta = site.app[SITE].snapshot().unresolved[0].eta
     site.clock.set(eta["expected_at"] + 60)  # no ETA keeper runs here: the estimate is now behind us
-    site.changed()
+    await site.changed()
     when = Formatter("fr", PARIS).time(eta["expected_at"])
     assert f"L'heure de rétablissement estimée ({when}) est dépassée." in await get(site, "/")
     when = text(Formatter("en", PARIS).time(eta["expected_at"]))
@@ -238,9 +244,9 @@ async def test_a_passed_estimate_is_said_to_have_passed(site: Site) -> None:
 
 async def test_the_eta_history_lists_every_eta_shown(outage: Site) -> None:
     outage.clock.set(at(30, 14, 40))
-    admin.update_incident(outage.engine, 1, {"fr": "Retour prévu à 16 h"}, eta=at(30, 16))
+    await outage.run(lambda engine: admin.update_incident(engine, 1, {"fr": "Retour prévu à 16 h"}, eta=at(30, 16)))
     outage.clock.set(at(30, 15, 10))
-    admin.update_incident(outage.engine, 1, {"fr": "Plutôt 17 h"}, eta=at(30, 17))
+    await outage.run(lambda engine: admin.update_incident(engine, 1, {"fr": "Plutôt 17 h"}, eta=at(30, 17)))
     history = section(await get(outage, "/incidents/1"), "eta-history")
     assert "Historique des estimations" in history
     lines = re.findall(r"<li[^>]*>(.*?)</li>", history, re.S)
@@ -259,19 +265,19 @@ async def test_the_eta_history_lists_every_eta_shown(outage: Site) -> None:
 
 
 async def test_a_resolved_incident_keeps_its_history_but_says_no_eta(outage: Site) -> None:
-    admin.update_incident(outage.engine, 1, {"fr": "Retour prévu à 16 h"}, eta=at(30, 16))
-    admin.resolve_incident(outage.engine, 1, {"fr": "Rétabli"})
+    await outage.run(lambda engine: admin.update_incident(engine, 1, {"fr": "Retour prévu à 16 h"}, eta=at(30, 16)))
+    await outage.run(lambda engine: admin.resolve_incident(engine, 1, {"fr": "Rétabli"}))
     html = await get(outage, "/incidents/1")
     assert "Rétablissement annoncé" not in html and "est dépassée" not in html and "Pas assez d'historique" not in html
     assert "annoncé par l'opérateur : 16 h 00" in section(html, "eta-history")
 
 
 async def test_no_inline_script_or_style_with_windows_and_etas(outage: Site) -> None:
-    add_window(outage, at(2, 22, month=12), at(2, 23, month=12))
-    add_window(outage, OUTAGE_AT + 1800, OUTAGE_AT + 7200, services=["viamedis/portail"])
-    admin.update_incident(outage.engine, 1, {"fr": "Retour prévu à 16 h"}, eta=at(30, 16))
-    outage.advance(300)
-    outage.engine.maintenance.tick()
+    await add_window(outage, at(2, 22, month=12), at(2, 23, month=12))
+    await add_window(outage, OUTAGE_AT + 1800, OUTAGE_AT + 7200, services=["viamedis/portail"])
+    await outage.run(lambda engine: admin.update_incident(engine, 1, {"fr": "Retour prévu à 16 h"}, eta=at(30, 16)))
+    await outage.advance(300)
+    await tick(outage)
     for path in ("/", "/?lang=en", "/operators/almerys", "/operators/viamedis", "/incidents/1"):
         response, html = await outage.get(path)
         assert response.status == 200 and "script-src 'self'" in response.headers["Content-Security-Policy"], path

@@ -1,0 +1,167 @@
+"""Intake: measurements from every prober, judged and written in batches — and kept while the store cannot write.
+
+Probers hand their batches to `Intake.receive` on the event loop; every
+``flush_interval`` the waiting measurements go to the writer thread in one
+``Engine.ingest`` job. When that write fails because of the store (a full disk,
+a read-only file, an I/O error) nothing is dropped: the measurements stay at
+the head of a bounded queue, in order, and the write is tried again with a
+backoff. Once space returns they are judged at their own times, so the flips,
+incidents and uptime they cause are the ones that really happened. Only past
+``capacity`` does the oldest go, counted and logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import sqlite3
+import time
+from collections import OrderedDict, deque
+from typing import TYPE_CHECKING, Callable
+
+from monitor.measurement import Measurement
+
+if TYPE_CHECKING:
+    from monitor.agent.protocol import Batch
+    from monitor.engine import Engine
+    from monitor.storage.database import Database
+
+log = logging.getLogger("vigie.intake")
+STORE_ERRORS = (sqlite3.Error, OSError)
+SEEN_BATCHES = 10_000  # batch ids remembered, so that a batch sent twice is judged once
+
+
+class StoreHealth:
+    """Whether the store can write, since when it cannot, and why; logged once a minute at most."""
+
+    def __init__(self) -> None:
+        self.failing_since: float | None = None
+        self.reason = ""
+        self.failures = 0
+        self._logged_at = float("-inf")
+
+    def failed(self, exc: BaseException, what: str) -> None:
+        self.failures += 1
+        if self.failing_since is None:
+            self.failing_since = time.time()
+        self.reason = f"{type(exc).__name__}: {exc}"
+        if time.monotonic() - self._logged_at >= 60:
+            self._logged_at = time.monotonic()
+            log.error("store cannot write (%s): %s; results are kept in memory and written once it can", what, self.reason)
+
+    def succeeded(self) -> None:
+        if self.failing_since is not None:
+            log.warning("store writes again after %.0f s", time.time() - self.failing_since)
+            self.failing_since = None
+            self.reason = ""
+            self._logged_at = float("-inf")
+
+    @property
+    def ok(self) -> bool:
+        return self.failing_since is None
+
+
+class Intake:
+    def __init__(
+        self,
+        db: "Database",
+        engine: "Engine",
+        health: StoreHealth,
+        *,
+        flush_interval: float = 1.0,
+        capacity: int = 200_000,
+        max_job: int = 5_000,
+        observe: Callable[[Measurement], None] | None = None,
+    ) -> None:
+        self.db = db
+        self.engine = engine
+        self.health = health
+        self.flush_interval = flush_interval
+        self.max_job = max_job
+        self.observe = observe
+        self.waiting: deque[Measurement] = deque(maxlen=capacity)
+        self.dropped = 0  # measurements lost because the queue overflowed
+        self.written = 0
+        self.poisoned = 0  # measurements the engine could not judge (a bug), dropped one by one
+        self.batches: OrderedDict[str, None] = OrderedDict()
+        self.duplicates = 0
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._backoff = 0.0
+
+    def receive(self, batch: "Batch") -> bool:
+        """Take a batch (on the loop); False if it was already received (a replay)."""
+        if batch.id in self.batches:
+            self.duplicates += 1
+            return False
+        self.batches[batch.id] = None
+        if len(self.batches) > SEEN_BATCHES:
+            self.batches.popitem(last=False)
+        for measurement in batch.results:
+            if len(self.waiting) == self.waiting.maxlen:
+                self.dropped += 1
+                if self.dropped == 1 or self.dropped % 10_000 == 0:
+                    log.error("intake queue full (%d): %d oldest results dropped so far", self.waiting.maxlen, self.dropped)
+            self.waiting.append(measurement)
+            if self.observe is not None:
+                self.observe(measurement)
+        if len(self.waiting) >= self.max_job:
+            self._wake.set()
+        return True
+
+    async def run(self) -> None:
+        """Write what waits every ``flush_interval`` (sooner when a job's worth is waiting) until ``stop``."""
+        while not self._stopping:
+            delay = self._backoff or self.flush_interval
+            try:
+                await asyncio.wait_for(self._wake.wait(), delay)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+            await self.write_waiting()
+
+    async def write_waiting(self) -> int:
+        """Write everything waiting, a job at a time; stop at the first store failure. Returns how many were written."""
+        written = 0
+        while self.waiting:
+            items = list(itertools.islice(self.waiting, self.max_job))
+            try:
+                await self.db.write(lambda _store: self.engine.ingest(items))
+            except STORE_ERRORS as exc:
+                self.health.failed(exc, f"{len(self.waiting)} results waiting")
+                self._backoff = min(max(self._backoff * 2, 1.0), 10.0)
+                return written
+            except Exception:  # noqa: BLE001 - a bug in judging: find the measurement that causes it
+                log.exception("judging a batch of %d results failed; judging them one by one", len(items))
+                if not await self._one_by_one(items):
+                    return written
+            else:
+                for _ in items:
+                    self.waiting.popleft()
+            self.health.succeeded()
+            self._backoff = 0.0
+            written += len(items)
+            self.written += len(items)
+        return written
+
+    async def _one_by_one(self, items: list[Measurement]) -> bool:
+        for item in items:
+            try:
+                await self.db.write(lambda _store, item=item: self.engine.ingest([item]))  # type: ignore[misc]
+            except STORE_ERRORS as exc:
+                self.health.failed(exc, f"{len(self.waiting)} results waiting")
+                return False
+            except Exception:  # noqa: BLE001
+                self.poisoned += 1
+                log.exception("result of %s at %s cannot be judged: dropped", item.key, item.at)
+            self.waiting.popleft()
+        return True
+
+    async def stop(self) -> None:
+        """A last write of what waits (what still cannot be written is reported lost)."""
+        self._stopping = True
+        self._wake.set()
+        await self.write_waiting()
+        if self.waiting:
+            log.error("stopping with %d results that could not be written", len(self.waiting))
