@@ -1,0 +1,133 @@
+"""The intake: batches judged on the writer thread, held in order while the disk is full, nothing lost."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import AsyncIterator
+
+import pytest
+
+from monitor.agent.protocol import Batch
+from monitor.clock import FakeClock
+from monitor.config import parse_config
+from monitor.engine import Engine
+from monitor.intake import Intake, StoreHealth
+from monitor.measurement import Measurement
+from monitor.storage import Store
+from monitor.storage.database import Database
+
+CONFIG = """
+defaults: {interval: 30s, failure_threshold: 2, success_threshold: 2}
+operators:
+  - id: almerys
+    name: Almerys
+    services:
+      - id: pec
+        name: PEC
+        checks:
+          - {id: api, type: tcp, host: 127.0.0.1, port: 9}
+"""
+KEY = "almerys/pec/api"
+
+
+@pytest.fixture
+async def setup(tmp_path: Path, clock: FakeClock) -> AsyncIterator[tuple[Database, Engine]]:
+    database = Database(tmp_path / "v.db")
+    await database.start()
+    config = parse_config(CONFIG, env={}).config
+    engine = await database.write(lambda store: Engine(config, store, clock))
+    yield database, engine
+    await database.close()
+
+
+def batch(clock: FakeClock, outcomes: str, start: int = 0, name: str | None = None) -> Batch:
+    """One measurement every 30 s: 'u' up, 'd' down."""
+    results = [
+        Measurement(KEY, clock.now() + 30 * (start + i), 0.05, "up" if o == "u" else "down",
+                    () if o == "u" else ("connection refused",), error=None if o == "u" else "connection refused")
+        for i, o in enumerate(outcomes)
+    ]
+    return Batch(name or f"local-test-{start}", "local", clock.now(), results)
+
+
+async def set_full(database: Database, full: bool) -> None:
+    """A real full disk as SQLite sees it: the file may not grow past the pages it has (or may again)."""
+
+    def limit(store: Store) -> None:
+        pages = store.db.execute("PRAGMA page_count").fetchone()[0]
+        store.db.execute(f"PRAGMA max_page_count = {pages if full else 1073741823}")
+
+    await database.write(limit)
+
+
+async def test_it_judges_what_it_receives_in_one_writer_job(setup: tuple[Database, Engine], clock: FakeClock) -> None:
+    database, engine = setup
+    observed: list[Measurement] = []
+    intake = Intake(database, engine, StoreHealth(), observe=observed.append)
+    assert intake.receive(batch(clock, "uudd"))
+    assert len(intake.waiting) == 4 and len(observed) == 4  # the metrics see a measurement as it arrives
+    assert await intake.write_waiting() == 4
+    assert intake.waiting == type(intake.waiting)() and await database.read(lambda s: s.count_results()) == 4
+    [incident] = await database.read(lambda s: s.open_incidents())
+    assert incident.started_at == clock.now() + 90
+
+
+async def test_it_judges_a_batch_sent_twice_once(setup: tuple[Database, Engine], clock: FakeClock) -> None:
+    database, engine = setup
+    intake = Intake(database, engine, StoreHealth())
+    assert intake.receive(batch(clock, "ud", name="local-a-1"))
+    assert not intake.receive(batch(clock, "ud", name="local-a-1"))
+    await intake.write_waiting()
+    assert await database.read(lambda s: s.count_results()) == 2 and intake.duplicates == 1
+
+
+async def test_it_keeps_every_result_while_the_disk_is_full_and_writes_them_once_it_is_not(
+    setup: tuple[Database, Engine], clock: FakeClock
+) -> None:
+    database, engine = setup
+    health = StoreHealth()
+    intake = Intake(database, engine, health, max_job=100)
+    intake.receive(batch(clock, "u"))
+    await intake.write_waiting()
+    await set_full(database, True)
+    outcomes = "u" * 200 + "d" * 1000  # the outage begins while nothing can be written
+    for part in range(12):
+        intake.receive(batch(clock, outcomes[part * 100:(part + 1) * 100], start=1 + part * 100))
+        await intake.write_waiting()  # the first jobs may still fit in pages the file has
+    assert not health.ok and "full" in health.reason and len(intake.waiting) >= 900
+    assert await database.read(lambda s: s.open_incidents()) == []  # no incident made of our own trouble
+    await set_full(database, False)
+    await intake.write_waiting()
+    assert health.ok and len(intake.waiting) == 0
+    assert await database.read(lambda s: s.count_results()) == 1201
+    [incident] = await database.read(lambda s: s.open_incidents())
+    assert incident.started_at == clock.now() + 30 * 202  # when the outage really began (second failure)
+
+
+async def test_it_drops_only_the_oldest_past_its_capacity_and_counts_them(setup: tuple[Database, Engine], clock: FakeClock) -> None:
+    database, engine = setup
+    intake = Intake(database, engine, StoreHealth(), capacity=10)
+    intake.receive(batch(clock, "u" * 25))
+    assert len(intake.waiting) == 10 and intake.dropped == 15
+    assert intake.waiting[0].at == clock.now() + 30 * 15  # the newest ten are kept
+    await intake.write_waiting()
+    assert await database.read(lambda s: s.count_results()) == 10
+
+
+async def test_it_drops_a_result_that_breaks_the_judge_and_keeps_the_rest(
+    setup: tuple[Database, Engine], clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    database, engine = setup
+    real = engine._judge
+    poison = clock.now() + 30
+
+    def judge(m: Measurement) -> None:  # a bug for one result, not the thing under test
+        if m.at == poison:
+            raise ZeroDivisionError("a bug")
+        real(m)
+
+    monkeypatch.setattr(engine, "_judge", judge)
+    intake = Intake(database, engine, StoreHealth())
+    intake.receive(batch(clock, "uuu"))
+    assert await intake.write_waiting() == 3
+    assert intake.poisoned == 1 and await database.read(lambda s: s.count_results()) == 2
