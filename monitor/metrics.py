@@ -16,10 +16,10 @@ from prometheus_client.registry import Collector
 
 from monitor import __version__
 from monitor.engine import Engine, Observation
+from monitor.keys import Key
+from monitor.statuses import CHECK_STATUSES, COMPONENT_STATUSES, Outcome
 
 LABELS = ("operator", "service", "check")
-CHECK_STATUSES = ("unknown", "up", "degraded", "down")
-COMPONENT_STATUSES = ("operational", "degraded_performance", "partial_outage", "major_outage", "under_maintenance")
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30)
 LATENESS_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
@@ -70,9 +70,9 @@ class Metrics:
             self.observe(payload)
 
     def observe(self, observation: Observation) -> None:
-        labels = observation.key.split("/")
+        labels = Key.check_of(observation.key).labels()
         result = observation.result
-        self.probe_success.labels(*labels).set(0 if observation.assessment.outcome == "down" else 1)
+        self.probe_success.labels(*labels).set(0 if observation.assessment.outcome == Outcome.DOWN else 1)
         self.probe_duration.labels(*labels).observe(result.duration)
         for phase, seconds in result.phases.items():
             self.phase_duration.labels(*labels, phase).set(seconds)
@@ -93,14 +93,14 @@ class _StateCollector(Collector):
         checks = GaugeMetricFamily("vigie_check_status", "Current status of a check (1 for the current one)", labels=LABELS + ("status",))
         for key, state in engine.check_states.items():
             for status in CHECK_STATUSES:
-                checks.add_metric(key.split("/") + [status], 1.0 if state.status == status else 0.0)
+                checks.add_metric(Key.check_of(key).labels() + [status.value], 1.0 if state.status == status else 0.0)
         yield checks
         components = GaugeMetricFamily(
             "vigie_component_status", "Current status of a service (1 for the current one)", labels=("operator", "service", "status")
         )
         for key, (current, _) in engine.service_states.items():
             for status in COMPONENT_STATUSES:
-                components.add_metric(key.split("/") + [status], 1.0 if current == status else 0.0)
+                components.add_metric(Key.service_of(key).labels() + [status.value], 1.0 if current == status else 0.0)
         yield components
         incidents = GaugeMetricFamily("vigie_open_incidents", "Unresolved incidents", labels=("operator",))
         counts = {operator.id: 0 for operator in engine.config.operators}

@@ -11,11 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from monitor import statuses
 from status_site import api
 from status_site.views import DayView, IncidentView, OperatorView, ServiceView, Snapshot, UpdateView, AffectedView
 
-COMPONENT_STATUSES = ["operational", "degraded_performance", "partial_outage", "major_outage", "under_maintenance"]
-INCIDENT_STATUSES = ["investigating", "identified", "monitoring", "resolved"]
+COMPONENT_STATUSES = [s.value for s in statuses.COMPONENT_STATUSES]
+INCIDENT_STATUSES = [s.value for s in statuses.INCIDENT_STATUSES]
+INDICATORS = [s.value for s in statuses.INDICATORS]
 TIME = {"type": "string", "format": "date-time"}
 TIME_OR_NULL = {"type": ["string", "null"], "format": "date-time"}
 TEXTS = {"type": "object", "additionalProperties": {"type": "string"}, "description": "the text per language"}
@@ -34,7 +36,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         {"language": {"type": "string", "description": "Vigie: the language of the texts"}},
     ),
     "Status": _object(
-        {"indicator": {"enum": ["none", "minor", "major", "critical", "maintenance"]},
+        {"indicator": {"enum": INDICATORS},
          "description": {"type": "string"}}
     ),
     "Eta": {
@@ -56,7 +58,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "group": {"type": "boolean"}, "group_id": {"type": ["string", "null"]},
             "showcase": {"type": "boolean"}, "only_show_if_degraded": {"type": "boolean"},
             "start_date": {"type": ["string", "null"]},
-            "vigie_status": {"enum": [*COMPONENT_STATUSES, "unknown"]},
+            "vigie_status": {"enum": [*COMPONENT_STATUSES, statuses.NOT_KNOWN]},
             "vigie_since": TIME_OR_NULL, "names": TEXTS,
             "professions": {"type": "array", "items": {"type": "string"}},
         },
@@ -81,7 +83,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         {
             "id": {"type": "string"}, "name": {"type": "string"}, "status": {"enum": INCIDENT_STATUSES},
             "created_at": TIME, "updated_at": TIME, "monitoring_at": TIME_OR_NULL, "resolved_at": TIME_OR_NULL,
-            "started_at": TIME, "impact": {"enum": ["none", "minor", "major", "critical", "maintenance"]},
+            "started_at": TIME, "impact": {"enum": INDICATORS},
             "shortlink": {"type": "string"}, "page_id": {"type": "string"},
             "incident_updates": {"type": "array", "items": {"$ref": REF + "IncidentUpdate"}},
             "components": {"type": "array", "items": {"$ref": REF + "Component"}},
@@ -91,6 +93,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     ),
     "ScheduledMaintenance": _object(
         {"id": {"type": "string"}, "name": {"type": "string"}, "scheduled_for": TIME, "scheduled_until": TIME,
+         # Statuspage's values for a maintenance (Vigie never says "verifying")
          "status": {"enum": ["scheduled", "in_progress", "verifying", "completed"]}},
         {"incident_updates": {"type": "array", "items": {"$ref": REF + "IncidentUpdate"}},
          "components": {"type": "array", "items": {"$ref": REF + "Component"}}},

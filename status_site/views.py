@@ -11,25 +11,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from monitor.engine import Engine
-from monitor.judge import SERVICE_SEVERITY, worst
+from monitor.statuses import COMPONENT_STATUSES as SERVICE_STATUSES, PAGE_INDICATOR as INDICATORS
+from monitor.statuses import SEVERITY as SERVICE_SEVERITY, worst
 from monitor.rollups import bucket_end, bucket_start, day_label, percentile
 from monitor.storage import EtaRecord, Incident
 from monitor.storage import IncidentUpdate as UpdateView  # already plain view data
-from monitor.storage.store import SERVICE_STATUSES
 
 DAY = 86400.0
 BAR_DAYS = 90
 UPTIME_WINDOWS = {"24h": DAY, "7d": 7 * DAY, "30d": 30 * DAY, "90d": 90 * DAY}
 LATENCY_RANGES = {"24h": ("hour", DAY), "7d": ("hour", 7 * DAY), "30d": ("day", 30 * DAY)}
-# Statuspage's page indicator for the worst component status
-INDICATORS = {
-    None: "none",
-    "operational": "none",
-    "under_maintenance": "maintenance",
-    "degraded_performance": "minor",
-    "partial_outage": "major",
-    "major_outage": "critical",
-}
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from monitor import admin
 from status_site.app import SITE
-from status_site.i18n import Formatter
+from monitor.words import Formatter
 from tests.status_site.conftest import OUTAGE_AT, PARIS, Site
 
 PEC = "Demande de prise en charge optique"
