@@ -13,7 +13,7 @@ from typing import Any, Callable, Sequence
 
 from markupsafe import Markup, escape
 
-from monitor.statuses import OUTAGES, ComponentStatus as C
+from monitor.statuses import NOT_KNOWN, OUTAGES, ComponentStatus as C
 from monitor.words import Formatter, Texts
 from status_site.views import DAY, LATENCY_RANGES, DayView
 
@@ -40,7 +40,7 @@ BAR_W, BAR_GAP, BAR_H, MARK_H = 8, 2, 34, 8
 
 
 def _cls(status: str | None) -> str:
-    return (status or "unknown").replace("_", "-")
+    return (status or NOT_KNOWN).replace("_", "-")
 
 
 def status_icon(status: str | None) -> Markup:
