@@ -27,10 +27,14 @@ MAINTENANCE_BY_EVENT = {
 class AlertEvent(Protocol):
     """What a view needs of an event: an outbox `EventRow` or a `monitor.events.Event`."""
 
-    type: str
-    at: float
-    operator_id: str | None
-    data: dict[str, Any]
+    @property
+    def type(self) -> str: ...
+    @property
+    def at(self) -> float: ...
+    @property
+    def operator_id(self) -> str | None: ...
+    @property
+    def data(self) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -109,10 +113,12 @@ def _incident_view(event: AlertEvent, words: Sentences) -> dict[str, Any]:
     fmt, lang, data = words.fmt, words.lang, event.data
     incident = data["incident"]
     # the event says it best: an ``incident.resolved`` is a recovery whatever the data's status says
-    status = IncidentStatus.RESOLVED if event.type == "incident.resolved" else incident.get("status", IncidentStatus.INVESTIGATING)
+    status = incident.get("status", IncidentStatus.INVESTIGATING)
+    if event.type == "incident.resolved":
+        status = IncidentStatus.RESOLVED
     started = epoch(incident.get("started_at"))
     latest = incident.get("latest_update") or {}
-    services = []
+    services: list[dict[str, Any]] = []
     for service in incident.get("services", []):
         recovered = epoch(service.get("recovered_at"))
         since = epoch(service.get("since"))

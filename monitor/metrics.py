@@ -99,8 +99,10 @@ class _StateCollector(Collector):
             "vigie_component_status", "Current status of a service (1 for the current one)", labels=("operator", "service", "status")
         )
         for key, (current, _) in engine.service_states.items():
-            for status in COMPONENT_STATUSES:
-                components.add_metric(Key.service_of(key).labels() + [status.value], 1.0 if current == status else 0.0)
+            for component_status in COMPONENT_STATUSES:
+                components.add_metric(
+                    Key.service_of(key).labels() + [component_status.value], 1.0 if current == component_status else 0.0
+                )
         yield components
         incidents = GaugeMetricFamily("vigie_open_incidents", "Unresolved incidents", labels=("operator",))
         counts = {operator.id: 0 for operator in engine.config.operators}

@@ -121,7 +121,7 @@ PAGE_INDICATOR: dict[str | None, Indicator] = {
 def parse(kind: type[E], value: object) -> E:
     """``value`` as a member of ``kind``; ValueError naming the allowed values otherwise."""
     try:
-        return kind(value)
+        return kind(value)  # type: ignore[arg-type]  # anything at all: what is no member fails below
     except ValueError:
         allowed = ", ".join(member.value for member in kind)
         raise ValueError(f"unknown {kind.__name__} {value!r} (one of: {allowed})") from None

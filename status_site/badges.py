@@ -34,7 +34,7 @@ CONTENT_TYPE = "image/svg+xml; charset=utf-8"
 MAX_AGE = 30  # seconds: badges are fetched by other sites' visitors; keep them fresh
 LABEL_COLOUR = "#30363d"
 TEXT_COLOUR = "#ffffff"
-COLOURS = {  # each >= 4.5:1 against white text
+COLOURS: dict[str | None, str] = {  # each >= 4.5:1 against white text
     C.OPERATIONAL: "#1a7f37",
     C.DEGRADED_PERFORMANCE: "#8a5a00",
     C.PARTIAL_OUTAGE: "#b35900",

@@ -18,7 +18,7 @@ from monitor.words import Formatter, Texts
 from status_site.views import DAY, LATENCY_RANGES, DayView
 
 # fallback fills when the stylesheet did not load; the stylesheet overrides them
-FILLS = {
+FILLS: dict[str | None, str] = {
     C.OPERATIONAL: "#1a7f37",
     C.DEGRADED_PERFORMANCE: "#b58100",
     C.PARTIAL_OUTAGE: "#d1570e",
@@ -27,7 +27,7 @@ FILLS = {
     None: "#8c959f",
 }
 # one distinct shape per status, drawn in a 16x16 box
-_ICON_SHAPES = {
+_ICON_SHAPES: dict[str | None, str] = {
     C.OPERATIONAL: '<circle cx="8" cy="8" r="7"/><path class="glyph" d="M4.5 8.2l2.3 2.3 4.7-4.9"/>',
     C.DEGRADED_PERFORMANCE: '<path d="M8 1l7.2 13.5H.8z"/><path class="glyph" d="M8 5.5v4.2M8 11.6v.4"/>',
     C.PARTIAL_OUTAGE: '<path d="M8 .8l7.2 7.2L8 15.2.8 8z"/><path class="glyph" d="M8 4.6v4.6M8 11v.4"/>',

@@ -42,7 +42,7 @@ from monitor.words import Sentences, localized, mail_words, notice_words, profes
 if TYPE_CHECKING:
     from monitor.config.model import Channel as ChannelSpec, Smtp
     from monitor.storage import Store
-    from monitor.storage.outbox import Delivery, EventRow
+    from monitor.storage.outbox import Delivery
     from monitor.storage.subscribers import Subscriber
 
 log = logging.getLogger("vigie.alerts.email")

@@ -28,9 +28,12 @@ BannerGroups = Iterable[tuple[str, Iterable[tuple[Names, str | None]]]]
 class Window(Protocol):
     """What a sentence needs of a maintenance window (a view, a stored row, or an event's data read back)."""
 
-    status: str
-    starts_at: float
-    ends_at: float
+    @property
+    def status(self) -> str: ...
+    @property
+    def starts_at(self) -> float: ...
+    @property
+    def ends_at(self) -> float: ...
 
 
 def maintenance_running(window: Window, now: float) -> bool:
