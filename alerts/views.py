@@ -133,7 +133,7 @@ def _incident_view(event: AlertEvent, words: Sentences) -> dict[str, Any]:
     url = link(incident.get("url", ""), lang)
     affected = [s["name"] for s in services if s["recovered"] is None] or [s["name"] for s in services]
     state = dict(reminder=bool(data.get("reminder")), stable=(data.get("flapping") or {}).get("state") == "stable")
-    lasting = started if event.type != "incident.resolved" else None
+    lasting = started if resolved is None and event.type != "incident.resolved" else None  # since when, while it lasts
     return {
         "template": "incident",
         "operator": view_operator(event),
