@@ -17,11 +17,15 @@ rule: lowercase letters, digits and inner ``-``), instead of f-strings and
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 
 # the config's rule for every id (monitor.config.model.Id)
-ID = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?")
+_ID = r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?"
+ID = re.compile(_ID)
 SEPARATOR = "/"
+# a whole key in one match: a good key costs one regex call; a bad one is diagnosed part by part
+_KEY = re.compile(rf"{_ID}/{_ID}(?:/{_ID})?")
 
 
 class InvalidKey(ValueError):
@@ -48,12 +52,7 @@ class Key(str):
             return text
         if not isinstance(text, str):
             raise InvalidKey(f"a key must be a string, not {type(text).__name__}")
-        parts = text.split(SEPARATOR)
-        if len(parts) not in (2, 3):
-            raise InvalidKey(f"{text[:120]!r} is not 'operator/service' or 'operator/service/check'")
-        for what, part in zip(("operator", "service", "check"), parts):
-            _check_part(what, part, text)
-        return super().__new__(cls, text)
+        return _parse(str(text))
 
     @classmethod
     def parse(cls, text: Any) -> "Key":
@@ -117,7 +116,7 @@ class Key(str):
 
     def labels(self) -> list[str]:
         """The parts as metric label values (``operator``, ``service``[, ``check``])."""
-        return list(self.parts)
+        return str.split(self, SEPARATOR)
 
     def __repr__(self) -> str:
         return f"Key({str.__repr__(self)})"
@@ -125,3 +124,17 @@ class Key(str):
     def __reduce__(self) -> tuple[Any, ...]:
         return (Key, (str(self),))
 
+
+# Keys come from a bounded set (the config's), and the metrics parse one per probe and per check at
+# every scrape: remembering the good ones makes that a dict lookup. Bad input is never remembered
+# (the error propagates), and the bound keeps hostile input from growing it.
+@lru_cache(maxsize=1 << 16)
+def _parse(text: str) -> Key:
+    if _KEY.fullmatch(text):
+        return str.__new__(Key, text)
+    parts = text.split(SEPARATOR)
+    if len(parts) not in (2, 3):
+        raise InvalidKey(f"{text[:120]!r} is not 'operator/service' or 'operator/service/check'")
+    for what, part in zip(("operator", "service", "check"), parts):
+        _check_part(what, part, text)
+    return str.__new__(Key, text)  # pragma: no cover - every part passed, so the whole matched above

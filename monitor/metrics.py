@@ -8,6 +8,7 @@ scrape time by a collector, so a series can never go stale.
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 from typing import Any, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -20,6 +21,17 @@ from monitor.keys import Key
 from monitor.statuses import CHECK_STATUSES, COMPONENT_STATUSES, Outcome
 
 LABELS = ("operator", "service", "check")
+
+
+@lru_cache(maxsize=1 << 16)
+def check_labels(key: str) -> tuple[str, ...]:
+    """A check key's label values, parsed (and validated) once per key: observe runs at every probe."""
+    return tuple(Key.check_of(key).labels())
+
+
+@lru_cache(maxsize=1 << 16)
+def service_labels(key: str) -> tuple[str, ...]:
+    return tuple(Key.service_of(key).labels())
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30)
 LATENESS_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
@@ -70,7 +82,7 @@ class Metrics:
             self.observe(payload)
 
     def observe(self, observation: Observation) -> None:
-        labels = Key.check_of(observation.key).labels()
+        labels = check_labels(observation.key)
         result = observation.result
         self.probe_success.labels(*labels).set(0 if observation.assessment.outcome == Outcome.DOWN else 1)
         self.probe_duration.labels(*labels).observe(result.duration)
@@ -93,7 +105,7 @@ class _StateCollector(Collector):
         checks = GaugeMetricFamily("vigie_check_status", "Current status of a check (1 for the current one)", labels=LABELS + ("status",))
         for key, state in engine.check_states.items():
             for status in CHECK_STATUSES:
-                checks.add_metric(Key.check_of(key).labels() + [status.value], 1.0 if state.status == status else 0.0)
+                checks.add_metric([*check_labels(key), status.value], 1.0 if state.status == status else 0.0)
         yield checks
         components = GaugeMetricFamily(
             "vigie_component_status", "Current status of a service (1 for the current one)", labels=("operator", "service", "status")
@@ -101,7 +113,7 @@ class _StateCollector(Collector):
         for key, (current, _) in engine.service_states.items():
             for component_status in COMPONENT_STATUSES:
                 components.add_metric(
-                    Key.service_of(key).labels() + [component_status.value], 1.0 if current == component_status else 0.0
+                    [*service_labels(key), component_status.value], 1.0 if current == component_status else 0.0
                 )
         yield components
         incidents = GaugeMetricFamily("vigie_open_incidents", "Unresolved incidents", labels=("operator",))
