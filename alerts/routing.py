@@ -29,7 +29,9 @@ import logging
 from typing import TYPE_CHECKING, Any, Callable
 
 from alerts.flapping import FlapPeriod, latest_period
-from monitor.events import Event, build_event, iso
+from monitor.events import Event, build_event
+from monitor.keys import Key
+from monitor.words.times import iso
 
 if TYPE_CHECKING:
     from monitor.config.model import Channel as ChannelSpec
@@ -46,7 +48,7 @@ def matches(spec: "ChannelSpec", event: Event) -> bool:
             return False
     elif event.type not in spec.events:
         return False
-    operators = {key.split("/", 1)[0] for key in event.services}
+    operators = {Key(key).operator for key in event.services}
     if event.operator_id:
         operators.add(event.operator_id)
     if "*" not in spec.operators and not operators & set(spec.operators):
@@ -115,9 +117,9 @@ class Router:
         return period if period is not None and period.active(now) else None
 
     def _service_event(self, key: str, at: float, data: dict[str, Any]) -> Event:
-        operator_id, _ = key.split("/", 1)
+        operator_id = Key.service_of(key).operator
         operator = self.config.operator(operator_id)
-        service = next((s for s in operator.services if f"{operator_id}/{s.id}" == key), None) if operator else None
+        service = next((s for s in operator.services if Key.of(operator_id, s.id) == key), None) if operator else None
         status, since = self.engine.service_states.get(key, (None, None))
         payload = {
             "service": {

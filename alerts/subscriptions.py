@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable
 
 from monitor.clock import Clock, SystemClock
+from monitor.keys import Key
 
 if TYPE_CHECKING:
     from monitor.config.model import Config
@@ -112,7 +113,7 @@ def clean_choices(config: "Config", operators: Iterable[str], services: Iterable
     from monitor.config.model import PROFESSIONS
 
     known_operators = {o.id for o in config.operators}
-    known_services = {f"{o.id}/{s.id}" for o in config.operators for s in o.services}
+    known_services = set(config.service_keys())
     ops = sorted({o for o in operators if o in known_operators or o == "*"})
     return Choices(
         operators=("*",) if "*" in ops else tuple(ops[:MAX_CHOICES]),
@@ -209,7 +210,7 @@ class Subscriptions:
         if not str(getattr(event, "type", "")).startswith(ALERT_PREFIXES):
             return []
         services = set(getattr(event, "services", ()) or ())
-        operators = {key.split("/", 1)[0] for key in services}
+        operators = {Key(key).operator for key in services}
         if getattr(event, "operator_id", None):
             operators.add(event.operator_id)
         professions = set(getattr(event, "professions", ()) or ()) | self._professions(services)
@@ -221,7 +222,7 @@ class Subscriptions:
         if self.config is None:
             return set()
         return {
-            p for o in self.config.operators for s in o.services if f"{o.id}/{s.id}" in services for p in s.professions
+            p for o in self.config.operators for s in o.services if Key.of(o.id, s.id) in services for p in s.professions
         }
 
 

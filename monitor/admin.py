@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from monitor.keys import Key
+from monitor.statuses import INCIDENT_STATUSES, IncidentStatus, MaintenanceStatus
 from monitor.storage import Incident, Maintenance
-from monitor.storage.incidents import INCIDENT_STATUSES
 
 if TYPE_CHECKING:
     from monitor.engine import Engine
@@ -33,7 +34,7 @@ def _services(engine: "Engine", services: list[str], operator_id: str | None = N
     if unknown:
         raise AdminError(422, f"unknown services: {', '.join(unknown)}")
     if operator_id is not None:
-        others = [s for s in services if s.split("/", 1)[0] != operator_id]
+        others = [s for s in services if Key(s).operator != operator_id]
         if others:
             raise AdminError(422, f"services of another operator: {', '.join(others)}")
     return list(dict.fromkeys(services))
@@ -63,7 +64,7 @@ def open_incident(
     services: list[str],
     title: dict[str, str],
     message: dict[str, str],
-    status: str = "investigating",
+    status: str = IncidentStatus.INVESTIGATING,
     eta: float | None = None,
 ) -> int:
     """A manual incident (humans resolve it)."""
@@ -71,7 +72,7 @@ def open_incident(
     if engine.config.operator(operator_id) is None:
         raise AdminError(422, f"unknown operator {operator_id!r}")
     services = _services(engine, services, operator_id)
-    if status == "resolved":
+    if status == IncidentStatus.RESOLVED:
         raise AdminError(422, "a new incident cannot start resolved")
     _eta(eta, now)
     with engine.store.transaction():
@@ -97,29 +98,30 @@ def update_incident(
     """
     now = engine.clock.now()
     incident = _incident(engine, incident_id)
-    if incident.resolved_at is not None and status in (None, "resolved"):
+    if incident.resolved_at is not None and status in (None, IncidentStatus.RESOLVED):
         raise AdminError(409, f"incident {incident_id} is resolved; post another status to reopen it")
     status = status or incident.status
     if status not in INCIDENT_STATUSES:
         raise AdminError(422, f"unknown status {status!r}")
     _eta(eta, now)
-    if status == "resolved" and eta is not None:
+    resolving = status == IncidentStatus.RESOLVED
+    if resolving and eta is not None:
         raise AdminError(422, "a resolved incident has no ETA")
-    reopening = incident.resolved_at is not None and status != "resolved"
+    reopening = incident.resolved_at is not None and not resolving
     with engine.store.transaction():
         engine.store.add_incident_update(incident_id, now, status, message, auto=False)
         if take_over or reopening:
             engine.store.db.execute("UPDATE incidents SET auto = 0 WHERE id = ?", (incident_id,))
-        if eta is not None or clear_eta or status == "resolved":
+        if eta is not None or clear_eta or resolving:
             engine.store.set_announced_eta(incident_id, eta)
-        engine.publish("incident.resolved" if status == "resolved" else "incident.updated", incident_id)
+        engine.publish("incident.resolved" if resolving else "incident.updated", incident_id)
     return _incident(engine, incident_id)
 
 
 def resolve_incident(engine: "Engine", incident_id: int, message: dict[str, str]) -> Incident:
     if _incident(engine, incident_id).resolved_at is not None:
         raise AdminError(409, f"incident {incident_id} is already resolved")
-    return update_incident(engine, incident_id, message, status="resolved")
+    return update_incident(engine, incident_id, message, status=IncidentStatus.RESOLVED)
 
 
 def add_maintenance(
@@ -155,14 +157,14 @@ def cancel_maintenance(engine: "Engine", maintenance_id: int) -> Maintenance:
     window = engine.store.maintenance(maintenance_id)
     if window is None:
         raise AdminError(404, f"no maintenance {maintenance_id}")
-    if window.status in ("completed", "cancelled"):
+    if window.status in (MaintenanceStatus.COMPLETED, MaintenanceStatus.CANCELLED):
         raise AdminError(409, f"maintenance {maintenance_id} is already {window.status}")
     with engine.store.transaction():
-        engine.store.set_maintenance_status(maintenance_id, "cancelled", now)
+        engine.store.set_maintenance_status(maintenance_id, MaintenanceStatus.CANCELLED, now)
         # a window cut short ends now; one that never started is simply called off
-        if window.status == "in_progress":
+        if window.status == MaintenanceStatus.IN_PROGRESS:
             engine.publish("maintenance.ended", maintenance_id)
-    if window.status != "in_progress":
+    if window.status != MaintenanceStatus.IN_PROGRESS:
         engine.emit("maintenance.cancelled", maintenance_id)
     engine.maintenance.reload()
     engine.maintenance.tick(now)

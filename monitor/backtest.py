@@ -328,7 +328,7 @@ def cmd_backtest(config_path: str | None, db: str, synthetic: str | None, as_jso
             from monitor.config import load_config
 
             config = load_config(config_path).config
-            known = {f"{o.id}/{s.id}" for o in config.operators for s in o.services}
+            known = set(config.service_keys())
             history = [o for o in history if o.service in known]
         title = f"history of {db}"
     report = backtest(history, title)

@@ -230,7 +230,9 @@ async def cmd_alerts_test(path: str, channel_id: str) -> int:
         print(f"vigie alerts test: no {spec.type} channel in this build", file=sys.stderr)
         return EXIT_FAIL
     now = SystemClock().now()
-    message = {"fr": "Message de test de Vigie : ce canal fonctionne.", "en": "Vigie test message: this channel works."}
+    from monitor.words import alert_test_message
+
+    message = alert_test_message()
     event = EventRow(0, "vigie.test", now, None, (), {"message": message, "test": True})
     try:
         await channel.send(Delivery(0, event, spec.id, "pending", 0, now, None, now))

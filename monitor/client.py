@@ -21,6 +21,8 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from monitor.statuses import INCIDENT_STATUSES, OPEN_INCIDENT_STATUSES, IncidentStatus
+
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 DEFAULT_URL = "http://127.0.0.1:8080"
 TIMEOUT = 15.0  # seconds for one request
@@ -124,13 +126,13 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--title", required=True, help="title in French")
     p.add_argument("--title-en", default=None, help="title in English")
     texts(p)
-    p.add_argument("--status", choices=("investigating", "identified", "monitoring"), default="investigating")
+    p.add_argument("--status", choices=[s.value for s in OPEN_INCIDENT_STATUSES], default=IncidentStatus.INVESTIGATING.value)
     p.add_argument("--eta", default=None, help="announced recovery: HH:MM (Paris time) or ISO-8601 with offset")
     p = actions.add_parser("update", help="post an update: message, status, announced ETA; reopen or take over")
     connection(p)
     p.add_argument("id", type=int, metavar="ID")
     texts(p)
-    p.add_argument("--status", choices=("investigating", "identified", "monitoring", "resolved"), default=None)
+    p.add_argument("--status", choices=[s.value for s in INCIDENT_STATUSES], default=None)
     eta = p.add_mutually_exclusive_group()
     eta.add_argument("--eta", default=None, help="announced recovery: HH:MM (Paris time) or ISO-8601 with offset")
     eta.add_argument("--clear-eta", action="store_true", help="withdraw the announced ETA")

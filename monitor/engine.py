@@ -26,6 +26,8 @@ from monitor.maintenance import MaintenanceKeeper
 from monitor.measurement import Measurement
 from monitor.recovery import EtaKeeper
 from monitor.judge import CheckState, Flip, ServiceStatus, judge_check, service_status
+from monitor.keys import Key
+from monitor.statuses import NOT_KNOWN, CheckStatus, IncidentStatus
 from monitor.storage import ResultRow, Store
 from probes import PROBES
 from probes.base import ProbeContext, ProbeResult
@@ -45,7 +47,7 @@ class Target:
 
     @property
     def service_key(self) -> str:
-        return f"{self.operator.id}/{self.service.id}"
+        return Key.of(self.operator.id, self.service.id)
 
 
 async def run_probe(check: CheckBase, ctx: ProbeContext) -> ProbeResult:
@@ -71,9 +73,10 @@ class Engine:
         self.config = config
         self.store = store
         self.clock = clock or SystemClock()
-        self.targets: dict[str, Target] = {
-            f"{o.id}/{s.id}/{c.id}": Target(f"{o.id}/{s.id}/{c.id}", o, s, c) for o, s, c in config.iter_checks()
-        }
+        self.targets: dict[str, Target] = {}
+        for o, s, c in config.iter_checks():
+            key = Key.of(o.id, s.id, c.id)
+            self.targets[key] = Target(key, o, s, c)
         self.services: dict[str, list[str]] = {}
         for target in self.targets.values():
             self.services.setdefault(target.service_key, []).append(target.key)
@@ -175,12 +178,12 @@ class Engine:
             return
         self._account(service_key, at)
         why = tuple(
-            f"{k.rsplit('/', 1)[1]}: {reason}"
+            f"{Key(k).check}: {reason}"
             for k in self.services[service_key]
-            if self.check_states[k].status in ("down", "degraded")
+            if self.check_states[k].status in (CheckStatus.DOWN, CheckStatus.DEGRADED)
             for reason in self.check_states[k].reasons[:3]
         )
-        flip = Flip("service", service_key, old or "unknown", new or "unknown", at, why)
+        flip = Flip("service", service_key, old or NOT_KNOWN, new or NOT_KNOWN, at, why)
         self.store.record_flip(flip)
         self.store.save_service_state(service_key, new, at)
         self.service_states[service_key] = (new, at)
@@ -215,7 +218,7 @@ class Engine:
                     )
                     self.publish("incident.updated", action.incident_id)
             elif isinstance(action, plans.Resolve):
-                self.store.add_incident_update(action.incident_id, at, "resolved", plans.resolved_message())
+                self.store.add_incident_update(action.incident_id, at, IncidentStatus.RESOLVED, plans.resolved_message())
                 self.publish("incident.resolved", action.incident_id)
 
     def _service_name(self, service_key: str) -> dict[str, str]:

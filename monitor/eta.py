@@ -21,6 +21,8 @@ import bisect
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
+from monitor.keys import Key
+
 MIN_BASIS = 5  # past outages needed at a level before it is used
 MIN_BEYOND = 3  # past outages that lasted longer than the current one, for the tail to be known
 LOW_Q, MID_Q, HIGH_Q = 0.10, 0.50, 0.90
@@ -30,14 +32,17 @@ LOW_Q, MID_Q, HIGH_Q = 0.10, 0.50, 0.90
 class Outage:
     """One past (or ongoing) outage of a service."""
 
-    service: str  # operator/service
+    service: str  # operator/service, made a `Key` (validated) once, here
     started_at: float
     duration: float  # seconds; for an ongoing outage, how long it has lasted so far
     ongoing: bool = False
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "service", Key.service_of(self.service))
+
     @property
     def operator(self) -> str:
-        return self.service.split("/", 1)[0]
+        return self.service.operator  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +154,7 @@ def estimate(elapsed: float, history: Sequence[Outage]) -> Estimate | None:
 
 def estimate_for(service: str, elapsed: float, history: Sequence[Outage], now: float | None = None) -> Estimate | None:
     """Try the service's own history, then its operator's, then everyone's."""
-    operator = service.split("/", 1)[0]
+    operator = Key.service_of(service).operator
     scopes = (
         ("service", [o for o in history if o.service == service]),
         ("operator", [o for o in history if o.operator == operator]),

@@ -10,8 +10,10 @@ window at the moment of the change, in both languages.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
+
+from monitor.keys import Key
+from monitor.words.times import iso
 
 if TYPE_CHECKING:
     from monitor.config.model import Config
@@ -37,24 +39,6 @@ class Event:
     data: dict[str, Any] = field(default_factory=dict)
 
 
-def iso(at: float | None) -> str | None:
-    if at is None:
-        return None
-    return datetime.fromtimestamp(at, timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def epoch(value: Any) -> float | None:
-    """A time as epoch seconds, whether given as a number or as ISO-8601 (``iso``'s inverse)."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, str) and value:
-        try:
-            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-        except ValueError:
-            return None
-    return None
-
-
 def build_event(store: "Store", config: "Config", kind: str, subject_id: int, at: float) -> Event | None:
     """The event for ``kind`` about incident or maintenance ``subject_id``; None if it vanished."""
     if kind.startswith("incident."):
@@ -66,7 +50,7 @@ def build_event(store: "Store", config: "Config", kind: str, subject_id: int, at
 
 def _names(config: "Config") -> dict[str, tuple[dict[str, str], tuple[str, ...], str]]:
     return {
-        f"{o.id}/{s.id}": (dict(s.name), tuple(s.professions), o.name) for o in config.operators for s in o.services
+        Key.of(o.id, s.id): (dict(s.name), tuple(s.professions), o.name) for o in config.operators for s in o.services
     }
 
 
@@ -121,7 +105,7 @@ def _maintenance_event(store: "Store", config: "Config", kind: str, maintenance_
     if window is None:
         return None
     names = _names(config)
-    operators = sorted({key.split("/", 1)[0] for key in window.services})
+    operators = sorted({Key(key).operator for key in window.services})
     data = {
         "maintenance": {
             "id": str(window.id),

@@ -184,7 +184,7 @@ def cmd_history_import(config_path: str, db: str, csv_path: str) -> int:
     from monitor.storage import Store
 
     config = load_config(config_path).config
-    services = {f"{o.id}/{s.id}" for o in config.operators for s in o.services}
+    services = set(config.service_keys())
     try:
         data = Path(csv_path).read_bytes()
     except OSError as exc:

@@ -11,7 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Union
 
-from monitor.judge import is_outage
+from monitor.statuses import ComponentStatus, is_outage
+from monitor.keys import Key
+
+# the texts an automatic incident writes; the engine reaches them through this module
+from monitor.words.incidents import joined_message, opened_message, recovered_message, resolved_message, title  # noqa: F401
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,8 +74,8 @@ def plan(incident: IncidentView | None, service_key: str, old: str | None, new: 
     A service entering a maintenance window changes nothing: an incident it
     was part of stays open until the service is really back.
     """
-    operator_id = service_key.split("/", 1)[0]
-    if new == "under_maintenance":
+    operator_id = Key.service_of(service_key).operator
+    if new == ComponentStatus.UNDER_MAINTENANCE:
         return []
     affected = incident.service(service_key) if incident is not None else None
     still_affected = affected is not None and affected.recovered_at is None
@@ -87,47 +91,3 @@ def plan(incident: IncidentView | None, service_key: str, old: str | None, new: 
         actions.append(Resolve(incident.id, at))
     return actions
 
-
-def _join(names: list[str], and_word: str) -> str:
-    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} {and_word} {names[-1]}"
-
-
-def title(operator_name: str, service_names: list[dict[str, str]]) -> dict[str, str]:
-    """The incident's title in each language, from the affected services' names."""
-    fr = _join([n["fr"] for n in service_names], "et")
-    en = _join([n.get("en", n["fr"]) for n in service_names], "and")
-    plural = len(service_names) > 1
-    return {
-        "fr": f"{operator_name} : {fr} {'indisponibles' if plural else 'indisponible'}",
-        "en": f"{operator_name}: {en} unavailable",
-    }
-
-
-def opened_message(service_name: dict[str, str]) -> dict[str, str]:
-    return {
-        "fr": f"Panne détectée automatiquement par Vigie : {service_name['fr']} ne répond plus correctement. "
-        "Nous surveillons la situation.",
-        "en": f"Outage detected automatically by Vigie: {service_name.get('en', service_name['fr'])} "
-        "is not answering correctly. We are monitoring the situation.",
-    }
-
-
-def joined_message(service_name: dict[str, str]) -> dict[str, str]:
-    return {
-        "fr": f"{service_name['fr']} est également touché.",
-        "en": f"{service_name.get('en', service_name['fr'])} is affected as well.",
-    }
-
-
-def recovered_message(service_name: dict[str, str]) -> dict[str, str]:
-    return {
-        "fr": f"{service_name['fr']} répond de nouveau normalement.",
-        "en": f"{service_name.get('en', service_name['fr'])} is answering normally again.",
-    }
-
-
-def resolved_message() -> dict[str, str]:
-    return {
-        "fr": "Tous les services touchés répondent de nouveau normalement. Incident clos automatiquement.",
-        "en": "Every affected service is answering normally again. Incident closed automatically.",
-    }

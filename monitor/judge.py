@@ -11,28 +11,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Iterable, Literal
 
-Outcome = Literal["up", "degraded", "down"]
-CheckStatus = Literal["unknown", "up", "degraded", "down"]
-ServiceStatus = Literal[
-    "operational", "degraded_performance", "partial_outage", "major_outage", "under_maintenance"
-]
+from monitor.statuses import SEVERITY as SERVICE_SEVERITY, CheckStatus, ComponentStatus, Outcome, is_outage, worst
 
-# worst last: the order in which an operator shows "its worst service"
-SERVICE_SEVERITY: dict[str, int] = {
-    "operational": 0,
-    "under_maintenance": 1,
-    "degraded_performance": 2,
-    "partial_outage": 3,
-    "major_outage": 4,
-}
-OUTAGES = frozenset({"partial_outage", "major_outage"})
+# the judge's names for the vocabularies of monitor.statuses (the engine and the store import them from here)
+ServiceStatus = ComponentStatus
+__all__ = [
+    "SERVICE_SEVERITY", "CheckState", "CheckStatus", "ComponentStatus", "Flip", "Outcome", "ServiceStatus",
+    "is_outage", "judge_check", "service_status", "worst",
+]
 
 
 @dataclass(frozen=True, slots=True)
 class CheckState:
     """What the judge remembers of one check between two results."""
 
-    status: CheckStatus = "unknown"
+    status: CheckStatus = CheckStatus.UNKNOWN
     since: float | None = None
     down_streak: int = 0  # consecutive down results
     bad_streak: int = 0  # consecutive degraded-or-down results
@@ -63,9 +56,9 @@ def judge_check(
     success_threshold: int,
 ) -> CheckState:
     """The state after one more result; ``status`` changes only past a threshold."""
-    reasons = tuple(reasons) if outcome != "up" else ()
-    down = outcome == "down"
-    bad = outcome != "up"
+    reasons = tuple(reasons) if outcome != Outcome.UP else ()
+    down = outcome == Outcome.DOWN
+    bad = outcome != Outcome.UP
     state = replace(
         state,
         down_streak=state.down_streak + 1 if down else 0,
@@ -82,45 +75,36 @@ def judge_check(
 
 
 def _next_status(state: CheckState, failures: int, successes: int) -> CheckStatus:
+    up, degraded, down = CheckStatus.UP, CheckStatus.DEGRADED, CheckStatus.DOWN
     if state.down_streak >= failures:
-        return "down"
-    if state.status == "down":
+        return down
+    if state.status == down:
         if state.good_streak >= successes:
-            return "up" if state.up_streak >= successes else "degraded"
-        return "down"
+            return up if state.up_streak >= successes else degraded
+        return down
     if state.bad_streak >= failures:
         # degraded, or a mix of degraded and down answers that is not yet an outage
-        return "degraded"
-    if state.status == "degraded":
-        return "up" if state.up_streak >= successes else "degraded"
-    if state.status == "unknown":
+        return degraded
+    if state.status == degraded:
+        return up if state.up_streak >= successes else degraded
+    if state.status == CheckStatus.UNKNOWN:
         # a first good answer is trusted at once; a first bad one waits for the threshold
-        return "up" if state.up_streak >= 1 else "unknown"
-    return state.status
+        return up if state.up_streak >= 1 else CheckStatus.UNKNOWN
+    return CheckStatus(state.status)
 
 
-def service_status(checks: Iterable[CheckStatus], in_maintenance: bool = False) -> ServiceStatus | None:
+def service_status(checks: Iterable[str], in_maintenance: bool = False) -> ComponentStatus | None:
     """A service's status from its checks' statuses; None while nothing is known yet."""
     if in_maintenance:
-        return "under_maintenance"
-    known = [status for status in checks if status != "unknown"]
+        return ComponentStatus.UNDER_MAINTENANCE
+    known = [status for status in checks if status != CheckStatus.UNKNOWN]
     if not known:
         return None
-    down = sum(1 for status in known if status == "down")
+    down = sum(1 for status in known if status == CheckStatus.DOWN)
     if down == len(known):
-        return "major_outage"
+        return ComponentStatus.MAJOR_OUTAGE
     if down:
-        return "partial_outage"
-    if "degraded" in known:
-        return "degraded_performance"
-    return "operational"
-
-
-def worst(statuses: Iterable[ServiceStatus | None]) -> ServiceStatus | None:
-    """An operator's status: the worst of its services'."""
-    known = [status for status in statuses if status is not None]
-    return max(known, key=SERVICE_SEVERITY.__getitem__) if known else None
-
-
-def is_outage(status: str | None) -> bool:
-    return status in OUTAGES
+        return ComponentStatus.PARTIAL_OUTAGE
+    if CheckStatus.DEGRADED in known:
+        return ComponentStatus.DEGRADED_PERFORMANCE
+    return ComponentStatus.OPERATIONAL

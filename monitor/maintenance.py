@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from monitor.statuses import LIVE_MAINTENANCE, MaintenanceStatus
 from monitor.storage import Maintenance
 
 if TYPE_CHECKING:
@@ -26,21 +27,21 @@ class MaintenanceKeeper:
     def reload(self) -> None:
         """Read the windows that are not over yet (after an admin change, at start)."""
         now = self.engine.clock.now()
-        self.windows = [w for w in self.engine.store.maintenances(since=now - 1) if w.status != "completed" or w.ends_at > now]
+        self.windows = [w for w in self.engine.store.maintenances(since=now - 1) if w.status != MaintenanceStatus.COMPLETED or w.ends_at > now]
 
     def tick(self, now: float | None = None) -> None:
         engine = self.engine
         now = engine.clock.now() if now is None else now
         changed = False
         for window in self.windows:
-            if window.status == "scheduled" and window.starts_at <= now < window.ends_at:
+            if window.status == MaintenanceStatus.SCHEDULED and window.starts_at <= now < window.ends_at:
                 with engine.store.transaction():
-                    engine.store.set_maintenance_status(window.id, "in_progress", now)
+                    engine.store.set_maintenance_status(window.id, MaintenanceStatus.IN_PROGRESS, now)
                     engine.publish("maintenance.started", window.id)
                 changed = True
-            elif window.status in ("scheduled", "in_progress") and now >= window.ends_at:
+            elif window.status in LIVE_MAINTENANCE and now >= window.ends_at:
                 with engine.store.transaction():
-                    engine.store.set_maintenance_status(window.id, "completed", now)
+                    engine.store.set_maintenance_status(window.id, MaintenanceStatus.COMPLETED, now)
                     engine.publish("maintenance.ended", window.id)
                 changed = True
         if changed:

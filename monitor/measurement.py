@@ -16,6 +16,8 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from monitor.keys import InvalidKey, Key
+
 if TYPE_CHECKING:
     from monitor.conditions import Assessment
     from probes.base import ProbeResult
@@ -87,9 +89,10 @@ class Measurement:
         unknown = set(data) - _FIELDS
         if unknown:
             raise BadMeasurement(f"unknown field {sorted(unknown)[0]!r}")
-        key = data.get("key")
-        if not isinstance(key, str) or key.count("/") != 2 or len(key) > 200:
-            raise BadMeasurement("key: expected 'operator/service/check'")
+        try:
+            key = Key.check_of(data.get("key"))
+        except InvalidKey as exc:
+            raise BadMeasurement(f"key: {exc}") from None
         outcome = data.get("outcome")
         if outcome not in OUTCOMES:
             raise BadMeasurement("outcome: expected up, degraded or down")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Gauge, Histogram
@@ -18,15 +19,28 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoM
 from prometheus_client.registry import Collector
 
 from monitor import __version__
+from monitor.keys import Key
 from monitor.measurement import Measurement
+from monitor.statuses import CHECK_STATUSES, COMPONENT_STATUSES, Outcome
 
 if TYPE_CHECKING:
     from monitor.engine import Engine
     from monitor.storage import Store
 
 LABELS = ("operator", "service", "check")
-CHECK_STATUSES = ("unknown", "up", "degraded", "down")
-COMPONENT_STATUSES = ("operational", "degraded_performance", "partial_outage", "major_outage", "under_maintenance")
+
+
+@lru_cache(maxsize=1 << 16)
+def check_labels(key: str) -> tuple[str, ...]:
+    """A check key's label values, parsed (and validated) once per key: observe runs at every probe."""
+    return tuple(Key.check_of(key).labels())
+
+
+@lru_cache(maxsize=1 << 16)
+def service_labels(key: str) -> tuple[str, ...]:
+    return tuple(Key.service_of(key).labels())
+
+
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30)
 LATENESS_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 DELIVERY_OUTCOMES = ("delivered", "retry", "dead")
@@ -67,19 +81,19 @@ class ProbeMetrics:
     def observe(self, m: Measurement) -> None:
         children = self._children.get(m.key)
         if children is None:
-            labels = m.key.split("/")
+            labels = check_labels(m.key)
             children = self._children[m.key] = (self.success.labels(*labels), self.duration.labels(*labels))
         success, duration = children
-        success.set(0 if m.outcome == "down" else 1)
+        success.set(0 if m.outcome == Outcome.DOWN else 1)
         duration.observe(m.duration)
         if m.phases:
-            labels = m.key.split("/")
+            labels = check_labels(m.key)
             for phase, seconds in m.phases.items():
                 self.phases.labels(*labels, phase).set(seconds)
         if m.cert_not_after is not None:
-            self.cert_expiry.labels(*m.key.split("/")).set(m.cert_not_after)
+            self.cert_expiry.labels(*check_labels(m.key)).set(m.cert_not_after)
         if m.status is not None:
-            self.http_status.labels(*m.key.split("/")).set(m.status)
+            self.http_status.labels(*check_labels(m.key)).set(m.status)
         self.lateness.observe(m.lateness)
         self.last_probe.set(m.at + m.duration)
 
@@ -121,14 +135,16 @@ class StateCollector(Collector):
         checks = GaugeMetricFamily("vigie_check_status", "Current status of a check (1 for the current one)", labels=LABELS + ("status",))
         for key, state in dict(engine.check_states).items():  # a copy: the writer thread replaces values
             for status in CHECK_STATUSES:
-                checks.add_metric(key.split("/") + [status], 1.0 if state.status == status else 0.0)
+                checks.add_metric([*check_labels(key), status.value], 1.0 if state.status == status else 0.0)
         yield checks
         components = GaugeMetricFamily(
             "vigie_component_status", "Current status of a service (1 for the current one)", labels=("operator", "service", "status")
         )
-        for key, (current, _) in dict(engine.service_states).items():
-            for status in COMPONENT_STATUSES:
-                components.add_metric(key.split("/") + [status], 1.0 if current == status else 0.0)
+        for key, (current, _) in dict(engine.service_states).items():  # a copy: the writer thread replaces values
+            for component_status in COMPONENT_STATUSES:
+                components.add_metric(
+                    [*service_labels(key), component_status.value], 1.0 if current == component_status else 0.0
+                )
         yield components
         incidents = GaugeMetricFamily("vigie_open_incidents", "Unresolved incidents", labels=("operator",))
         counts = {operator.id: 0 for operator in engine.config.operators} | self.readings.open_incidents

@@ -18,7 +18,6 @@ LATENCY_BOUNDS_MS: tuple[int, ...] = (
     5, 10, 25, 50, 75, 100, 150, 200, 300, 400, 500, 750, 1000, 1500, 2000,
     3000, 5000, 7500, 10000, 15000, 30000, 60000,
 )
-OUTCOMES = ("up", "degraded", "down")
 PERIODS = ("hour", "day")
 SITE_TZ = ZoneInfo("Europe/Paris")
 

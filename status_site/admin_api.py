@@ -20,9 +20,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-from datetime import datetime
-from typing import Annotated, Any, Awaitable, Callable, Literal, TypeVar
-
+from typing import Annotated, Any, Awaitable, Callable, TypeVar
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -32,7 +30,9 @@ from monitor import admin
 from monitor.admin import AdminError
 from monitor.client import parse_time
 from monitor.config.model import Config
+from monitor.statuses import INCIDENT_STATUSES, OPEN_INCIDENT_STATUSES, IncidentStatus, literal
 from monitor.storage import EtaRecord, Incident, Maintenance
+from monitor.words import iso
 from status_site import admin_openapi
 from status_site.keys import CONFIG, CORE, SITE
 
@@ -66,6 +66,11 @@ ServiceKey = Annotated[str, Field(min_length=3, max_length=200, description="ope
 When = Annotated[str, Field(max_length=64, description="ISO-8601 with offset, or HH:MM: the next such time, site time zone")]
 
 
+# plain-string Literals (an inline enum in the OpenAPI document), from monitor.statuses
+OpenStatus = literal(OPEN_INCIDENT_STATUSES)
+AnyStatus = literal(INCIDENT_STATUSES)
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
@@ -85,13 +90,13 @@ class AdminIncidentOpen(Strict):
     services: list[ServiceKey] = Field(min_length=1, max_length=100)
     title: Title | AdminTitle
     message: Message | AdminMessage
-    status: Literal["investigating", "identified", "monitoring"] = "investigating"
+    status: OpenStatus = IncidentStatus.INVESTIGATING.value  # type: ignore[valid-type]
     eta: When | None = None
 
 
 class AdminIncidentUpdate(Strict):
     message: Message | AdminMessage
-    status: Literal["investigating", "identified", "monitoring", "resolved"] | None = None
+    status: AnyStatus | None = None  # type: ignore[valid-type]
     eta: When | None = None
     clear_eta: bool = False
     take_over: bool = False
@@ -205,7 +210,7 @@ class Shown:
         self.zone = ZoneInfo(self.config.site.timezone)
 
     def at(self, when: float | None) -> str | None:
-        return None if when is None else datetime.fromtimestamp(when, self.zone).isoformat(timespec="seconds")
+        return iso(when, self.zone)
 
     def stored(self, incident_id: int) -> Incident:
         incident = self.engine.store.incident(incident_id)

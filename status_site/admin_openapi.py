@@ -12,6 +12,7 @@ from typing import Any, Callable, Sequence
 
 from pydantic import BaseModel
 
+from monitor.statuses import INCIDENT_STATUSES, MAINTENANCE_STATUSES
 from status_site import openapi
 
 # (method, path under the prefix, handler, summary, request body model, response schema name)
@@ -26,7 +27,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                      "announced_eta", "eta", "services", "updates", "url"],
         "properties": {
             "id": {"type": "integer"}, "operator": {"type": "string"},
-            "status": {"enum": ["investigating", "identified", "monitoring", "resolved"]},
+            "status": {"enum": [s.value for s in INCIDENT_STATUSES]},
             "auto": {"type": "boolean", "description": "Vigie resolves it on its own (false once a human takes over)"},
             "title": _TEXTS, "started_at": _TIME, "updated_at": _TIME, "resolved_at": _TIME,
             "announced_eta": _TIME, "eta": {"oneOf": [{"type": "null"}, {"$ref": openapi.REF + "AdminEta"}]},
@@ -45,7 +46,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "AdminMaintenance": {
         "type": "object",
         "required": ["id", "status", "services", "starts_at", "ends_at", "title", "message"],
-        "properties": {"id": {"type": "integer"}, "status": {"enum": ["scheduled", "in_progress", "completed", "cancelled"]},
+        "properties": {"id": {"type": "integer"}, "status": {"enum": [s.value for s in MAINTENANCE_STATUSES]},
                        "services": {"type": "array", "items": {"type": "string"}}, "starts_at": _TIME, "ends_at": _TIME,
                        "title": _TEXTS, "message": _TEXTS, "created_at": _TIME, "updated_at": _TIME},
     },

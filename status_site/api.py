@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timezone
 from typing import Any, Callable
 
 from aiohttp import web
 
+from monitor.statuses import LIVE_MAINTENANCE, NOT_KNOWN, ComponentStatus, IncidentStatus, Indicator, MaintenanceStatus
+from monitor.words import iso, page_description
 from status_site.i18n import negotiate
 from status_site.keys import CONFIG, SITE
 from status_site.state import Rendered, SiteState, rendered, respond
@@ -34,33 +35,6 @@ from status_site.views import IncidentView, MaintenanceView, OperatorView, Servi
 JSON = "application/json; charset=utf-8"
 MAX_AGE = 5  # seconds: aggregators poll; the render-once cache makes this cheap
 INCIDENT_LIMIT = 50  # Statuspage's incidents.json lists the 50 most recent
-STATUS_DESCRIPTIONS = {
-    "fr": {
-        None: "Aucune mesure pour l'instant",
-        "operational": "Tous les services sont opérationnels",
-        "degraded_performance": "Perturbation mineure",
-        "partial_outage": "Panne partielle",
-        "major_outage": "Panne majeure",
-        "under_maintenance": "Maintenance en cours",
-    },
-    "en": {
-        None: "No measurements yet",
-        "operational": "All Systems Operational",
-        "degraded_performance": "Minor Service Outage",
-        "partial_outage": "Partial System Outage",
-        "major_outage": "Major System Outage",
-        "under_maintenance": "Service Under Maintenance",
-    },
-}
-
-
-def iso(at: float | None) -> str | None:
-    """Epoch seconds -> '2026-11-29T13:05:00.000Z' (Statuspage's form), None stays None."""
-    if at is None:
-        return None
-    return datetime.fromtimestamp(at, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def page_id(base_url: str) -> str:
     """A stable, opaque page id per deployment, shaped like Statuspage's (12 characters)."""
     return hashlib.blake2b(base_url.encode(), digest_size=6).hexdigest()
@@ -104,9 +78,7 @@ class ApiWriter:
     def status(self) -> dict[str, Any]:
         return {
             "indicator": self.snapshot.indicator,
-            "description": STATUS_DESCRIPTIONS[self.lang if self.lang in STATUS_DESCRIPTIONS else "fr"][
-                self.snapshot.status
-            ],
+            "description": page_description(self.lang, self.snapshot.status),
         }
 
     # -- components ------------------------------------------------------------
@@ -121,14 +93,14 @@ class ApiWriter:
 
     def _common(self, status: str | None, since: float | None, created: float | None) -> dict[str, Any]:
         return {
-            "status": status if status is not None else "operational",
+            "status": status if status is not None else ComponentStatus.OPERATIONAL,
             "created_at": iso(created if created is not None else self.updated_at),
             "updated_at": iso(since if since is not None else self.updated_at),
             "page_id": self.page_id,
             "showcase": True,
             "start_date": None,
             "only_show_if_degraded": False,
-            "vigie_status": status if status is not None else "unknown",
+            "vigie_status": status if status is not None else NOT_KNOWN,
             "vigie_since": iso(since),
         }
 
@@ -165,7 +137,7 @@ class ApiWriter:
 
     def incident(self, incident: IncidentView) -> dict[str, Any]:
         incident_id = str(incident.id)
-        monitoring = [u.at for u in incident.updates if u.status == "monitoring"]
+        monitoring = [u.at for u in incident.updates if u.status == IncidentStatus.MONITORING]
         affected = [self.snapshot.service(a.key) for a in incident.services]
         return {
             "id": incident_id,
@@ -212,13 +184,13 @@ class ApiWriter:
         """Maintenance windows, soonest first; ``current_only`` keeps the upcoming and in-progress ones."""
         windows = [
             m for m in self.snapshot.maintenances
-            if m.status != "cancelled" and (not current_only or m.status in ("scheduled", "in_progress"))
+            if m.status != MaintenanceStatus.CANCELLED and (not current_only or m.status in LIVE_MAINTENANCE)
         ]
         return [self.maintenance(m) for m in windows]
 
     def maintenance(self, window: MaintenanceView) -> dict[str, Any]:
         services = [self.snapshot.service(s.key) for s in window.services]
-        ended = window.status == "completed"
+        ended = window.status == MaintenanceStatus.COMPLETED
         message = {
             "id": f"m{window.id}",
             "status": window.status,
@@ -240,7 +212,7 @@ class ApiWriter:
             "monitoring_at": None,
             "resolved_at": iso(window.updated_at) if ended else None,
             "started_at": iso(window.starts_at),
-            "impact": "maintenance",
+            "impact": Indicator.MAINTENANCE,
             "shortlink": f"{self.snapshot.base_url}/",
             "page_id": self.page_id,
             "incident_updates": [message],

@@ -20,8 +20,12 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from monitor.keys import InvalidKey, Key
+from monitor.statuses import ComponentStatus as C
+from monitor.words import BADGE_TEXTS, Formatter, badge_word, localized, pick
+from monitor.words.languages import SPACED_COLON
 from status_site.feeds import xml_text
-from status_site.i18n import Formatter, negotiate
+from status_site.i18n import negotiate
 from status_site.state import Rendered, rendered, respond
 from status_site.views import OperatorView, ServiceView, Snapshot
 
@@ -30,23 +34,14 @@ CONTENT_TYPE = "image/svg+xml; charset=utf-8"
 MAX_AGE = 30  # seconds: badges are fetched by other sites' visitors; keep them fresh
 LABEL_COLOUR = "#30363d"
 TEXT_COLOUR = "#ffffff"
-COLOURS = {  # each >= 4.5:1 against white text
-    "operational": "#1a7f37",
-    "degraded_performance": "#8a5a00",
-    "partial_outage": "#b35900",
-    "major_outage": "#c4221f",
-    "under_maintenance": "#0b62c4",
+COLOURS: dict[str | None, str] = {  # each >= 4.5:1 against white text
+    C.OPERATIONAL: "#1a7f37",
+    C.DEGRADED_PERFORMANCE: "#8a5a00",
+    C.PARTIAL_OUTAGE: "#b35900",
+    C.MAJOR_OUTAGE: "#c4221f",
+    C.UNDER_MAINTENANCE: "#0b62c4",
     None: "#59636e",
 }
-WORDS = {
-    "fr": {"operational": "opérationnel", "degraded_performance": "dégradé", "partial_outage": "panne partielle",
-           "major_outage": "panne majeure", "under_maintenance": "en maintenance", None: "inconnu",
-           "not_found": "introuvable"},
-    "en": {"operational": "operational", "degraded_performance": "degraded", "partial_outage": "partial outage",
-           "major_outage": "major outage", "under_maintenance": "maintenance", None: "unknown",
-           "not_found": "not found"},
-}
-UPTIME_WORDS = {"fr": "disponibilité sur 30 jours", "en": "30-day uptime"}
 MAX_LABEL = 40  # characters
 
 # Verdana 11 px advance widths (px), rounded; anything not listed falls back by category.
@@ -106,11 +101,11 @@ def make_badge(label: str, value: str, colour: str, title: str) -> bytes:
 
 
 def _value(status: str | None, uptime: float | None, lang: str, formatter: Formatter) -> tuple[str, str]:
-    word = WORDS[lang][status]
+    word = badge_word(lang, status)
     if uptime is None:
         return word, word
     percent = formatter.percent(uptime, 2)
-    return f"{word} · {percent}", f"{word}, {UPTIME_WORDS[lang]} {percent}"
+    return f"{word} · {percent}", f"{word}, {pick(BADGE_TEXTS, lang)['uptime']} {percent}"
 
 
 def operator_uptime(operator: OperatorView) -> float | None:
@@ -124,23 +119,25 @@ def badge_for(subject: OperatorView | ServiceView, lang: str, tz: ZoneInfo) -> R
     if isinstance(subject, OperatorView):
         label, uptime = subject.name, operator_uptime(subject)
     else:
-        label, uptime = subject.name.get(lang) or subject.name.get("fr") or subject.id, subject.uptime.get("30d")
+        label, uptime = localized(subject.name, lang) or subject.id, subject.uptime.get("30d")
     value, spoken = _value(subject.status, uptime, lang, formatter)
-    separator = " : " if lang == "fr" else ": "
     return rendered(make_badge(label, value, COLOURS.get(subject.status, COLOURS[None]),
-                               f"{label}{separator}{spoken}"), CONTENT_TYPE)
+                               f"{label}{pick(SPACED_COLON, lang)} {spoken}"), CONTENT_TYPE)
 
 
 def not_found_badge(lang: str) -> Rendered:
-    word = WORDS[lang]["not_found"]
-    return rendered(make_badge("Vigie", word, COLOURS[None], f"Vigie : {word}" if lang == "fr" else f"Vigie: {word}"),
+    word = pick(BADGE_TEXTS, lang)["not_found"]
+    return rendered(make_badge("Vigie", word, COLOURS[None], f"Vigie{pick(SPACED_COLON, lang)} {word}"),
                     CONTENT_TYPE, status=404)
 
 
 def find(snapshot: Snapshot, operator_id: str, service_id: str | None) -> OperatorView | ServiceView | None:
     if service_id is None:
         return snapshot.operator(operator_id)
-    return snapshot.service(f"{operator_id}/{service_id}")
+    try:
+        return snapshot.service(Key.of(operator_id, service_id))
+    except InvalidKey:  # ids from the URL: anything that is not an id names nothing
+        return None
 
 
 async def badge(request: web.Request) -> web.Response:

@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from monitor.statuses import MaintenanceStatus
+from monitor.words import localized, texts
 from status_site.i18n import negotiate
 from status_site.state import Rendered, SiteState, rendered, respond
 from status_site.views import Snapshot
@@ -40,12 +42,12 @@ def render_calendar(snapshot: Snapshot, lang: str = "fr") -> Rendered:
         "PRODID:-//Vigie//Maintenances//FR",
         "CALSCALE:GREGORIAN",
         "METHOD:PUBLISH",
-        _prop("X-WR-CALNAME", f"{snapshot.title} — maintenances"),
+        _prop("X-WR-CALNAME", texts(lang).calendar_name.format(title=snapshot.title)),
     ]
     for window in snapshot.maintenances:
-        services = ", ".join(s.name.get(lang) or s.name["fr"] for s in window.services)
-        title = window.title.get(lang) or window.title["fr"]
-        description = (window.message.get(lang) or window.message["fr"]) + "\n\n" + services
+        services = ", ".join(localized(s.name, lang) for s in window.services)
+        title = localized(window.title, lang)
+        description = localized(window.message, lang) + "\n\n" + services
         lines += [
             "BEGIN:VEVENT",
             f"UID:maintenance-{window.id}@{host}",
@@ -56,7 +58,7 @@ def render_calendar(snapshot: Snapshot, lang: str = "fr") -> Rendered:
             _prop("SUMMARY", title),
             _prop("DESCRIPTION", description),
             _prop("URL", f"{snapshot.base_url}/"),
-            "STATUS:" + ("CANCELLED" if window.status == "cancelled" else "CONFIRMED"),
+            "STATUS:" + ("CANCELLED" if window.status == MaintenanceStatus.CANCELLED else "CONFIRMED"),
             "TRANSP:TRANSPARENT",
             "END:VEVENT",
         ]

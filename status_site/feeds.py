@@ -18,8 +18,8 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from status_site.api import iso
-from status_site.i18n import SUPPORTED
+from monitor.words import SUPPORTED, incident_word, iso, localized, texts
+from monitor.words.languages import SPACED_COLON, pick
 from status_site.state import Rendered, rendered, respond
 from status_site.views import IncidentView, Snapshot, UpdateView
 
@@ -27,16 +27,6 @@ ATOM_NS = "http://www.w3.org/2005/Atom"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 CONTENT_TYPE = "application/atom+xml; charset=utf-8"
 MAX_ENTRIES = 200
-STATUS_WORDS = {
-    "fr": {"investigating": "Analyse en cours", "identified": "Cause identifiée",
-           "monitoring": "Sous surveillance", "resolved": "Résolu"},
-    "en": {"investigating": "Investigating", "identified": "Identified",
-           "monitoring": "Monitoring", "resolved": "Resolved"},
-}
-FEED_TEXTS = {
-    "fr": {"subtitle": "Incidents des opérateurs de tiers payant, une entrée par point d'étape"},
-    "en": {"subtitle": "Incidents of the tiers-payant operators, one entry per update"},
-}
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
@@ -58,10 +48,10 @@ def tag_uri(base_url: str, incident: IncidentView, update: UpdateView | None = N
 
 def entry_title(incident: IncidentView, update: UpdateView, lang: str) -> str:
     """'Almerys : PEC optique indisponible — Résolu' (the operator's name is added when missing)."""
-    title = incident.title.get(lang) or incident.title.get("fr") or ""
+    title = localized(incident.title, lang)
     if not title.startswith(incident.operator_name):
-        title = f"{incident.operator_name}{' :' if lang == 'fr' else ':'} {title}"
-    return f"{title} — {STATUS_WORDS[lang].get(update.status, update.status)}"
+        title = f"{incident.operator_name}{pick(SPACED_COLON, lang)} {title}"
+    return f"{title} — {incident_word(lang, update.status)}"
 
 
 def _updates(snapshot: Snapshot) -> Iterator[tuple[IncidentView, UpdateView]]:
@@ -85,7 +75,7 @@ def build_feed(snapshot: Snapshot, lang: str) -> bytes:
     feed = ET.Element("feed", {"xmlns": ATOM_NS, XML_LANG: lang})
     _add(feed, "id", f"{base}/feed.atom")
     _add(feed, "title", snapshot.title)
-    _add(feed, "subtitle", FEED_TEXTS[lang]["subtitle"])
+    _add(feed, "subtitle", texts(lang).feed_subtitle)
     _add(feed, "updated", iso(updated))
     _add(feed, "link", rel="self", type="application/atom+xml", href=f"{base}/feed.atom")
     _add(feed, "link", rel="alternate", type="text/html", href=f"{base}/")
@@ -101,8 +91,8 @@ def build_feed(snapshot: Snapshot, lang: str) -> bytes:
         _add(entry, "published", iso(update.at))
         _add(entry, "link", rel="alternate", type="text/html", href=f"{base}/incidents/{incident.id}")
         _add(entry, "category", term=incident.operator_id, label=incident.operator_name)
-        _add(entry, "category", term=update.status, label=STATUS_WORDS[lang].get(update.status, update.status))
-        message = update.message.get(lang) or update.message.get("fr") or ""
+        _add(entry, "category", term=update.status, label=incident_word(lang, update.status))
+        message = localized(update.message, lang)
         _add(entry, "content", message, type="text")
     return ET.tostring(feed, encoding="utf-8", xml_declaration=True)
 

@@ -11,11 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from monitor import statuses
+from monitor.statuses import ComponentStatus as C, IncidentStatus as I, Indicator
 from status_site import api
 from status_site.views import DayView, IncidentView, OperatorView, ServiceView, Snapshot, UpdateView, AffectedView
 
-COMPONENT_STATUSES = ["operational", "degraded_performance", "partial_outage", "major_outage", "under_maintenance"]
-INCIDENT_STATUSES = ["investigating", "identified", "monitoring", "resolved"]
+COMPONENT_STATUSES = [s.value for s in statuses.COMPONENT_STATUSES]
+INCIDENT_STATUSES = [s.value for s in statuses.INCIDENT_STATUSES]
+INDICATORS = [s.value for s in statuses.INDICATORS]
 TIME = {"type": "string", "format": "date-time"}
 TIME_OR_NULL = {"type": ["string", "null"], "format": "date-time"}
 TEXTS = {"type": "object", "additionalProperties": {"type": "string"}, "description": "the text per language"}
@@ -34,7 +37,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         {"language": {"type": "string", "description": "Vigie: the language of the texts"}},
     ),
     "Status": _object(
-        {"indicator": {"enum": ["none", "minor", "major", "critical", "maintenance"]},
+        {"indicator": {"enum": INDICATORS},
          "description": {"type": "string"}}
     ),
     "Eta": {
@@ -56,7 +59,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "group": {"type": "boolean"}, "group_id": {"type": ["string", "null"]},
             "showcase": {"type": "boolean"}, "only_show_if_degraded": {"type": "boolean"},
             "start_date": {"type": ["string", "null"]},
-            "vigie_status": {"enum": [*COMPONENT_STATUSES, "unknown"]},
+            "vigie_status": {"enum": [*COMPONENT_STATUSES, statuses.NOT_KNOWN]},
             "vigie_since": TIME_OR_NULL, "names": TEXTS,
             "professions": {"type": "array", "items": {"type": "string"}},
         },
@@ -81,7 +84,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         {
             "id": {"type": "string"}, "name": {"type": "string"}, "status": {"enum": INCIDENT_STATUSES},
             "created_at": TIME, "updated_at": TIME, "monitoring_at": TIME_OR_NULL, "resolved_at": TIME_OR_NULL,
-            "started_at": TIME, "impact": {"enum": ["none", "minor", "major", "critical", "maintenance"]},
+            "started_at": TIME, "impact": {"enum": INDICATORS},
             "shortlink": {"type": "string"}, "page_id": {"type": "string"},
             "incident_updates": {"type": "array", "items": {"$ref": REF + "IncidentUpdate"}},
             "components": {"type": "array", "items": {"$ref": REF + "Component"}},
@@ -91,6 +94,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     ),
     "ScheduledMaintenance": _object(
         {"id": {"type": "string"}, "name": {"type": "string"}, "scheduled_for": TIME, "scheduled_until": TIME,
+         # Statuspage's values for a maintenance (Vigie never says "verifying")
          "status": {"enum": ["scheduled", "in_progress", "verifying", "completed"]}},
         {"incident_updates": {"type": "array", "items": {"$ref": REF + "IncidentUpdate"}},
          "components": {"type": "array", "items": {"$ref": REF + "Component"}}},
@@ -220,27 +224,27 @@ _T0 = 1_780_000_000.0
 
 
 def example_snapshot() -> Snapshot:
-    day = DayView("2026-05-28", _T0 - 86400, 0.9991, "major_outage", (7,))
+    day = DayView("2026-05-28", _T0 - 86400, 0.9991, C.MAJOR_OUTAGE, (7,))
     service = ServiceView(
         key="almerys/pec-optique", id="pec-optique", operator_id="almerys",
         name={"fr": "Demande de prise en charge optique", "en": "Optical pre-authorisation"},
-        description=None, professions=("opticien",), status="major_outage", since=_T0 - 600, checks=(),
+        description=None, professions=("opticien",), status=C.MAJOR_OUTAGE, since=_T0 - 600, checks=(),
         uptime={"24h": 0.993, "7d": 0.999, "30d": 0.9998, "90d": None}, days=(day,), position=0,
     )
-    operator = OperatorView("almerys", "Almerys", None, "major_outage", (service,), 0)
+    operator = OperatorView("almerys", "Almerys", None, C.MAJOR_OUTAGE, (service,), 0)
     incident = IncidentView(
         id=7, operator_id="almerys", operator_name="Almerys",
         title={"fr": "Almerys : Demande de prise en charge optique indisponible",
                "en": "Almerys: Optical pre-authorisation unavailable"},
-        status="investigating", auto=True, impact="critical", started_at=_T0 - 600, resolved_at=None,
+        status=I.INVESTIGATING, auto=True, impact=Indicator.CRITICAL, started_at=_T0 - 600, resolved_at=None,
         updated_at=_T0 - 600, services=(AffectedView(service.key, service.name, _T0 - 600, None),),
-        updates=(UpdateView(12, _T0 - 600, "investigating",
+        updates=(UpdateView(12, _T0 - 600, I.INVESTIGATING,
                             {"fr": "Le service ne répond plus.", "en": "The service does not answer."}, True),),
         eta={"expected_at": _T0 + 1800, "low": _T0 + 600, "high": _T0 + 3600, "source": "estimate", "basis": 14},
     )
     return Snapshot(
         generated_at=_T0, version=1, title="Vigie — état du tiers payant", base_url="https://statut.example.org",
-        languages=("fr", "en"), status="major_outage", indicator="critical", operators=(operator,),
+        languages=("fr", "en"), status=C.MAJOR_OUTAGE, indicator=Indicator.CRITICAL, operators=(operator,),
         unresolved=(incident,), incidents=(incident,), professions=("opticien",),
     )
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import mimetypes
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Mapping
 from urllib.parse import quote, urlencode
@@ -22,13 +21,12 @@ from aiohttp import web
 from markupsafe import Markup
 
 from monitor.config.model import PROFESSIONS
-from monitor.judge import worst
+from monitor.keys import Key
+from monitor.statuses import MaintenanceStatus, worst
 from monitor.storage import Store
+from monitor.words import Sentences, iso, maintenance_running
 from status_site import svg
 from status_site.i18n import negotiate
-from status_site.messages import I_AM, INCIDENT_WORDS, CHECK_WORDS, PROFESSIONS as PROFESSION_WORDS
-from status_site.messages import status_word
-from status_site.sentences import Sentences, banner, maintenance_running
 from status_site.state import Rendered, rendered, respond
 from status_site.views import DAY, LATENCY_RANGES, UPTIME_WINDOWS, IncidentView, MaintenanceView
 from status_site.views import ServiceView, Snapshot
@@ -85,7 +83,8 @@ def add_routes(app: web.Application) -> None:
 
 class Page(Sentences):
     """The language-bound helpers a template uses: links that keep the language, words, times
-    (and, from `Sentences`, ETAs, maintenance windows and durations in sentences)."""
+    (and, from `monitor.words.Sentences`, every status word and sentence — ETAs, maintenance windows,
+    durations — in the very words the emails and chat texts use)."""
 
     def __init__(
         self, app: web.Application, lang: str, path: str, params: Mapping[str, str] | None = None,
@@ -129,18 +128,30 @@ class Page(Sentences):
     def incident_href(self, incident_id: int) -> str:
         return self.href(f"/incidents/{int(incident_id)}")
 
-    def status(self, status: str | None) -> str:
-        return status_word(self.lang, status)
+    def iso(self, at: float) -> str | None:
+        """A machine-readable time for ``<time datetime>``: the form the API and the feed use."""
+        return iso(at)
 
-    def incident_status(self, status: str) -> str:
-        return INCIDENT_WORDS[self.lang].get(status, status)
+    def incident_eta(self, incident: IncidentView, now: float) -> tuple[str, str] | None:
+        """What an open incident says of its recovery: (kind, sentence), see `Sentences.recovery`."""
+        if incident.resolved:
+            return None
+        return self.recovery(incident.eta, now, unknown=incident.eta_unknown)
 
-    def check_status(self, status: str) -> str:
-        return CHECK_WORDS[self.lang].get(status, status)
+    def duration(self, incident: IncidentView, now: float) -> str:
+        return self.lasted(incident.started_at, incident.resolved_at, now)
 
-    def iso(self, at: float) -> str:
-        """A machine-readable time for ``<time datetime>``, in the site's time zone."""
-        return datetime.fromtimestamp(at, self.fmt.tz).isoformat(timespec="seconds")
+    def maintenance_services(self, window: MaintenanceView, snapshot: Snapshot, operator_id: str | None = None) -> list[str]:
+        """The services a window touches, each with its operator's name unless it is ``operator_id``'s."""
+        names = []
+        for service in window.services:
+            owner = Key(service.key).operator
+            operator = snapshot.operator(owner)
+            name = self.name(service.name)
+            if owner != operator_id:
+                name = f"{operator.name if operator else owner}{self.t.colon} {name}"
+            names.append(name)
+        return names
 
     def icon(self, status: str | None) -> Markup:
         return svg.status_icon(status)
@@ -184,7 +195,7 @@ def shown_maintenances(
             continue
         if maintenance_running(window, now):
             running.append(window)
-        elif window.status == "scheduled" and window.starts_at > now and (ahead is None or window.starts_at <= now + ahead):
+        elif window.status == MaintenanceStatus.SCHEDULED and window.starts_at > now and (ahead is None or window.starts_at <= now + ahead):
             upcoming.append(window)
     running.sort(key=lambda w: (w.ends_at, w.id))
     upcoming.sort(key=lambda w: (w.starts_at, w.id))
@@ -215,7 +226,7 @@ def render_index(
     groups = [(o, services, worst(s.status for s in services)) for o, services in groups if services]
     keys = {s.key for _, services, _ in groups for s in services}
     unresolved = [i for i in snapshot.unresolved if any(a.key in keys for a in i.services) or profession is None]
-    sentence, overall = banner(groups, lang)
+    sentence, overall = page.banner((o.name, [(s.name, s.status) for s in services]) for o, services, _ in groups)
     return page.render(
         "index.html",
         snapshot=snapshot,
@@ -225,10 +236,9 @@ def render_index(
         groups=groups,
         unresolved=unresolved,
         profession=profession,
-        i_am=I_AM[lang][profession] if profession else None,
+        i_am=page.i_am(profession) if profession else None,
         unknown_profession=unknown,
-        professions=[(p, I_AM[lang][p]) for p in PROFESSIONS if p in snapshot.professions],
-        profession_words=PROFESSION_WORDS[lang],
+        professions=[(p, page.i_am(p)) for p in PROFESSIONS if p in snapshot.professions],
         maintenances=shown_maintenances(snapshot, snapshot.generated_at, keys, MAINTENANCE_AHEAD),
     )
 

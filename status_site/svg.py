@@ -13,26 +13,26 @@ from typing import Any, Callable, Sequence
 
 from markupsafe import Markup, escape
 
-from status_site.i18n import Formatter
-from status_site.messages import Texts
+from monitor.statuses import NOT_KNOWN, OUTAGES, ComponentStatus as C
+from monitor.words import Formatter, Texts
 from status_site.views import DAY, LATENCY_RANGES, DayView
 
 # fallback fills when the stylesheet did not load; the stylesheet overrides them
-FILLS = {
-    "operational": "#1a7f37",
-    "degraded_performance": "#b58100",
-    "partial_outage": "#d1570e",
-    "major_outage": "#c0262d",
-    "under_maintenance": "#2f6fb5",
+FILLS: dict[str | None, str] = {
+    C.OPERATIONAL: "#1a7f37",
+    C.DEGRADED_PERFORMANCE: "#b58100",
+    C.PARTIAL_OUTAGE: "#d1570e",
+    C.MAJOR_OUTAGE: "#c0262d",
+    C.UNDER_MAINTENANCE: "#2f6fb5",
     None: "#8c959f",
 }
 # one distinct shape per status, drawn in a 16x16 box
-_ICON_SHAPES = {
-    "operational": '<circle cx="8" cy="8" r="7"/><path class="glyph" d="M4.5 8.2l2.3 2.3 4.7-4.9"/>',
-    "degraded_performance": '<path d="M8 1l7.2 13.5H.8z"/><path class="glyph" d="M8 5.5v4.2M8 11.6v.4"/>',
-    "partial_outage": '<path d="M8 .8l7.2 7.2L8 15.2.8 8z"/><path class="glyph" d="M8 4.6v4.6M8 11v.4"/>',
-    "major_outage": '<path d="M5 1h6l4 4v6l-4 4H5l-4-4V5z"/><path class="glyph" d="M5.4 5.4l5.2 5.2M10.6 5.4l-5.2 5.2"/>',
-    "under_maintenance": '<rect x="1" y="1" width="14" height="14" rx="3"/><path class="glyph" d="M5 8h6M8 5v6"/>',
+_ICON_SHAPES: dict[str | None, str] = {
+    C.OPERATIONAL: '<circle cx="8" cy="8" r="7"/><path class="glyph" d="M4.5 8.2l2.3 2.3 4.7-4.9"/>',
+    C.DEGRADED_PERFORMANCE: '<path d="M8 1l7.2 13.5H.8z"/><path class="glyph" d="M8 5.5v4.2M8 11.6v.4"/>',
+    C.PARTIAL_OUTAGE: '<path d="M8 .8l7.2 7.2L8 15.2.8 8z"/><path class="glyph" d="M8 4.6v4.6M8 11v.4"/>',
+    C.MAJOR_OUTAGE: '<path d="M5 1h6l4 4v6l-4 4H5l-4-4V5z"/><path class="glyph" d="M5.4 5.4l5.2 5.2M10.6 5.4l-5.2 5.2"/>',
+    C.UNDER_MAINTENANCE: '<rect x="1" y="1" width="14" height="14" rx="3"/><path class="glyph" d="M5 8h6M8 5v6"/>',
     None: '<circle cx="8" cy="8" r="7"/><path class="glyph" d="M6 6.2a2 2 0 1 1 2.6 1.9c-.4.2-.6.5-.6.9v.6M8 11.4v.4"/>',
 }
 
@@ -40,7 +40,7 @@ BAR_W, BAR_GAP, BAR_H, MARK_H = 8, 2, 34, 8
 
 
 def _cls(status: str | None) -> str:
-    return (status or "unknown").replace("_", "-")
+    return (status or NOT_KNOWN).replace("_", "-")
 
 
 def status_icon(status: str | None) -> Markup:
@@ -86,11 +86,11 @@ def uptime_bar(
             f'<rect class="day day-{_cls(status)}" x="{x}" y="0" width="{BAR_W}" height="{BAR_H}" rx="1.5" '
             f'fill="{FILLS.get(status, FILLS[None])}"><title>{escape(text)}</title></rect>'
         )
-        if status in ("partial_outage", "major_outage", "degraded_performance"):
+        if status in OUTAGES or status == C.DEGRADED_PERFORMANCE:
             # a shape below the bar, so a bad day is visible without colour
             rect += (
                 f'<rect class="mark mark-{_cls(status)}" x="{x}" y="{BAR_H + 3}" width="{BAR_W}" '
-                f'height="{MARK_H - 3 if status != "degraded_performance" else 2}" fill="#57606a"/>'
+                f'height="{MARK_H - 3 if status != C.DEGRADED_PERFORMANCE else 2}" fill="#57606a"/>'
             )
         if day.incidents:
             href = escape(incident_href(day.incidents[-1]))
@@ -108,7 +108,7 @@ def uptime_days(days: Sequence[DayView], fmt: Formatter, t: Texts, incident_href
     for day in days:
         if day.uptime is None and not day.incidents:
             unmeasured += 1
-        elif day.incidents or (day.uptime is not None and day.uptime < 1) or day.worst not in (None, "operational"):
+        elif day.incidents or (day.uptime is not None and day.uptime < 1) or day.worst not in (None, C.OPERATIONAL):
             notable.append((day, day_text(day, fmt, t)))
     items = "".join(
         f'<li><a href="{escape(incident_href(d.incidents[-1]))}">{escape(text)}</a></li>' if d.incidents

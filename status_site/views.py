@@ -12,25 +12,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from monitor.config.model import Config
-from monitor.judge import SERVICE_SEVERITY, CheckState, worst
+from monitor.judge import CheckState
+from monitor.keys import Key
+from monitor.statuses import COMPONENT_STATUSES as SERVICE_STATUSES, PAGE_INDICATOR as INDICATORS
+from monitor.statuses import SEVERITY as SERVICE_SEVERITY, worst
 from monitor.rollups import bucket_end, bucket_start, day_label, percentile, split_span
 from monitor.storage import EtaRecord, Incident, Store
 from monitor.storage import IncidentUpdate as UpdateView  # already plain view data
-from monitor.storage.store import SERVICE_STATUSES
 
 DAY = 86400.0
 BAR_DAYS = 90
 UPTIME_WINDOWS = {"24h": DAY, "7d": 7 * DAY, "30d": 30 * DAY, "90d": 90 * DAY}
 LATENCY_RANGES = {"24h": ("hour", DAY), "7d": ("hour", 7 * DAY), "30d": ("day", 30 * DAY)}
-# Statuspage's page indicator for the worst component status
-INDICATORS = {
-    None: "none",
-    "operational": "none",
-    "under_maintenance": "maintenance",
-    "degraded_performance": "minor",
-    "partial_outage": "major",
-    "major_outage": "critical",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,8 +151,7 @@ class Snapshot:
         return next((o for o in self.operators if o.id == operator_id), None)
 
     def service(self, key: str) -> ServiceView | None:
-        operator_id, _, _ = key.partition("/")
-        operator = self.operator(operator_id)
+        operator = self.operator(Key(key).operator)
         return next((s for s in operator.services if s.key == key), None) if operator else None
 
     def incident(self, incident_id: int) -> IncidentView | None:
@@ -178,7 +170,7 @@ def build_snapshot(store: Store, config: Config, now: float, version: int = 0) -
     is added here, in memory, to the status it has been in.
     """
     incidents = store.incidents_shown(since=now - BAR_DAYS * DAY)
-    names = {f"{o.id}/{s.id}": dict(s.name) for o in config.operators for s in o.services}
+    names = {Key.of(o.id, s.id): dict(s.name) for o in config.operators for s in o.services}
     operator_names = {o.id: o.name for o in config.operators}
     etas = store.eta_histories(i.id for i in incidents)
     reached = _statuses_reached(store, incidents, now)
@@ -194,10 +186,11 @@ def build_snapshot(store: Store, config: Config, now: float, version: int = 0) -
     for o_index, operator in enumerate(config.operators):
         services = []
         for service in operator.services:
-            key = f"{operator.id}/{service.id}"
+            key = Key.of(operator.id, service.id)
             status, since = service_states.get(key, (None, None))
             checks = tuple(
-                _check_view(f"{key}/{check.id}", check.id, check.type, check_states.get(f"{key}/{check.id}"))  # type: ignore[attr-defined]
+                _check_view(Key.of(operator.id, service.id, check.id), check.id, check.type,  # type: ignore[attr-defined]
+                            check_states.get(Key.of(operator.id, service.id, check.id)))
                 for check in service.checks
             )
             touching = [i for i in incident_views if any(s.key == key for s in i.services)]
@@ -407,14 +400,14 @@ def _incident_view(
 def latency_series(store: Store, config: Config, key: str, window: str, now: float) -> list[dict[str, Any]]:
     """Response-time points of a service's checks for a chart: bucket start, p50 and p95 in ms."""
     period, span = LATENCY_RANGES[window]
-    operator_id, _, service_id = key.partition("/")
-    operator = config.operator(operator_id)
-    service = next((s for s in operator.services if s.id == service_id), None) if operator else None
+    service_key = Key.service_of(key)
+    operator = config.operator(service_key.operator)
+    service = next((s for s in operator.services if s.id == service_key.service_id), None) if operator else None
     merged: dict[int, list[int]] = {}
     for check in service.checks if service else ():
         if check.type == "dns":  # type: ignore[attr-defined]
             continue
-        for row in store.check_rollups(f"{key}/{check.id}", period, now - span, now + 1):
+        for row in store.check_rollups(Key.of(service_key.operator, service_key.service_id, check.id), period, now - span, now + 1):
             hist = merged.setdefault(row["bucket"], [0] * len(row["histogram"]))
             merged[row["bucket"]] = [a + b for a, b in zip(hist, row["histogram"])]
     return [

@@ -1,24 +1,25 @@
 """Chat and push channels through apprise (Slack, Teams, Mattermost, Discord, Telegram, ntfy…).
 
 One apprise URL per channel (``spec.url``); a short text in the channel's
-language: ``[Vigie] Almerys — Demande de prise en charge optique : panne
-(depuis 14 h 05)`` as the title, the latest update, the ETA and the link as
-the body. Apprise is synchronous: it runs in a worker thread, bounded by the
-channel's timeout. Apprise URLs carry tokens, so they never reach logs.
+language (`alerts.views.chat_text`): ``[Vigie] Almerys — Demande de prise en
+charge optique : panne (depuis 14 h 05)`` as the title — the email's subject,
+with since when — and the latest update, the ETA sentence of the status page
+and the link as the body. Apprise is synchronous: it runs in a worker
+thread, bounded by the channel's timeout. Apprise URLs carry tokens, so they
+never reach logs.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import apprise
 
 from alerts.channels.base import Channel, ChannelContext, TransportError
-from status_site.i18n import Formatter
+from alerts.views import chat_text, text_of
 
 if TYPE_CHECKING:
     from monitor.config.model import Channel as ChannelSpec
@@ -27,87 +28,10 @@ if TYPE_CHECKING:
 # apprise logs the URLs it is given, tokens included; Vigie logs its own failures
 logging.getLogger("apprise").setLevel(logging.CRITICAL)
 
-WORDS = {
-    "fr": {
-        "incident.opened": "panne",
-        "incident.updated": "panne en cours",
-        "incident.resolved": "rétabli",
-        "maintenance.scheduled": "maintenance prévue",
-        "maintenance.started": "maintenance en cours",
-        "maintenance.ended": "maintenance terminée",
-        "instable": "instable",
-        "stable": "de nouveau stable",
-        "since": "depuis",
-        "eta": "Retour estimé",
-        "reminder": "Rappel",
-        "test": "message de test",
-        "and": "et",
-    },
-    "en": {
-        "incident.opened": "outage",
-        "incident.updated": "outage ongoing",
-        "incident.resolved": "resolved",
-        "maintenance.scheduled": "maintenance scheduled",
-        "maintenance.started": "maintenance in progress",
-        "maintenance.ended": "maintenance over",
-        "instable": "unstable",
-        "stable": "stable again",
-        "since": "since",
-        "eta": "Expected back",
-        "reminder": "Reminder",
-        "test": "test message",
-        "and": "and",
-    },
-}
-
-
-def _at(text: str | None) -> float | None:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() if text else None
-
-
-def _name(names: dict[str, str], lang: str) -> str:
-    return names.get(lang) or names.get("fr") or next(iter(names.values()), "")
-
 
 def message(event_type: str, data: dict[str, Any], at: float, lang: str, tz: str) -> tuple[str, str]:
-    """(title, body) of an event in ``lang``: short enough for a chat line or a push."""
-    words, fmt = WORDS[lang], Formatter(lang, ZoneInfo(tz))
-    if "incident" in data:
-        incident = data["incident"]
-        operator = data["operator"]["name"]
-        services = [_name(s["name"], lang) for s in incident["services"] if s.get("recovered_at") is None] or [
-            _name(s["name"], lang) for s in incident["services"]
-        ]
-        state = words[event_type]
-        if (data.get("flapping") or {}).get("state") == "stable":
-            state = f"{state} ({words['stable']})"
-        started = _at(incident["started_at"]) or at
-        when = f" ({words['since']} {fmt.since(started, at)})" if event_type != "incident.resolved" else ""
-        joined = f" {words['and']} ".join(services)
-        title = f"[Vigie] {operator} — {joined} : {state}{when}"
-        if data.get("reminder"):
-            title = f"{words['reminder']} — {title}"
-        lines = []
-        if incident.get("latest_update"):
-            lines.append(_name(incident["latest_update"]["message"], lang))
-        if incident.get("eta") and incident["eta"].get("expected_at"):
-            lines.append(f"{words['eta']} : {fmt.since(_at(incident['eta']['expected_at']) or at, at)}")
-        lines.append(incident["url"])
-        return title, "\n".join(lines)
-    if "maintenance" in data:
-        window = data["maintenance"]
-        operators = ", ".join(o["name"] for o in data.get("operators", []))
-        services = f" {words['and']} ".join(_name(s["name"], lang) for s in window["services"])
-        starts, ends = _at(window["starts_at"]) or at, _at(window["ends_at"]) or at
-        title = f"[Vigie] {operators} — {services} : {words[event_type]}"
-        body = f"{fmt.datetime(starts)} → {fmt.datetime(ends)}\n{_name(window['title'], lang)}\n{window['url']}"
-        return title, body
-    if "service" in data:
-        service, flapping = data["service"], data.get("flapping") or {}
-        state = words["stable"] if flapping.get("state") == "stable" else words["instable"]
-        title = f"[Vigie] {data['operator']['name']} — {_name(service['name'], lang)} : {state}"
-        return title, ""
-    return f"[Vigie] {words['test']}", _name(data.get("message", {"fr": ""}), lang)
+    """(title, body) of an event in ``lang``: short enough for a chat line or a push (`alerts.views.chat_text`)."""
+    return text_of(event_type, data, at, lang, tz)
 
 
 class AppriseChannel(Channel):
@@ -121,8 +45,8 @@ class AppriseChannel(Channel):
     async def send(self, delivery: "Delivery") -> None:
         if not self.valid:
             raise TransportError("the apprise URL is not one apprise understands", permanent=True)
-        event = delivery.event
-        title, body = message(event.type, event.data, event.at, self.spec.language, self.ctx.config.site.timezone)
+        config = self.ctx.config
+        title, body = chat_text(delivery.event, self.spec.language, ZoneInfo(config.site.timezone), config.site.base_url)
         timeout = self.spec.timeout
         try:
             result = await asyncio.wait_for(

@@ -33,11 +33,11 @@ from zoneinfo import ZoneInfo
 import aiosmtplib
 import jinja2
 
-from monitor.events import epoch as _epoch
 from alerts.channels.base import Channel, ChannelContext, TransportError
 from alerts.subscriptions import CONFIRM_EVENT, PENDING_TTL, mask_address, new_token, scrub_addresses, token_hash
-from status_site.i18n import Formatter
-from status_site.messages import INCIDENT_WORDS, PROFESSIONS, localized, texts
+from alerts.views import alert_view, link
+from monitor.keys import Key
+from monitor.words import Sentences, localized, mail_words, notice_words, profession_word
 
 if TYPE_CHECKING:
     from monitor.config.model import Channel as ChannelSpec, Smtp
@@ -55,32 +55,6 @@ TEMPLATES = jinja2.Environment(
     undefined=jinja2.StrictUndefined,
 )
 
-SUBJECT_WORDS: dict[str, dict[str, str]] = {
-    "fr": {
-        "investigating": "panne", "identified": "panne, cause identifiée", "monitoring": "rétabli, sous surveillance",
-        "resolved": "rétabli", "unstable": "instable", "scheduled": "maintenance programmée",
-        "in_progress": "maintenance en cours", "completed": "maintenance terminée", "cancelled": "maintenance annulée",
-        "confirm": "confirmez votre abonnement aux alertes", "stable": "de nouveau stable", "reminder": "rappel",
-        "flapping": "{service} change d'état sans cesse ({changes} fois en {window}) : les alertes sont suspendues "
-        "jusqu'à ce qu'il se stabilise.",
-        "stable_again": "{service} est de nouveau stable.",
-        "test": "message de test",
-    },
-    "en": {
-        "investigating": "outage", "identified": "outage, cause identified", "monitoring": "recovered, monitoring",
-        "resolved": "resolved", "unstable": "unstable", "scheduled": "maintenance scheduled",
-        "in_progress": "maintenance in progress", "completed": "maintenance completed",
-        "cancelled": "maintenance cancelled", "confirm": "confirm your alert subscription",
-        "stable": "stable again", "reminder": "reminder",
-        "flapping": "{service} keeps changing state ({changes} times in {window}): alerts are held until it settles.",
-        "stable_again": "{service} is stable again.",
-        "test": "test message",
-    },
-}
-MAINTENANCE_BY_EVENT = {"maintenance.scheduled": "scheduled", "maintenance.started": "in_progress",
-                        "maintenance.ended": "completed"}
-
-
 # -- composing ----------------------------------------------------------------------------
 
 
@@ -97,118 +71,10 @@ def message_id(delivery: "Delivery", host: str) -> str:
 
 
 
-def _link(url: str, lang: str, **params: str) -> str:
-    query = {**params, **({"lang": lang} if lang != "fr" else {})}
-    return url + ("&" if "?" in url else "?") + urlencode(query) if query else url
-
-
-def eta_sentence(eta: Mapping[str, Any] | None, fmt: Formatter, now: float) -> str | None:
-    """The recovery estimate in the status page's words ("Rétablissement estimé vers 15 h 40 (…)")."""
-    if not eta:
-        return None
-    t = texts(fmt.lang)
-    expected = _epoch(eta.get("expected_at"))
-    if expected is None:
-        return None
-    when = fmt.since(expected, now)
-    if eta.get("source") == "operator":
-        return t.eta_operator.format(when=when)
-    low, high, basis = _epoch(eta.get("low")), _epoch(eta.get("high")), eta.get("basis")
-    if low is None or high is None or not basis:
-        return t.eta_estimate_short.format(when=when)
-    return t.eta_estimate.format(when=when, low=fmt.since(low, now), high=fmt.since(high, now), basis=basis)
-
-
-def alert_view(event: "EventRow", lang: str, tz: ZoneInfo, base_url: str = "") -> dict[str, Any]:
-    """What the incident and maintenance templates show, in one language, as plain strings."""
-    fmt = Formatter(lang, tz)
-    data = event.data
-    if "maintenance" in data:
-        window = data["maintenance"]
-        status = window.get("status") if window.get("status") == "cancelled" else MAINTENANCE_BY_EVENT.get(
-            event.type, window.get("status", "scheduled"))
-        starts, ends = _epoch(window.get("starts_at")), _epoch(window.get("ends_at"))
-        return {
-            "template": "maintenance",
-            "operator": " / ".join(o["name"] for o in data.get("operators", [])) or "Vigie",
-            "services": [localized(s["name"], lang) for s in window.get("services", [])],
-            "status": SUBJECT_WORDS[lang].get(status or "", status or ""),
-            "title": localized(window.get("title"), lang),
-            "message": localized(window.get("message"), lang),
-            "starts": fmt.datetime(starts) if starts is not None else "",
-            "ends": fmt.datetime(ends) if ends is not None else "",
-            "url": _link(window.get("url", ""), lang),
-        }
-    if data.get("test"):
-        return test_view(event, lang, fmt, base_url)
-    if "incident" not in data:
-        return flapping_view(event, lang, fmt, base_url)
-    incident = data["incident"]
-    status = incident.get("status", "investigating")
-    started = _epoch(incident.get("started_at"))
-    latest = incident.get("latest_update") or {}
-    services = []
-    for service in incident.get("services", []):
-        recovered = _epoch(service.get("recovered_at"))
-        since = _epoch(service.get("since"))
-        services.append({
-            "name": localized(service["name"], lang),
-            "since": fmt.datetime(since) if since is not None else "",
-            "recovered": fmt.datetime(recovered) if recovered is not None else None,
-        })
-    return {
-        "template": "incident",
-        "operator": data.get("operator", {}).get("name", event.operator_id or ""),
-        "services": [s["name"] for s in services],
-        "service_lines": services,
-        "status": SUBJECT_WORDS[lang].get(status, status) + (
-            f" ({SUBJECT_WORDS[lang]['reminder']})" if data.get("reminder") else ""),
-        "incident_status": INCIDENT_WORDS[lang].get(incident.get("status", ""), incident.get("status", "")),
-        "title": localized(incident.get("title"), lang),
-        "since": fmt.datetime(started) if started is not None else "",
-        "resolved": fmt.datetime(r) if (r := _epoch(incident.get("resolved_at"))) is not None else None,
-        "message": localized(latest.get("message"), lang) if latest else "",
-        "message_at": fmt.datetime(a) if (a := _epoch(latest.get("at"))) is not None else "",
-        "eta": eta_sentence(incident.get("eta"), fmt, event.at),
-        "url": _link(incident.get("url", ""), lang),
-    }
-
-
-def test_view(event: "EventRow", lang: str, fmt: Formatter, base_url: str) -> dict[str, Any]:
-    """``vigie alerts test``: says only that the channel works."""
-    words = SUBJECT_WORDS[lang]
-    return {
-        "template": "incident", "operator": "Vigie", "services": [], "service_lines": [],
-        "status": words["test"], "incident_status": "", "title": words["test"], "since": "", "resolved": None,
-        "message_at": fmt.datetime(event.at), "message": str(event.data.get("message", "")), "eta": None,
-        "url": _link(base_url + "/", lang),
-    }
-
-
-def flapping_view(event: "EventRow", lang: str, fmt: Formatter, base_url: str) -> dict[str, Any]:
-    """A ``service.flapping`` event (a service that keeps changing state, or is stable again)."""
-    data, words = event.data, SUBJECT_WORDS[lang]
-    service, flapping = data.get("service", {}), data.get("flapping", {})
-    name = localized(service.get("name"), lang) or service.get("id", "")
-    stable = flapping.get("state") == "stable"
-    since = _epoch(flapping.get("since"))
-    window = fmt.duration(float(flapping.get("window") or 0))
-    operator = data.get("operator", {})
-    return {
-        "template": "incident", "operator": operator.get("name", event.operator_id or ""), "services": [name],
-        "service_lines": [{"name": name, "since": fmt.datetime(since) if since else "", "recovered": None}],
-        "status": words["stable" if stable else "unstable"], "incident_status": "", "title": name,
-        "since": fmt.datetime(since) if since else "", "resolved": None, "message_at": fmt.datetime(event.at),
-        "message": (words["stable_again"] if stable else words["flapping"]).format(
-            service=name, changes=flapping.get("changes", "?"), window=window),
-        "eta": None, "url": _link(f"{base_url}/operators/{operator.get('id', '')}", lang),
-    }
-
-
 def subject(operator: str, services: list[str], status: str, lang: str) -> str:
-    """``[Vigie] Almerys — Optique : panne`` / ``[Vigie] Almerys — Optical pre-authorisation: outage``."""
-    where = f"{operator} — {', '.join(services)}" if services else operator
-    return one_line(f"[Vigie] {where}{' :' if lang == 'fr' else ':'} {status}")
+    """``[Vigie] Almerys — Optique : panne`` / ``[Vigie] Almerys — Optical pre-authorisation: outage``
+    (`Sentences.alert_title`, the chat texts' title too), on one header line."""
+    return one_line(Sentences(lang, "UTC").alert_title(operator, services, status))
 
 
 def render_mail(
@@ -216,7 +82,7 @@ def render_mail(
     subject_line: str, unsubscribe_url: str | None = None,
 ) -> EmailMessage:
     """A multipart/alternative message from ``{name}.txt`` and ``{name}.html``."""
-    context = {**view, "lang": lang, "subject": subject_line, "unsubscribe_url": unsubscribe_url}
+    context = {**view, "lang": lang, "w": mail_words(lang), "subject": subject_line, "unsubscribe_url": unsubscribe_url}
     message = EmailMessage()
     message["Subject"] = subject_line
     message["From"] = one_line(sender)
@@ -302,7 +168,7 @@ class EmailChannel(Channel):
         return render_mail(
             view["template"], view, lang, sender=self.mailer.smtp.from_, to=list(self.spec.to),
             msg_id=message_id(delivery, self.mailer.host), now=self.ctx.clock.now(),
-            subject_line=subject(view["operator"], view["services"], view["status"], lang),
+            subject_line=one_line(view["subject"]),
         )
 
     async def send(self, delivery: "Delivery") -> None:
@@ -359,17 +225,16 @@ class SubscriberMailer(Channel):
             token = new_token()
             await self.db.write(lambda store: store.set_confirm_hash(subscriber.id, token_hash(token)))
             view = {
-                "confirm_url": _link(f"{self.base_url}/subscriptions/confirm", lang, token=token),
+                "confirm_url": link(f"{self.base_url}/subscriptions/confirm", lang, token=token),
                 "choices": describe_choices(self.ctx.config, subscriber, lang),
                 "hours": int(PENDING_TTL // 3600),
             }
-            words = SUBJECT_WORDS[lang]["confirm"]
-            return render_mail("confirm", view, lang, subject_line=f"[Vigie] {words[0].upper()}{words[1:]}", **common)
+            return render_mail("confirm", view, lang, subject_line=f"[Vigie] {notice_words(lang).confirm}", **common)
         if not subscriber.confirmed:
             return None
         view = alert_view(delivery.event, lang, self.mailer.tz, self.ctx.config.site.base_url)
         return render_mail(view["template"], view, lang,
-                           subject_line=subject(view["operator"], view["services"], view["status"], lang), **common)
+                           subject_line=one_line(view["subject"]), **common)
 
     async def send(self, delivery: "Delivery") -> None:
         subscriber = await self.subscriber(delivery)
@@ -385,10 +250,11 @@ def describe_choices(config: Any, subscriber: "Subscriber", lang: str) -> list[s
     operators = {o.id: o for o in config.operators}
     lines = ["*"] if "*" in subscriber.operators else [operators[o].name for o in subscriber.operators if o in operators]
     for key in subscriber.services:
-        operator_id, _, service_id = key.partition("/")
+        service_key = Key(key)
+        operator_id, service_id = service_key.operator, service_key.service_id
         operator = operators.get(operator_id)
         service = next((s for s in operator.services if s.id == service_id), None) if operator else None
         if service is not None:
             lines.append(f"{operator.name} — {localized(service.name, lang)}")  # type: ignore[union-attr]
-    lines += [PROFESSIONS[lang].get(p, p) for p in subscriber.professions]
+    lines += [profession_word(lang, p) for p in subscriber.professions]
     return lines

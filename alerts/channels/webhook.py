@@ -23,7 +23,7 @@ from yarl import URL
 
 from alerts.channels.base import Channel, ChannelContext, TransportError
 from monitor import __version__
-from monitor.events import iso
+from monitor.words.times import iso
 
 if TYPE_CHECKING:
     from monitor.config.model import Channel as ChannelSpec

@@ -18,6 +18,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from monitor import __version__
 from monitor.config.model import Check, CheckBase, Config
+from monitor.keys import Key
 from monitor.measurement import BadMeasurement, Measurement
 
 PROTOCOL = 1
@@ -41,7 +42,7 @@ class Assignment:
 
     @classmethod
     def for_location(cls, config: Config, location: str = LOCAL) -> "Assignment":
-        checks = {f"{o.id}/{s.id}/{c.id}": c for o, s, c in config.iter_checks()}
+        checks = {Key.of(o.id, s.id, c.id): c for o, s, c in config.iter_checks()}
         wire = {key: _dump(check) for key, check in checks.items()}
         version = hashlib.blake2b(json.dumps(wire, sort_keys=True).encode(), digest_size=8).hexdigest()
         return cls(location, checks, config.scheduler.max_concurrency, version)

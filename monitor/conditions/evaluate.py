@@ -6,17 +6,18 @@ import operator
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from monitor.conditions.kinds import CONTAINS, EQ, IN
 from monitor.conditions.subjects import SUBJECTS, Missing, clip
 from monitor.conditions.syntax import Ast, parse
+from monitor.statuses import SEVERITIES, Outcome
 
 if TYPE_CHECKING:
     from probes.base import ProbeResult
 
-Severity = Literal["down", "degraded"]
-Outcome = Literal["up", "degraded", "down"]
+# what a failed condition makes of the result: one of SEVERITIES (down or degraded)
+Severity = Outcome
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,12 +123,12 @@ class Condition:
     """A parsed condition. Build it with ``parse_condition`` (or directly: the text is parsed)."""
 
     text: str
-    severity: Severity = "down"
+    severity: Severity = Outcome.DOWN
     name: str = ""  # defaults to the text
     _ast: Ast | None = field(default=None, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        if self.severity not in ("down", "degraded"):
+        if self.severity not in SEVERITIES:
             raise ValueError(f"severity must be 'down' or 'degraded', not {self.severity!r}")
         if not self.name:
             object.__setattr__(self, "name", self.text)
@@ -143,7 +144,7 @@ class Condition:
         return Verdict(self.name, passed, self.severity, clip(observed))
 
 
-def parse_condition(text: str, severity: Severity = "down", name: str | None = None) -> Condition:
+def parse_condition(text: str, severity: Severity = Outcome.DOWN, name: str | None = None) -> Condition:
     """Parse a condition's text; raise ConditionSyntaxError(message, position) if it is not valid."""
     return Condition(text=text, severity=severity, name=name or text)
 
@@ -168,6 +169,6 @@ def assess(result: ProbeResult, conditions: Sequence[Condition], now: float) -> 
     failed = [v for v in verdicts if not v.passed]
     # With no answer every condition fails for that same reason: the error alone says it.
     reasons = [result.error] if result.error is not None else [f"{v.name}: {v.observed}" for v in failed]
-    if result.error is not None or any(v.severity == "down" for v in failed):
-        return Assessment("down", verdicts, reasons)
-    return Assessment("degraded" if failed else "up", verdicts, reasons)
+    if result.error is not None or any(v.severity == Outcome.DOWN for v in failed):
+        return Assessment(Outcome.DOWN, verdicts, reasons)
+    return Assessment(Outcome.DEGRADED if failed else Outcome.UP, verdicts, reasons)

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from monitor.config.errors import ConfigError, Problem
 from monitor.config.model import CHECK_TYPES, Config
+from monitor.keys import Key
 
 ENV_RE = re.compile(r"\$(\$)?\{([A-Za-z_][A-Za-z0-9_]*)\}")
 Path_ = tuple[str | int, ...]
@@ -190,7 +191,7 @@ def _duplicate_ids(doc: _Located, data: dict[str, Any]) -> list[Problem]:
 def _unknown_references(doc: _Located, config: Config) -> list[Problem]:
     """A channel that names an operator or service the config does not have would silently get nothing."""
     operators = {o.id for o in config.operators}
-    services = {f"{o.id}/{s.id}" for o in config.operators for s in o.services}
+    services = set(config.service_keys())
     problems = []
     for i, channel in enumerate(config.alerts.channels):
         for field, known, what in (("operators", operators, "operator"), ("services", services, "service")):
@@ -210,7 +211,7 @@ def _warnings(doc: _Located, config: Config) -> list[Problem]:
             for k, check in enumerate(service.checks):
                 path: Path_ = ("operators", i, "services", j, "checks", k)
                 node = doc.values.get(path + ("interval",)) or doc.values[path]
-                key = f"{operator.id}/{service.id}/{check.id}"
+                key = Key.of(operator.id, service.id, check.id)
                 if check.interval < 10:
                     warnings.append(doc.at(node, f"{key}: interval below 10s probes the operator very often"))
                 if check.timeout > check.interval:

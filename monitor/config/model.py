@@ -28,6 +28,8 @@ from pydantic_core import PydanticCustomError
 from monitor.conditions import Condition, ConditionSyntaxError, parse_condition
 from monitor.durations import DURATION_PATTERN, format_duration, parse_duration
 from monitor.events import EVENT_TYPES
+from monitor.keys import Key
+from monitor.statuses import SEVERITIES, Outcome
 
 PROFESSIONS = (
     "opticien",
@@ -99,7 +101,7 @@ Localized = Annotated[
 def _condition(value: Any) -> Condition:
     if isinstance(value, Condition):
         return value
-    severity = "down"
+    severity: str = Outcome.DOWN
     name = None
     if isinstance(value, dict):
         extra = set(value) - {"condition", "severity", "name"}
@@ -109,15 +111,15 @@ def _condition(value: Any) -> Condition:
                 "a condition is a string, or a mapping with 'condition' and optional 'severity' "
                 "(down|degraded) and 'name'",
             )
-        severity = value.get("severity", "down")
-        if severity not in ("down", "degraded"):
+        severity = value.get("severity", Outcome.DOWN)
+        if not isinstance(severity, str) or severity not in SEVERITIES:
             raise PydanticCustomError("condition", "severity must be 'down' or 'degraded'")
         name = value.get("name")
         value = value["condition"]
     if not isinstance(value, str):
         raise PydanticCustomError("condition", "a condition must be a string")
     try:
-        return parse_condition(value, severity=severity, name=name)
+        return parse_condition(value, severity=Outcome(severity), name=name)
     except ConditionSyntaxError as exc:
         raise PydanticCustomError(
             "condition", "{message}", {"message": str(exc), "position": exc.position}
@@ -125,9 +127,9 @@ def _condition(value: Any) -> Condition:
 
 
 def _condition_out(condition: Condition) -> Any:
-    if condition.severity == "down" and condition.name == condition.text:
+    if condition.severity == Outcome.DOWN and condition.name == condition.text:
         return condition.text
-    out: dict[str, str] = {"condition": condition.text, "severity": condition.severity}
+    out: dict[str, str] = {"condition": condition.text, "severity": str(condition.severity)}
     if condition.name != condition.text:
         out["name"] = condition.name
     return out
@@ -145,7 +147,7 @@ ConditionSpec = Annotated[
                     "type": "object",
                     "properties": {
                         "condition": {"type": "string"},
-                        "severity": {"enum": ["down", "degraded"]},
+                        "severity": {"enum": [s.value for s in SEVERITIES]},
                         "name": {"type": "string"},
                     },
                     "required": ["condition"],
@@ -373,12 +375,15 @@ class Config(Strict):
                 for check in service.checks:
                     yield operator, service, check
 
-    def check_keys(self) -> list[str]:
-        return [f"{o.id}/{s.id}/{c.id}" for o, s, c in self.iter_checks()]
+    def check_keys(self) -> list[Key]:
+        return [Key.of(o.id, s.id, c.id) for o, s, c in self.iter_checks()]
+
+    def service_keys(self) -> list[Key]:
+        return [Key.of(o.id, s.id) for o in self.operators for s in o.services]
 
     def find_check(self, key: str) -> tuple[Operator, Service, CheckBase] | None:
         for operator, service, check in self.iter_checks():
-            if f"{operator.id}/{service.id}/{check.id}" == key:
+            if Key.of(operator.id, service.id, check.id) == key:
                 return operator, service, check
         return None
 

@@ -17,16 +17,9 @@ from monitor.demo.sinks import MailSink, WebhookSink, alerts_config
 from monitor.storage import EtaRecord, Store
 from monitor.durations import parse_duration
 from monitor.judge import Flip
-
-STATUS_WORDS = {
-    "operational": "fonctionne normalement",
-    "degraded_performance": "fonctionne au ralenti",
-    "partial_outage": "panne partielle",
-    "major_outage": "panne",
-    "under_maintenance": "en maintenance",
-    "unknown": "état inconnu",
-}
-
+from monitor.statuses import NOT_KNOWN
+from monitor.words import Sentences
+from monitor.words.narrator import eta_line, flip_line, incident_line
 
 class Narrator:
     """Prints what a professional would want to know, as it happens (an engine listener).
@@ -55,20 +48,18 @@ class Narrator:
                 print(f"(narration: {exc})", file=self.out)
 
     async def _tell(self, kind: str, payload: Any) -> None:
-        if kind == "flip" and isinstance(payload, Flip) and payload.kind == "service" and payload.from_status != "unknown":
-            words = STATUS_WORDS.get(payload.to_status, payload.to_status)
-            why = f" — {payload.why[0]}" if payload.why else ""
-            self._say(payload.at, f"{self._service_label(payload.key)} : {words}{why}")
+        if kind == "flip" and isinstance(payload, Flip) and payload.kind == "service" and payload.from_status != NOT_KNOWN:
+            why = payload.why[0] if payload.why else None
+            self._say(payload.at, flip_line(self._service_label(payload.key), payload.to_status, why))
         elif kind == "eta" and self.service is not None:
             for incident_id in payload:
                 record = await self.service.query(lambda store, i=incident_id: store.latest_eta(i))
                 if record is not None:
-                    self._say(record.at, f"Incident n° {incident_id} : {eta_words(record)}")
+                    self._say(record.at, eta_line(incident_id, eta_words(record, self.service.config.site.timezone)))
         elif kind.startswith("incident.") and self.service is not None:
             incident = await self.service.query(lambda store: store.incident(payload))
             if incident is not None:
-                verb = {"incident.opened": "ouvert", "incident.updated": "mis à jour", "incident.resolved": "résolu"}[kind]
-                self._say(incident.updated_at, f"Incident n° {incident.id} {verb} : {incident.title['fr']}")
+                self._say(incident.updated_at, incident_line(incident.id, kind, incident.title["fr"]))
 
     def _service_label(self, key: str) -> str:
         engine = self.service.engine if self.service is not None else None
@@ -82,18 +73,14 @@ class Narrator:
         print(f"[{datetime.fromtimestamp(at).strftime('%H:%M:%S')}] {text}", file=self.out, flush=True)
 
 
-def eta_words(record: EtaRecord) -> str:
-    def hour(at: float | None) -> str:
-        return datetime.fromtimestamp(at or 0).strftime("%H h %M")
-
-    if record.source == "operator":
-        return f"rétablissement annoncé par l'opérateur : {hour(record.expected_at)}"
-    if record.source == "estimate":
-        return (
-            f"rétablissement estimé vers {hour(record.expected_at)} (entre {hour(record.low)} et "
-            f"{hour(record.high)}, d'après {record.basis} pannes passées)"
-        )
-    return "pas assez d'historique pour estimer le rétablissement"
+def eta_words(record: EtaRecord, tz: str = "Europe/Paris") -> str:
+    """An ETA as the incident's page says it (`Sentences.recovery`), at the moment it was computed."""
+    eta = None if record.source == "none" else {
+        "expected_at": record.expected_at, "low": record.low, "high": record.high,
+        "source": record.source, "basis": record.basis,
+    }
+    said = Sentences("fr", tz).recovery(eta, record.at, unknown=True)
+    return said[1] if said else ""
 
 
 def cmd_demo(listen: tuple[str, int], db: str | None, cycle_text: str) -> int:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable
 
 from monitor.eta import Outage
-from monitor.judge import is_outage
+from monitor.statuses import is_outage
 
 if TYPE_CHECKING:
     from sqlite_utils import Database

@@ -6,11 +6,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from monitor.incidents import AffectedService, IncidentView
+from monitor.statuses import INCIDENT_STATUSES, IncidentStatus
 
 if TYPE_CHECKING:
     from sqlite_utils import Database
-
-INCIDENT_STATUSES = ("investigating", "identified", "monitoring", "resolved")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +50,7 @@ class IncidentsMixin:
         title: dict[str, str],
         message: dict[str, str],
         auto: bool = True,
-        status: str = "investigating",
+        status: str = IncidentStatus.INVESTIGATING,
     ) -> int:
         with self.db.atomic():
             cursor = self.db.execute(
@@ -95,7 +94,7 @@ class IncidentsMixin:
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 (incident_id, at, status, message["fr"], message.get("en", message["fr"]), int(auto)),
             )
-            resolved_at = at if status == "resolved" else None
+            resolved_at = at if status == IncidentStatus.RESOLVED else None
             self.db.execute(
                 "UPDATE incidents SET status = ?, updated_at = ?, resolved_at = ? WHERE id = ?",
                 (status, at, resolved_at, incident_id),

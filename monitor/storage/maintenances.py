@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from monitor.statuses import MAINTENANCE_STATUSES, MaintenanceStatus
+
 if TYPE_CHECKING:
     from sqlite_utils import Database
-
-MAINTENANCE_STATUSES = ("scheduled", "in_progress", "completed", "cancelled")
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,10 +24,10 @@ class Maintenance:
     updated_at: float
 
     def active(self, now: float) -> bool:
-        return self.status != "cancelled" and self.starts_at <= now < self.ends_at
+        return self.status != MaintenanceStatus.CANCELLED and self.starts_at <= now < self.ends_at
 
     def overlaps(self, starts_at: float, ends_at: float) -> bool:
-        return self.status != "cancelled" and self.starts_at < ends_at and starts_at < self.ends_at
+        return self.status != MaintenanceStatus.CANCELLED and self.starts_at < ends_at and starts_at < self.ends_at
 
 
 class MaintenancesMixin:

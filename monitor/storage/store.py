@@ -20,6 +20,8 @@ from typing import Any, Callable, Iterable, Iterator
 from sqlite_utils import Database
 
 from monitor.judge import CheckState, Flip
+from monitor.keys import Key
+from monitor.statuses import AVAILABLE, COMPONENT_STATUSES, OBSERVED, Outcome
 from monitor.rollups import (
     PERIODS,
     bucket_start,
@@ -36,14 +38,8 @@ from monitor.storage.migrations import migrations
 
 log = logging.getLogger("vigie.storage")
 Callback = Callable[[], None]
-OUTCOME_CODES = {"up": 0, "degraded": 1, "down": 2}
-SERVICE_STATUSES = (
-    "operational",
-    "degraded_performance",
-    "partial_outage",
-    "major_outage",
-    "under_maintenance",
-)
+OUTCOME_CODES = {Outcome.UP: 0, Outcome.DEGRADED: 1, Outcome.DOWN: 2}  # results.outcome: fixed, never renumber
+SERVICE_STATUSES = COMPONENT_STATUSES  # service_rollups has one column of seconds per status
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +100,7 @@ class Store(IncidentsMixin, MaintenancesMixin, HistoryMixin, OutboxMixin, Subscr
         with self.db.atomic():
             for key in keys:
                 if key not in self._check_ids:
-                    operator_id, service_id, check_id = key.split("/")
+                    operator_id, service_id, check_id = Key.check_of(key).parts
                     cursor = self.db.execute(
                         "INSERT INTO checks (key, operator_id, service_id, check_id) VALUES (?, ?, ?, ?)",
                         (key, operator_id, service_id, check_id),
@@ -270,10 +266,10 @@ class Store(IncidentsMixin, MaintenancesMixin, HistoryMixin, OutboxMixin, Subscr
         for row in self.service_rollups(key, period, since, until):
             for status in SERVICE_STATUSES:
                 totals[status] += row[status]
-        observed = sum(v for s, v in totals.items() if s != "under_maintenance")
+        observed = sum(totals[s] for s in OBSERVED)
         if observed <= 0:
             return None
-        return (totals["operational"] + totals["degraded_performance"]) / observed
+        return sum(totals[s] for s in AVAILABLE) / observed
 
     # -- judge state ---------------------------------------------------------
 

@@ -87,7 +87,7 @@ def test_it_words_an_outage_in_french_with_the_local_time() -> None:
 
 def test_it_words_the_end_of_an_outage_in_english() -> None:
     title, _ = message("incident.resolved", DATA, AT, "en", "Europe/Paris")
-    assert title == "[Vigie] Almerys — Optical pre-authorisation : resolved"
+    assert title == "[Vigie] Almerys — Optical pre-authorisation: resolved"
 
 
 async def test_it_posts_through_the_json_scheme(inbox: Inbox, store: Store) -> None:
@@ -103,7 +103,7 @@ async def test_it_posts_through_the_form_scheme(inbox: Inbox, store: Store) -> N
     channel = channel_for(f"form://{inbox.url}/push", language="en")
     await channel.send(delivery(store))
     [request] = inbox.requests
-    assert request["body"]["title"].startswith("[Vigie] Almerys — Optical pre-authorisation : outage")
+    assert request["body"]["title"].startswith("[Vigie] Almerys — Optical pre-authorisation: outage")
 
 
 async def test_it_raises_a_retryable_error_when_the_service_refuses(inbox: Inbox, store: Store) -> None:

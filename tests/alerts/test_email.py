@@ -182,7 +182,7 @@ async def test_it_joins_several_services_and_says_resolved(world: Any) -> None:
     w.store.db.execute("UPDATE incidents SET status = 'resolved', resolved_at = ? WHERE id = ?", (STARTED + 3600, incident_id))
     await w.channel().send(w.delivery("incident.resolved", incident_id))
     message = await server.next_message()
-    assert message["Subject"] == f"[Vigie] Almerys — Demande de prise en charge audio, {PEC_FR} : rétabli"
+    assert message["Subject"] == f"[Vigie] Almerys — Demande de prise en charge audio et {PEC_FR} : rétabli"
     text, _ = parts(message)
     assert "Incident résolu le 30 novembre 2026 à 15 h 05" in flat(text) and "Tout est rétabli." in text
 
@@ -201,7 +201,7 @@ async def test_it_gives_the_eta_the_operator_announced(world: Any) -> None:
 @pytest.mark.parametrize(
     "kind, status, words",
     [
-        ("maintenance.scheduled", "scheduled", "maintenance programmée"),
+        ("maintenance.scheduled", "scheduled", "maintenance prévue"),
         ("maintenance.started", "in_progress", "maintenance en cours"),
         ("maintenance.ended", "completed", "maintenance terminée"),
     ],

@@ -7,8 +7,8 @@ import re
 from datetime import datetime
 
 from monitor import admin
+from monitor.words import Formatter
 from status_site.keys import SITE
-from status_site.i18n import Formatter
 from tests.status_site.conftest import OUTAGE_AT, PARIS, Site
 
 PEC = "Demande de prise en charge optique"

@@ -1,92 +1,14 @@
-"""What visitors read, in French first and in English.
+"""What the public site says, in French first and in English: one flat dict per language.
 
-One flat dict per language; templates read ``t.key``. Status words always go
-with an icon (never colour alone). Sentences with placeholders use
-``str.format`` names, filled in by `pages` or the templates *after*
-escaping (jinja2 autoescape escapes the arguments of ``|format``).
+Pages, feeds and the calendar read ``t.key`` (`texts`). Sentences with
+placeholders use ``str.format`` names, filled in by `monitor.words.sentences`
+or by the templates *after* escaping (jinja2 autoescape escapes the
+arguments of ``|format``). Status words are in `status_words`.
 """
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping
-
-STATUS_WORDS: dict[str, dict[str | None, str]] = {
-    "fr": {
-        "operational": "Fonctionne normalement",
-        "degraded_performance": "Performances dégradées",
-        "partial_outage": "Panne partielle",
-        "major_outage": "Panne majeure",
-        "under_maintenance": "Maintenance en cours",
-        None: "État inconnu",
-    },
-    "en": {
-        "operational": "Operational",
-        "degraded_performance": "Degraded performance",
-        "partial_outage": "Partial outage",
-        "major_outage": "Major outage",
-        "under_maintenance": "Under maintenance",
-        None: "Status unknown",
-    },
-}
-
-INCIDENT_WORDS: dict[str, dict[str, str]] = {
-    "fr": {
-        "investigating": "Analyse en cours",
-        "identified": "Cause identifiée",
-        "monitoring": "Sous surveillance",
-        "resolved": "Résolu",
-    },
-    "en": {
-        "investigating": "Investigating",
-        "identified": "Identified",
-        "monitoring": "Monitoring",
-        "resolved": "Resolved",
-    },
-}
-
-CHECK_WORDS: dict[str, dict[str, str]] = {
-    "fr": {"up": "Répond", "degraded": "Lent", "down": "En échec", "unknown": "Pas encore vérifié"},
-    "en": {"up": "Up", "degraded": "Slow", "down": "Failing", "unknown": "Not checked yet"},
-}
-
-PROFESSIONS: dict[str, dict[str, str]] = {
-    "fr": {
-        "opticien": "opticien",
-        "audioprothesiste": "audioprothésiste",
-        "pharmacien": "pharmacien",
-        "dentiste": "chirurgien-dentiste",
-        "medecin": "médecin",
-        "infirmier": "infirmier",
-        "kinesitherapeute": "kinésithérapeute",
-        "sage-femme": "sage-femme",
-        "laboratoire": "laboratoire de biologie",
-        "etablissement": "établissement de santé",
-        "centre-de-sante": "centre de santé",
-    },
-    "en": {
-        "opticien": "optician",
-        "audioprothesiste": "hearing-aid specialist",
-        "pharmacien": "pharmacist",
-        "dentiste": "dentist",
-        "medecin": "doctor",
-        "infirmier": "nurse",
-        "kinesitherapeute": "physiotherapist",
-        "sage-femme": "midwife",
-        "laboratoire": "medical laboratory",
-        "etablissement": "hospital or clinic",
-        "centre-de-sante": "health centre",
-    },
-}
-
-# "Je suis opticien" / "I am an optician": the filter's choices
-I_AM: dict[str, dict[str, str]] = {
-    "fr": {key: f"Je suis {label}" for key, label in PROFESSIONS["fr"].items()}
-    | {"etablissement": "Je suis un établissement de santé", "centre-de-sante": "Je suis un centre de santé",
-       "laboratoire": "Je suis un laboratoire de biologie"},
-    "en": {
-        key: f"I am {'an' if label[0] in 'aeiou' else 'a'} {label}" for key, label in PROFESSIONS["en"].items()
-    },
-}
+from monitor.words.languages import Texts, pick
 
 TEXTS: dict[str, dict[str, str]] = {
     "fr": {
@@ -198,6 +120,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "back_home": "Retour à la vue d'ensemble",
         "and": "et",
         "colon": "\u00a0:",
+        "feed_subtitle": "Incidents des opérateurs de tiers payant, une entrée par point d'étape",
+        "calendar_name": "{title} — maintenances",
     },
     "en": {
         "skip": "Skip to content",
@@ -308,41 +232,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "back_home": "Back to the overview",
         "and": "and",
         "colon": ":",
+        "feed_subtitle": "Incidents of the tiers-payant operators, one entry per update",
+        "calendar_name": "{title} — maintenances",
     },
 }
 
 
-class Texts(dict):
-    """A language's texts; ``t.key`` in templates, and a missing key fails loudly (tests catch it)."""
-
-    def __getattr__(self, name: str) -> str:
-        try:
-            return self[name]
-        except KeyError:
-            raise AttributeError(name) from None
-
-
 def texts(lang: str) -> Texts:
-    return Texts(TEXTS.get(lang, TEXTS["fr"]))
-
-
-def status_word(lang: str, status: str | None) -> str:
-    words = STATUS_WORDS.get(lang, STATUS_WORDS["fr"])
-    return words.get(status, words[None])
-
-
-def localized(value: Mapping[str, str] | str | None, lang: str) -> str:
-    """A {lang: text} mapping in the visitor's language, falling back to French, then anything."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    return value.get(lang) or value.get("fr") or next(iter(value.values()), "")
-
-
-def join_words(items: Iterable[str], lang: str) -> str:
-    """'A', 'A et B', 'A, B et C' / 'A, B and C'."""
-    items = list(items)
-    if len(items) <= 1:
-        return "".join(items)
-    return f"{', '.join(items[:-1])} {TEXTS[lang]['and']} {items[-1]}"
+    """The site's texts in ``lang`` (French for a language Vigie does not speak)."""
+    return Texts(pick(TEXTS, lang))

@@ -1,0 +1,58 @@
+"""What an automatic incident says: its title and its updates, written once in both languages.
+
+These texts are stored with the incident (its title, each update's message),
+so they read the same on the pages, in the feed, the API, the emails and the
+webhooks. A service's name may lack English: French stands in.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+from monitor.words.languages import join_words
+
+
+def _en(name: Mapping[str, str]) -> str:
+    return name.get("en") or name["fr"]
+
+
+def title(operator_name: str, service_names: list[Mapping[str, str]]) -> dict[str, str]:
+    """'Almerys : PEC optique et Droits indisponibles' / 'Almerys: Optical PEC and Rights unavailable'."""
+    fr = join_words([n["fr"] for n in service_names], "fr")
+    en = join_words([_en(n) for n in service_names], "en")
+    plural = len(service_names) > 1
+    return {
+        "fr": f"{operator_name} : {fr} {'indisponibles' if plural else 'indisponible'}",
+        "en": f"{operator_name}: {en} unavailable",
+    }
+
+
+def opened_message(service_name: Mapping[str, str]) -> dict[str, str]:
+    return {
+        "fr": f"Panne détectée automatiquement par Vigie : {service_name['fr']} ne répond plus correctement. "
+        "Nous surveillons la situation.",
+        "en": f"Outage detected automatically by Vigie: {_en(service_name)} "
+        "is not answering correctly. We are monitoring the situation.",
+    }
+
+
+def joined_message(service_name: Mapping[str, str]) -> dict[str, str]:
+    return {
+        "fr": f"{service_name['fr']} est également touché.",
+        "en": f"{_en(service_name)} is affected as well.",
+    }
+
+
+def recovered_message(service_name: Mapping[str, str]) -> dict[str, str]:
+    """A service of the incident is back."""
+    return {
+        "fr": f"{service_name['fr']} répond de nouveau normalement.",
+        "en": f"{_en(service_name)} is answering normally again.",
+    }
+
+
+def resolved_message() -> dict[str, str]:
+    return {
+        "fr": "Tous les services touchés répondent de nouveau normalement. Incident clos automatiquement.",
+        "en": "Every affected service is answering normally again. Incident closed automatically.",
+    }

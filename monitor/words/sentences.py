@@ -1,0 +1,211 @@
+"""Every sentence Vigie says, once: recovery ETAs, maintenance windows, durations, the banner, alert titles.
+
+Pure functions of one language's words, a `Formatter` and plain values —
+no app, no request, no view class — so the pages (`status_site.pages.Page`
+inherits `Sentences`), the emails, the chat texts and the demo's narrator
+say the same fact in the same words. Times may be epoch seconds or ISO-8601
+strings (an event's data carries the latter): `epoch` reads both.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping, Protocol
+from zoneinfo import ZoneInfo
+
+from monitor.statuses import OUTAGES, ComponentStatus, MaintenanceStatus, worst
+from monitor.words.alerts import notice_words
+from monitor.words.languages import SPACED_COLON, join_words, localized, pick
+from monitor.words.professions import i_am, profession_word
+from monitor.words.site import texts
+from monitor.words.status_words import alert_word, check_word, component_word, incident_word
+from monitor.words.times import Formatter, epoch
+
+Names = Mapping[str, str] | str
+# (operator's name, [(service's names, service's status)]) for each operator shown
+BannerGroups = Iterable[tuple[str, Iterable[tuple[Names, str | None]]]]
+
+
+class Window(Protocol):
+    """What a sentence needs of a maintenance window (a view, a stored row, or an event's data read back)."""
+
+    @property
+    def status(self) -> str: ...
+    @property
+    def starts_at(self) -> float: ...
+    @property
+    def ends_at(self) -> float: ...
+
+
+def maintenance_running(window: Window, now: float) -> bool:
+    """In progress, whether or not the maintenance manager has ticked yet."""
+    if window.status == MaintenanceStatus.IN_PROGRESS:
+        return window.ends_at > now
+    return window.status == MaintenanceStatus.SCHEDULED and window.starts_at <= now < window.ends_at
+
+
+class Sentences:
+    """The sentences of one language, in the site's time zone."""
+
+    def __init__(self, lang: str, tz: ZoneInfo | str) -> None:
+        self.lang = lang
+        self.t = texts(lang)
+        self.fmt = Formatter(lang, ZoneInfo(tz) if isinstance(tz, str) else tz)
+
+    # -- words ----------------------------------------------------------------------
+
+    def name(self, value: Mapping[str, str] | str | None) -> str:
+        return localized(value, self.lang)
+
+    def status(self, status: str | None) -> str:
+        """A component's status beside its icon: 'Panne majeure'."""
+        return component_word(self.lang, status)
+
+    def incident_status(self, status: str) -> str:
+        return incident_word(self.lang, status)
+
+    def check_status(self, status: str) -> str:
+        return check_word(self.lang, status)
+
+    def profession(self, profession: str) -> str:
+        return profession_word(self.lang, profession)
+
+    def i_am(self, profession: str) -> str:
+        return i_am(self.lang, profession)
+
+    # -- times ----------------------------------------------------------------------
+
+    def since(self, at: float, now: float) -> str:
+        """'depuis 14 h 05 (il y a 25 minutes)'."""
+        return self.t.since.format(when=self.fmt.since(at, now), ago=self.fmt.ago(now - at))
+
+    def moment(self, at: float, now: float) -> str:
+        """A time near now as a sentence part: '16 h 00' today, else 'le 2 décembre à 16 h 00'."""
+        if self.fmt.same_day(at, now):
+            return self.fmt.time(at)
+        return self.t.moment_day.format(day=self.fmt.day_month(at, now), time=self.fmt.time(at))
+
+    def lasted(self, started_at: float, ended_at: float | None, now: float) -> str:
+        """How long an incident lasted ('25 minutes'), or 'en cours depuis 25 minutes' while it lasts."""
+        words = self.fmt.duration((ended_at if ended_at is not None else now) - started_at)
+        return words if ended_at is not None else self.t.ongoing_for.format(duration=words)
+
+    # -- recovery ---------------------------------------------------------------------
+
+    def eta(self, eta: Mapping[str, Any] | None, now: float) -> str | None:
+        """The recovery estimate in one sentence, or None when there is nothing to say."""
+        if not eta:
+            return None
+        expected = epoch(eta.get("expected_at"))
+        if expected is None:
+            return self.t.eta_unknown
+        when = self.moment(expected, now)
+        if eta.get("source") == "operator":
+            return self.t.eta_operator.format(when=when)
+        low, high, basis = epoch(eta.get("low")), epoch(eta.get("high")), eta.get("basis")
+        if low is None or high is None or not basis:
+            return self.t.eta_estimate_short.format(when=when)
+        return self.t.eta_estimate.format(
+            when=when, low=self.moment(low, now), high=self.moment(high, now), basis=basis
+        )
+
+    def recovery(self, eta: Mapping[str, Any] | None, now: float, unknown: bool = False) -> tuple[str, str] | None:
+        """What an open incident says of its recovery at ``now``: (kind, sentence) or None.
+
+        ``kind`` is ``overdue`` (the ETA has passed and it is still open), ``eta``,
+        or ``unknown`` (``unknown``: the estimator had too little history to say).
+        The page, the emails, the chat texts and the narrator all call this.
+        """
+        if eta:
+            expected = epoch(eta.get("expected_at"))
+            if expected is not None and expected < now:
+                words = self.t.eta_overdue_operator if eta.get("source") == "operator" else self.t.eta_overdue_estimate
+                return "overdue", words.format(when=self.moment(expected, now))
+            sentence = self.eta(eta, now)
+            if sentence:
+                return "eta", sentence
+        if unknown:
+            return "unknown", self.t.eta_unknown
+        return None
+
+    def eta_history_line(self, entry: Mapping[str, Any], now: float) -> str:
+        """One past ETA: its source, expected time and interval ('pas d'estimation' when there was none)."""
+        expected = epoch(entry.get("expected_at"))
+        if entry.get("source") not in ("operator", "estimate") or expected is None:
+            return self.t.eta_history_none
+        when = self.moment(expected, now)
+        if entry.get("source") == "operator":
+            return self.t.eta_history_operator.format(when=when)
+        low, high, basis = epoch(entry.get("low")), epoch(entry.get("high")), entry.get("basis")
+        if low is None or high is None or not basis:
+            return self.t.eta_history_estimate_short.format(when=when)
+        return self.t.eta_history_estimate.format(
+            when=when, low=self.moment(low, now), high=self.moment(high, now), basis=basis
+        )
+
+    # -- maintenance ------------------------------------------------------------------
+
+    def maintenance_when(self, window: Window, now: float) -> str:
+        """'Maintenance en cours jusqu'à 23 h 00', 'Maintenance prévue le 2 décembre de 22 h 00 à 23 h 30'."""
+        fmt, t = self.fmt, self.t
+        start, end = fmt.time(window.starts_at), fmt.time(window.ends_at)
+        if maintenance_running(window, now):
+            if fmt.same_day(window.ends_at, now):
+                return t.maintenance_now.format(end=end)
+            return t.maintenance_now_day.format(day=fmt.day_month(window.ends_at, now), end=end)
+        if not fmt.same_day(window.starts_at, window.ends_at):
+            return t.maintenance_planned_span.format(
+                day=fmt.day_month(window.starts_at, now), start=start, end_day=fmt.day_month(window.ends_at, now), end=end
+            )
+        if fmt.same_day(window.starts_at, now):
+            return t.maintenance_today.format(start=start, end=end)
+        return t.maintenance_planned.format(day=fmt.day_month(window.starts_at, now), start=start, end=end)
+
+    def maintenance_running(self, window: Window, now: float) -> bool:
+        return maintenance_running(window, now)
+
+    # -- the overview's banner ----------------------------------------------------------
+
+    def banner(self, groups: BannerGroups) -> tuple[str, str | None]:
+        """The overall state of the services shown, in one sentence, and the status it stands for."""
+        t, lang = self.t, self.lang
+        shown = [(operator, list(services)) for operator, services in groups]
+        statuses = [status for _, services in shown for _, status in services]
+        overall = worst(statuses)
+        if overall is None:
+            return t.banner_unknown, None
+        if overall == ComponentStatus.OPERATIONAL:
+            return (t.banner_ok if None not in statuses else t.banner_some_unknown), overall
+        matching: Iterable[str]
+        if overall in OUTAGES:
+            sentence, matching = t.banner_outage, OUTAGES
+        elif overall == ComponentStatus.DEGRADED_PERFORMANCE:
+            sentence, matching = t.banner_degraded, (overall,)
+        else:
+            sentence, matching = t.banner_maintenance, (overall,)
+        hit = [
+            (operator, [localized(name, lang) for name, status in services if status in matching])
+            for operator, services in shown
+        ]
+        hit = [(name, names) for name, names in hit if names]
+        if len(hit) == 1:
+            where = f"{hit[0][0]}{pick(SPACED_COLON, lang)} {join_words(hit[0][1], lang)}"
+        else:
+            where = join_words([f"{name} ({join_words(names, lang)})" for name, names in hit], lang)
+        return sentence.format(where=where), overall
+
+    # -- alerts -------------------------------------------------------------------------
+
+    def alert_state(self, status: str, *, reminder: bool = False, stable: bool = False, since: float | None = None,
+                    now: float = 0.0) -> str:
+        """What an alert's title says of the incident or window: 'panne (rappel, depuis 14 h 05)'."""
+        words = notice_words(self.lang)
+        extras = [words.stable] if stable else []
+        extras += [words.reminder] if reminder else []
+        extras += [words.since.format(when=self.fmt.since(since, now))] if since is not None else []
+        return alert_word(self.lang, status) + (f" ({', '.join(extras)})" if extras else "")
+
+    def alert_title(self, operator: str, services: Iterable[str], state: str) -> str:
+        """``[Vigie] Almerys — PEC optique et Droits : panne``: an email's subject, a chat message's title."""
+        names = list(services)
+        where = f"{operator} — {join_words(names, self.lang)}" if names else operator
+        return f"[Vigie] {where}{pick(SPACED_COLON, self.lang)} {state}"
