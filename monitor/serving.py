@@ -47,6 +47,7 @@ STATES = (READING, ACTIVE, IDLE)
 EVICTED, REFUSED, HEADER_TIMED_OUT = "evicted", "refused", "header_timeout"
 REASONS = (EVICTED, REFUSED, HEADER_TIMED_OUT)
 RESERVE_MIN = 256  # descriptors always left for the database, pipes, probes and outgoing alerts
+BACKLOG = 128  # as aiohttp's TCPSite
 WARN_EVERY = 60.0  # seconds between two log lines about the cap
 
 
@@ -288,7 +289,9 @@ async def guarded_server(
     try:
         server = runner.server
         assert server is not None
-        listener = await loop.create_server(lambda: Guard(tracker, server), host, port)
+        # asyncio accepts up to `backlog` sockets before their protocols can evict anyone: the
+        # reserve of descriptors (at least 256) covers that burst beyond the cap
+        listener = await loop.create_server(lambda: Guard(tracker, server), host, port, backlog=BACKLOG)
         if registry is not None:
             collector = ConnectionMetrics(tracker)
             registry.register(collector)
