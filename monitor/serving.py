@@ -5,21 +5,21 @@ hundreds of connections that dribble a request head and never finish it —
 holds one file descriptor each until the process can open no more, and then
 every probe fails with "Too many open files" and every operator looks down.
 
-Each accepted connection goes through a `Guard`, a protocol wrapper around
-aiohttp's own protocol, registered with a `ConnectionTracker` that:
+So the server here (`guarded_server`, `serve`) accepts connections itself and
+tracks each one (`monitor.connections`):
 
-- closes a connection whose request head is not complete within
-  ``header_timeout`` of its accept, or of its first byte after a response;
-- caps open connections: at the cap a new connection evicts the oldest one
-  still reading a request head (a slowloris holds those), else the oldest idle
-  keep-alive one; only when every connection is handling a request is the new
-  one closed at once — so a real visitor and ``/healthz`` still get through;
-- counts them for ``/metrics``.
-
-A request head is complete when aiohttp hands the request to the application:
-the tracker's middleware, first in the chain, marks its connection active until
-the request's task (aiohttp runs each request in a task of its own) is done.
-Idle keep-alive connections are closed by aiohttp's ``keepalive_timeout``.
+- a connection whose request head is not complete within ``header_timeout`` of
+  its accept, or of its first byte after a response, is closed;
+- open connections are capped: at the cap a new connection evicts the oldest
+  one still reading a request head (a slowloris holds those), else the oldest
+  idle keep-alive one; only when every connection is handling a request is the
+  new one closed at once — so a real visitor and ``/healthz`` still get through;
+- idle keep-alive connections are closed after ``idle_timeout`` (aiohttp's
+  ``keepalive_timeout``);
+- the soft open-files limit is raised to the hard one, and a quarter of it (at
+  least 256) is left to the database, the probes and the alerts;
+- ``vigie_http_connections{state}``, ``vigie_http_connections_limit`` and
+  ``vigie_http_connections_closed_total{reason}`` count it all.
 """
 
 from __future__ import annotations
@@ -30,8 +30,9 @@ import gc
 import logging
 import resource
 import signal
+import socket
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any, AsyncIterator, Callable, Iterator
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
@@ -39,16 +40,12 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from monitor.config.model import HEADER_TIMEOUT, IDLE_TIMEOUT, Limits
+from monitor.connections import Acceptor, ConnectionTracker
 
 log = logging.getLogger("vigie.serving")
 
-READING, ACTIVE, IDLE = "reading", "active", "idle"
-STATES = (READING, ACTIVE, IDLE)
-EVICTED, REFUSED, HEADER_TIMED_OUT = "evicted", "refused", "header_timeout"
-REASONS = (EVICTED, REFUSED, HEADER_TIMED_OUT)
 RESERVE_MIN = 256  # descriptors always left for the database, pipes, probes and outgoing alerts
-BACKLOG = 128  # as aiohttp's TCPSite
-WARN_EVERY = 60.0  # seconds between two log lines about the cap
+BACKLOG = 128  # the kernel's queue of connections not accepted yet, as aiohttp's TCPSite
 
 
 def default_connections(nofile: int) -> int:
@@ -82,161 +79,6 @@ class ServerLimits:
     @classmethod
     def from_config(cls, limits: Limits) -> "ServerLimits":
         return cls(limits.connections, limits.header_timeout, limits.idle_timeout)
-
-
-class ConnectionTracker:
-    """Every open connection by state; closes the ones that hold a descriptor for nothing."""
-
-    def __init__(self, cap: int, header_timeout: float, loop: asyncio.AbstractEventLoop) -> None:
-        self.cap = cap
-        self.header_timeout = header_timeout
-        self.loop = loop
-        self.guards: dict[asyncio.BaseTransport, Guard] = {}
-        # insertion order is the order connections started waiting: the first is the oldest
-        self.reading: dict[Guard, None] = {}
-        self.idle: dict[Guard, None] = {}
-        self.closed = dict.fromkeys(REASONS, 0)
-        self.peak = 0  # most connections open at once, for tests and benchmarks
-        self._warned_at = -WARN_EVERY
-
-    def counts(self) -> dict[str, int]:
-        reading, idle = len(self.reading), len(self.idle)
-        return {READING: reading, ACTIVE: len(self.guards) - reading - idle, IDLE: idle}
-
-    def admit(self, guard: "Guard") -> bool:
-        """Take a new connection in, evicting a waiting one at the cap; False if it must be closed at once."""
-        if len(self.guards) >= self.cap:
-            victim = next(iter(self.reading), None) or next(iter(self.idle), None)
-            if victim is None:
-                self._count(REFUSED)
-                return False
-            self._drop(victim, EVICTED)
-        assert guard.transport is not None
-        self.guards[guard.transport] = guard
-        self.peak = max(self.peak, len(self.guards))
-        self._start_reading(guard)
-        return True
-
-    def data(self, guard: "Guard") -> None:
-        """Bytes came in: after a response they start the next request head's clock."""
-        if guard.state == IDLE:
-            self._start_reading(guard)
-        elif guard.state == ACTIVE:
-            guard.pipelined = True
-
-    def forget(self, guard: "Guard") -> None:
-        if guard.transport is not None and self.guards.get(guard.transport) is guard:
-            del self.guards[guard.transport]
-        self._leave(guard)
-
-    @web.middleware
-    async def middleware(self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
-        """First in the chain: a request reached the app, so its connection sent a complete head."""
-        guard = self.guards.get(request.transport) if request.transport is not None else None
-        task = asyncio.current_task()
-        if guard is not None and task is not None:
-            self._leave(guard)
-            guard.state, guard.pipelined = ACTIVE, False
-            guard.serial += 1
-            serial = guard.serial
-            # the request's task ends once aiohttp has written the whole response
-            task.add_done_callback(lambda _: self._finished(guard, serial))
-        return await handler(request)
-
-    def _finished(self, guard: "Guard", serial: int) -> None:
-        if guard.serial != serial or guard.state != ACTIVE or guard.transport not in self.guards:
-            return  # a pipelined request already started, or the connection is gone
-        if guard.pipelined:
-            self._start_reading(guard)
-        else:
-            guard.state = IDLE
-            self.idle[guard] = None
-
-    def _start_reading(self, guard: "Guard") -> None:
-        self._leave(guard)
-        guard.state = READING
-        self.reading[guard] = None
-        guard.timer = self.loop.call_later(self.header_timeout, self._expire, guard)
-
-    def _leave(self, guard: "Guard") -> None:
-        self.reading.pop(guard, None)
-        self.idle.pop(guard, None)
-        if guard.timer is not None:
-            guard.timer.cancel()
-            guard.timer = None
-
-    def _expire(self, guard: "Guard") -> None:
-        guard.timer = None
-        if guard.state == READING and guard.transport in self.guards:
-            self._drop(guard, HEADER_TIMED_OUT)
-
-    def _drop(self, guard: "Guard", reason: str) -> None:
-        was_idle = guard.state == IDLE
-        self.forget(guard)
-        self._count(reason)
-        transport = guard.transport
-        if transport is not None:
-            # an idle connection may still be flushing its last response: let close() finish it
-            transport.close() if was_idle else transport.abort()  # type: ignore[attr-defined]
-
-    def _count(self, reason: str) -> None:
-        self.closed[reason] += 1
-        if reason != HEADER_TIMED_OUT and self.loop.time() - self._warned_at >= WARN_EVERY:
-            self._warned_at = self.loop.time()
-            log.warning(
-                "HTTP connections at the cap of %d: the oldest waiting ones are closed "
-                "(so far %d evicted, %d refused, %d without a complete request head in %gs)",
-                self.cap, self.closed[EVICTED], self.closed[REFUSED], self.closed[HEADER_TIMED_OUT], self.header_timeout,
-            )
-
-    def close_all(self) -> None:
-        for guard in list(self.guards.values()):
-            self.forget(guard)
-            if guard.transport is not None:
-                guard.transport.abort()  # type: ignore[attr-defined]
-
-
-class Guard(asyncio.Protocol):
-    """One connection: aiohttp's protocol inside, created only once the tracker admits the connection."""
-
-    def __init__(self, tracker: ConnectionTracker, factory: Callable[[], asyncio.Protocol]) -> None:
-        self.tracker = tracker
-        self.factory = factory
-        self.inner: asyncio.Protocol | None = None
-        self.transport: asyncio.BaseTransport | None = None
-        self.state = READING
-        self.pipelined = False  # bytes arrived while a request was handled: the next head may be under way
-        self.serial = 0
-        self.timer: asyncio.TimerHandle | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport
-        if not self.tracker.admit(self):
-            transport.abort()  # type: ignore[attr-defined]
-            return
-        self.inner = self.factory()
-        self.inner.connection_made(transport)
-
-    def data_received(self, data: bytes) -> None:
-        if self.inner is not None:
-            self.tracker.data(self)
-            self.inner.data_received(data)
-
-    def eof_received(self) -> bool | None:
-        return self.inner.eof_received() if self.inner is not None else None
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.tracker.forget(self)
-        if self.inner is not None:
-            self.inner.connection_lost(exc)
-
-    def pause_writing(self) -> None:
-        if self.inner is not None:
-            self.inner.pause_writing()
-
-    def resume_writing(self) -> None:
-        if self.inner is not None:
-            self.inner.resume_writing()
 
 
 class ConnectionMetrics(Collector):
@@ -289,18 +131,17 @@ async def guarded_server(
     try:
         server = runner.server
         assert server is not None
-        # asyncio accepts up to `backlog` sockets before their protocols can evict anyone: the
-        # reserve of descriptors (at least 256) covers that burst beyond the cap
-        listener = await loop.create_server(lambda: Guard(tracker, server), host, port, backlog=BACKLOG)
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        acceptor = Acceptor(socket.create_server((host, port), family=family, backlog=BACKLOG), tracker, server)
         if registry is not None:
             collector = ConnectionMetrics(tracker)
             registry.register(collector)
         log.info("HTTP guards: at most %d connections, %gs for a request head, %gs idle",
                  cap, limits.header_timeout, limits.idle_timeout)
         try:
-            yield tracker, listener.sockets[0].getsockname()[:2]
+            yield tracker, acceptor.sock.getsockname()[:2]
         finally:
-            listener.close()
+            acceptor.close()
     finally:
         await runner.cleanup()
         tracker.close_all()

@@ -18,15 +18,8 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
 
 from monitor.config import parse_config
-from monitor.serving import (
-    EVICTED,
-    HEADER_TIMED_OUT,
-    REFUSED,
-    ConnectionTracker,
-    ServerLimits,
-    default_connections,
-    guarded_server,
-)
+from monitor.connections import EVICTED, HEADER_TIMED_OUT, REFUSED, ConnectionTracker
+from monitor.serving import ServerLimits, default_connections, guarded_server
 
 RELEASE = web.AppKey("release", asyncio.Event)
 ENTERED = web.AppKey("entered", asyncio.Queue)
@@ -179,6 +172,17 @@ async def test_it_evicts_the_oldest_half_open_connection_at_the_cap() -> None:
         assert await closed(half_open[0][0]) == b""
         assert server.tracker.closed == {EVICTED: 1, REFUSED: 0, HEADER_TIMED_OUT: 0}
         assert server.tracker.counts()["reading"] == 2 and all(not r.at_eof() for r, _ in half_open[1:])
+
+
+async def test_it_does_not_take_blank_lines_before_a_request_for_a_head() -> None:
+    async with serving(connections=1, header_timeout=60.0) as server:
+        reader, writer = await server.connect()
+        writer.write(b"\r\n\r\n\r\nGET")  # HTTP lets a client send blank lines first; they end no head
+        await server.until(lambda: any(g.began for g in server.tracker.guards.values()))
+        # were the head taken as complete, the connection would be active, and the next one refused
+        assert await server.get("/healthz") == b"HTTP/1.1 200 OK ok"
+        assert await closed(reader) == b""
+        assert server.tracker.closed == {EVICTED: 1, REFUSED: 0, HEADER_TIMED_OUT: 0}
 
 
 async def test_it_evicts_an_idle_keep_alive_connection_when_no_head_is_pending() -> None:

@@ -51,7 +51,6 @@ class Slowloris:
     def __init__(self, port: int, n: int) -> None:
         self.port, self.n = port, n
         self.reconnect = True
-        self.open = 0
         self.tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
@@ -64,7 +63,6 @@ class Slowloris:
             except OSError:
                 await asyncio.sleep(0.05)  # the accept queue is full: try again, as an attacker would
                 continue
-            self.open += 1
             try:
                 writer.write(b"GET / HTTP/1.1\r\nHost: vigie\r\nX-Slow: ")
                 while not reader.at_eof():
@@ -75,7 +73,6 @@ class Slowloris:
             except ConnectionError:
                 pass  # closed by the server: reconnect
             finally:
-                self.open -= 1
                 writer.close()
 
     async def stop(self) -> None:
@@ -93,7 +90,7 @@ async def vigie(http_target: SwitchableTarget, tmp_path: Path) -> AsyncIterator[
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # the attacker's own descriptors
     config = tmp_path / "config.yaml"
     config.write_text(f"""
-site: {{limits: {{header_timeout: 500ms}}}}
+site: {{limits: {{header_timeout: 2s}}}}
 defaults: {{interval: 1s, timeout: 2s, failure_threshold: 1, success_threshold: 1}}
 operators:
   - id: almerys
@@ -149,7 +146,7 @@ async def test_it_keeps_serving_and_probing_through_a_slowloris_beyond_its_open_
         attack.start()
         samples = []
         async with asyncio.timeout(DEADLINE):
-            # the attack holds more connections than the cap and evicts, with time for several probes
+            # the attack holds the server at its cap (it evicts) for long enough for several probes
             while True:
                 for path in ("/", "/healthz", "/api/v2/status.json"):
                     async with session.get(url + path) as response:
@@ -159,7 +156,6 @@ async def test_it_keeps_serving_and_probing_through_a_slowloris_beyond_its_open_
                 evicted = value(samples[-1], "vigie_http_connections_closed_total", reason="evicted")
                 if evicted > 2 * ATTACKERS and probes >= value(before, "vigie_probe_duration_seconds_count", **API) + 3:
                     break
-        assert attack.open > ATTACKERS // 2  # the attack was in full swing
         await attack.stop()
         after = await scrape()
 
