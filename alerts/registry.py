@@ -1,19 +1,15 @@
-"""Channel kinds by the config's ``type``, and building a config's channels.
-
-The email channel is imported lazily: its module may not exist yet on a
-branch, and a config without email channels must not care.
-"""
+"""Channel kinds by the config's ``type``, and building a config's channels."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable
 
 from alerts.channels.apprise_channel import AppriseChannel
 from alerts.channels.base import Channel, ChannelContext
+from alerts.channels.email import EmailChannel
 from alerts.channels.webhook import WebhookChannel
 from alerts.dispatcher import Dispatcher
 from alerts.routing import Router
@@ -31,12 +27,7 @@ log = logging.getLogger("vigie.alerts")
 
 def channel_kinds() -> dict[str, type[Channel]]:
     """``type`` -> channel class: ``{"email": EmailChannel, "webhook": …, "apprise": …}``."""
-    kinds: dict[str, type[Channel]] = {"webhook": WebhookChannel, "apprise": AppriseChannel}
-    try:
-        kinds["email"] = importlib.import_module("alerts.channels.email").EmailChannel
-    except (ImportError, AttributeError):
-        pass
-    return kinds
+    return {"email": EmailChannel, "webhook": WebhookChannel, "apprise": AppriseChannel}
 
 
 def build_channel(spec: "ChannelSpec", ctx: ChannelContext) -> Channel | None:

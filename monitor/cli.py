@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import json
 import logging
 import os
-import signal
 import sqlite3
 import sys
 from collections import Counter
@@ -289,26 +287,9 @@ def cmd_run(path: str, listen: tuple[str, int], db: str) -> int:
 
 
 async def serve(app, host: str, port: int, started=None) -> None:  # type: ignore[no-untyped-def]
-    """Serve ``app`` until SIGINT or SIGTERM, then shut down cleanly."""
-    from aiohttp import web
+    """Serve ``app`` behind the connection guards (`monitor.serving`) until SIGINT or SIGTERM."""
+    from monitor.serving import ServerLimits, serve as serve_guarded
+    from status_site.keys import CONFIG, REGISTRY
 
-    runner = web.AppRunner(app, handle_signals=False, access_log=None)
-    await runner.setup()
-    # What is loaded by now lives as long as the process: keep it out of the
-    # full collections that otherwise stall the loop for tens of milliseconds.
-    gc.collect()
-    gc.freeze()
-    try:
-        site = web.TCPSite(runner, host, port)
-        await site.start()
-        bound = runner.addresses[0] if runner.addresses else (host, port)
-        logging.getLogger("vigie").info("listening on http://%s:%s", *bound[:2])
-        if started is not None:
-            started(bound)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await stop.wait()
-    finally:
-        await runner.cleanup()
+    limits = ServerLimits.from_config(app[CONFIG].site.limits)
+    await serve_guarded(app, host, port, limits, started, registry=app[REGISTRY])

@@ -1,4 +1,4 @@
-"""Operating-system limits a long-running Vigie process adjusts for itself."""
+"""Operating-system limits a long-running Vigie process adjusts for itself (the core and the local prober)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,16 @@ import resource
 log = logging.getLogger("vigie")
 
 
-def raise_open_files_limit() -> tuple[int, int]:
-    """Raise the soft limit on open files to the hard one; return (soft, hard) as they are now."""
+def raise_nofile_limit() -> int:
+    """Raise the soft ``RLIMIT_NOFILE`` to the hard limit; return the soft limit now in force."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < hard:
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-            soft = hard
-        except (ValueError, OSError) as exc:  # a container may refuse: work within the soft limit
-            log.warning("cannot raise the open-files limit from %d to %d: %s", soft, hard, exc)
-    return soft, hard
+    if hard == resource.RLIM_INFINITY or soft == hard:
+        log.info("open files: soft limit %s, hard limit %s", soft, "unlimited" if hard == resource.RLIM_INFINITY else hard)
+        return soft
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    except (ValueError, OSError) as exc:
+        log.warning("open files: cannot raise the soft limit %s to the hard limit %s: %s", soft, hard, exc)
+        return soft
+    log.info("open files: soft limit %s raised to the hard limit %s", soft, hard)
+    return hard

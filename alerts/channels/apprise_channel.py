@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 import apprise
 
+from alerts.channels.apprise_failure import describe, mask, quiet_apprise_logger, secrets_of
 from alerts.channels.base import Channel, ChannelContext, TransportError
 from alerts.views import chat_text, text_of
 
@@ -25,8 +26,8 @@ if TYPE_CHECKING:
     from monitor.config.model import Channel as ChannelSpec
     from monitor.storage.outbox import Delivery
 
-# apprise logs the URLs it is given, tokens included; Vigie logs its own failures
-logging.getLogger("apprise").setLevel(logging.CRITICAL)
+# apprise logs the URLs it is given, tokens included; Vigie logs its own failures, masked
+quiet_apprise_logger()
 
 
 def message(event_type: str, data: dict[str, Any], at: float, lang: str, tz: str) -> tuple[str, str]:
@@ -41,6 +42,7 @@ class AppriseChannel(Channel):
         super().__init__(spec, ctx)
         self.apprise = apprise.Apprise()
         self.valid = bool(self.apprise.add(spec.url or ""))
+        self.secrets = secrets_of(spec.url or "")
 
     async def send(self, delivery: "Delivery") -> None:
         if not self.valid:
@@ -50,12 +52,14 @@ class AppriseChannel(Channel):
         timeout = self.spec.timeout
         try:
             result = await asyncio.wait_for(
-                asyncio.to_thread(self.apprise.notify, body=body or title, title=title, timeout=timeout),
-                timeout + 1.0,
+                asyncio.to_thread(
+                    self.apprise.notify, body=body or title, title=title, timeout=timeout, log_level=logging.DEBUG
+                ),
+                timeout + 1.0,  # apprise stops waiting at `timeout`; this only guards against a bug there
             )
         except TimeoutError:
             raise TransportError(f"apprise: no answer within {timeout:g}s") from None
         except Exception as exc:  # noqa: BLE001 - apprise raises its own kinds; none should escape as a bug
-            raise TransportError(f"apprise: {type(exc).__name__}") from None
+            raise TransportError(f"apprise: {type(exc).__name__}: {mask(str(exc), self.secrets)}"[:300]) from None
         if not result:
-            raise TransportError("apprise: the service did not accept the notification")
+            raise TransportError(f"apprise: {describe(result, self.secrets, timeout)}")

@@ -21,7 +21,7 @@ import signal
 import sys
 
 from monitor.agent.protocol import Assignment, Batch, BadMessage
-from monitor.limits import raise_open_files_limit
+from monitor.limits import raise_nofile_limit
 
 log = logging.getLogger("vigie.agent")
 LINE_LIMIT = 64 * 1024 * 1024  # the assignment of ten thousand checks is a few megabytes
@@ -95,7 +95,7 @@ def main() -> int:
     # The pipe to the core is fd 1; anything printed by mistake goes to stderr instead of into it.
     channel_out = os.dup(1)
     os.dup2(2, 1)
-    raise_open_files_limit()
+    raise_nofile_limit()
     try:
         import uvloop
 

@@ -170,12 +170,39 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+HEADER_TIMEOUT = 10.0  # seconds for a complete request head, as nginx's client_header_timeout (60 s) but tighter
+IDLE_TIMEOUT = 15.0  # seconds an idle keep-alive connection is kept
+
+
+class Limits(Strict):
+    """Guards of the public HTTP server against connections that hold a descriptor and send nothing useful."""
+
+    connections: int | None = Field(
+        None,
+        ge=1,
+        le=1_000_000,
+        description="open connections at most; default: the open-files limit less a quarter of it "
+        "(at least 256 descriptors kept for the database, probes and alerts)",
+    )
+    header_timeout: Duration = Field(HEADER_TIMEOUT, description="time for a complete request head, from the accept "
+                                     "or from the first byte after a response")
+    idle_timeout: Duration = Field(IDLE_TIMEOUT, description="time an idle keep-alive connection is kept")
+
+    @field_validator("header_timeout", "idle_timeout")
+    @classmethod
+    def _positive(cls, value: float) -> float:
+        if not 0 < value <= 3600:
+            raise PydanticCustomError("limits", "must be more than 0s and at most 1h")
+        return value
+
+
 class Site(Strict):
     title: str = "Vigie — état du tiers payant"
     base_url: str = "http://127.0.0.1:8080"
     languages: list[Literal["fr", "en"]] = Field(default_factory=lambda: ["fr", "en"], min_length=1)
     timezone: str = "Europe/Paris"
     templates_dir: str | None = None
+    limits: Limits = Field(default_factory=Limits)
 
     @field_validator("base_url")
     @classmethod

@@ -45,7 +45,7 @@ def test_it_ships_a_systemd_unit_that_verifies(tmp_path: Path) -> None:
     unit = (DEPLOY / "systemd" / "vigie.service").read_text()
     for directive in (
         "DynamicUser=yes", "StateDirectory=vigie", "ProtectSystem=strict", "ProtectHome=yes", "NoNewPrivileges=yes",
-        "PrivateTmp=yes", "SystemCallFilter=@system-service", "EnvironmentFile=/etc/vigie/vigie.env",
+        "PrivateTmp=yes", "SystemCallFilter=@system-service", "LimitNOFILE=65536", "EnvironmentFile=/etc/vigie/vigie.env",
         "ExecStart=vigie run -c /etc/vigie/config.yaml --db /var/lib/vigie/vigie.db --listen 127.0.0.1:8080",
     ):
         assert f"\n{directive}\n" in unit, directive

@@ -23,8 +23,12 @@ FAMILIES = (
     "vigie_checks_configured",
     "vigie_database_size_bytes",
     "vigie_build_info",
+    "vigie_http_connections",
+    "vigie_http_connections_limit",
+    "vigie_http_connections_closed_total",
 )
-ALLOWED_LABELS = {"operator", "service", "check", "status", "phase", "channel", "outcome", "le", "version", "location"}  # location: fixed by the contract
+ALLOWED_LABELS = {"operator", "service", "check", "status", "phase", "channel", "outcome", "state", "reason", "le", "version",
+                  "location"}  # location: fixed by the contract
 SAMPLE = re.compile(r"^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(?P<labels>.*)\})? (?P<value>\S+)")
 LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 
