@@ -23,7 +23,7 @@ from monitor.maintenance import MaintenanceKeeper
 from monitor.recovery import EtaKeeper
 from monitor.judge import CheckState, Flip, ServiceStatus, judge_check, service_status
 from monitor.storage import ResultRow, Store
-from probes import PROBES
+from probes import measure
 from probes.base import ProbeContext, ProbeResult
 
 log = logging.getLogger("vigie.engine")
@@ -51,21 +51,6 @@ class Observation:
     assessment: Assessment
     lateness: float
     state: CheckState
-
-
-async def run_probe(check: CheckBase, ctx: ProbeContext) -> ProbeResult:
-    """Run a check's probe, whatever happens: a probe that overruns or breaks is a failed result."""
-    probe = PROBES[check.type]  # type: ignore[attr-defined]
-    started = ctx.clock.now()
-    # the probe honours its own timeout; this is the backstop for a buggy one
-    try:
-        async with asyncio.timeout(check.timeout + 1.0):
-            return await probe(check, ctx)
-    except TimeoutError:
-        return ProbeResult(started_at=started, duration=check.timeout + 1.0, error=f"timeout after {check.timeout:g}s")
-    except Exception as exc:  # noqa: BLE001 - a probe bug must not stop the schedule
-        log.exception("probe %s crashed", check.type)
-        return ProbeResult(started_at=started, duration=ctx.clock.now() - started, error=f"probe error: {exc!r}")
 
 
 class Engine:
@@ -118,7 +103,7 @@ class Engine:
             lateness = max(0.0, self.clock.now() - planned) if planned is not None else 0.0
             self.in_flight += 1
             try:
-                result = await run_probe(target.check, self.ctx)
+                result = await measure(target.check, self.ctx)
             finally:
                 self.in_flight -= 1
         assessment = assess(result, target.check.conditions, self.clock.now())

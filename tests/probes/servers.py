@@ -120,6 +120,40 @@ async def huge_content_length(reader: asyncio.StreamReader, writer: asyncio.Stre
         await writer.drain()
 
 
+async def endless_until_close(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """No length, no chunks: a body that would end with the connection, which never closes."""
+    await read_request(reader)
+    writer.write(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n")
+    chunk = b"w" * 16384
+    while True:
+        writer.write(chunk)
+        await writer.drain()
+
+
+def http10_until_close(body: bytes) -> Handler:
+    """An HTTP/1.0 answer whose body ends when the server closes the connection."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n" + body)
+        await writer.drain()
+        writer.close()
+
+    return handler
+
+
+def answer(raw: bytes) -> Handler:
+    """Reads the request, writes ``raw`` as is, then keeps the line open."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(raw)
+        await writer.drain()
+        await _forever()
+
+    return handler
+
+
 def _reset(writer: asyncio.StreamWriter) -> None:
     sock = writer.get_extra_info("socket")
     # SO_LINGER with a zero timeout: close() sends RST instead of FIN.

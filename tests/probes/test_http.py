@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from monitor.config.model import HttpCheck
-from probes import PROBES
+from probes import PROBES, measure
 from probes.base import ProbeContext, ProbeResult
 from probes.http import USER_AGENT, probe
 from tests.probes import servers
@@ -25,7 +25,7 @@ def http_check(url: str, timeout: str = "1s", **fields: Any) -> HttpCheck:
 
 
 async def run(check: HttpCheck, ctx: ProbeContext) -> tuple[ProbeResult, float]:
-    result, elapsed = await servers.timed(probe(check, ctx))
+    result, elapsed = await servers.timed(measure(check, ctx))
     assert isinstance(result, ProbeResult)
     assert elapsed < (check.timeout or 10) + MARGIN
     return result, elapsed
@@ -117,20 +117,46 @@ async def test_it_decompresses_raw_deflate(http_url: str, ctx: ProbeContext) -> 
     assert result.body == b"deflated OK " * 100
 
 
-async def test_it_caps_the_decompressed_size(http_url: str, ctx: ProbeContext) -> None:
+async def test_it_fails_a_body_that_decompresses_beyond_max_body(http_url: str, ctx: ProbeContext) -> None:
     result, _ = await run(http_check(http_url + "/gzip", max_body=50), ctx)
+    received = result.details["body_bytes_received"]
+    assert result.error == (
+        "body larger than max_body (50 bytes) once decoded (gzip): stopped after 51 bytes"
+        f" ({received:,} bytes received)"
+    )
     assert result.body == (b"compressed OK " * 100)[:50]
     assert result.body_truncated is True
 
 
-@pytest.mark.parametrize(("size", "truncated"), [(99, False), (100, False), (101, True)])
-async def test_it_caps_the_body_exactly(
-    http_url: str, ctx: ProbeContext, size: int, truncated: bool
-) -> None:
+async def test_it_stops_a_gzip_bomb_at_max_body_decoded(http_url: str, ctx: ProbeContext) -> None:
+    result, _ = await run(http_check(http_url + "/gzip-bomb", max_body="1MiB"), ctx)
+    assert result.error is not None
+    assert result.error.startswith(
+        "body larger than max_body (1 MiB) once decoded (gzip): stopped after 1,048,577 bytes"
+    )
+    assert len(result.body) == 1024 * 1024 and result.body_truncated is True
+    assert result.details["body_bytes_received"] < 100_000  # the bomb is small; what it would become is not
+
+
+async def test_it_accepts_a_decoded_body_of_exactly_max_body(http_url: str, ctx: ProbeContext) -> None:
+    result, _ = await run(http_check(http_url + "/gzip", max_body=1400), ctx)
+    assert result.error is None
+    assert len(result.body) == 1400 and result.body_truncated is False
+
+
+@pytest.mark.parametrize("size", [99, 100])
+async def test_it_reads_a_body_up_to_max_body(http_url: str, ctx: ProbeContext, size: int) -> None:
     result, _ = await run(http_check(f"{http_url}/bytes/{size}", max_body=100), ctx)
     assert result.error is None
-    assert len(result.body) == min(size, 100)
-    assert result.body_truncated is truncated
+    assert len(result.body) == size
+    assert result.body_truncated is False
+
+
+async def test_it_fails_a_content_length_one_byte_over_max_body(http_url: str, ctx: ProbeContext) -> None:
+    result, _ = await run(http_check(f"{http_url}/bytes/101", max_body=100), ctx)
+    assert result.error == "body larger than max_body (100 bytes): Content-Length is 101 bytes"
+    assert result.status == 200
+    assert result.body_truncated is True
 
 
 async def test_it_works_over_ipv6_loopback(
@@ -303,23 +329,37 @@ async def test_it_times_out_waiting_for_the_first_byte(ctx: ProbeContext) -> Non
     assert result.phases["first_byte"] >= 0.25
 
 
-async def test_it_stops_an_endless_chunked_body_at_max_body(ctx: ProbeContext) -> None:
+async def test_it_fails_an_endless_chunked_body_at_max_body(ctx: ProbeContext) -> None:
     async with servers.serve(servers.endless_chunked) as peer:
         check = http_check(f"http://127.0.0.1:{peer.port}/", max_body=100_000)
-        result, elapsed = await run(check, ctx)
-    assert result.error is None
+        result, _ = await run(check, ctx)
+    assert result.error == "body larger than max_body (100 kB): stopped after 100,001 bytes"
+    assert result.status == 200
     assert result.body_truncated is True
     assert len(result.body) == 100_000
-    assert elapsed < 0.5
 
 
-async def test_it_stops_a_huge_content_length_body_at_max_body(ctx: ProbeContext) -> None:
+async def test_it_fails_an_endless_close_delimited_body_at_max_body(ctx: ProbeContext) -> None:
+    async with servers.serve(servers.endless_until_close) as peer:
+        result, _ = await run(http_check(f"http://127.0.0.1:{peer.port}/", max_body="64KiB"), ctx)
+    assert result.error == "body larger than max_body (64 KiB): stopped after 65,537 bytes"
+    assert len(result.body) == 65536
+
+
+async def test_it_fails_a_huge_content_length_at_once(ctx: ProbeContext) -> None:
     async with servers.serve(servers.huge_content_length) as peer:
-        result, elapsed = await run(http_check(f"http://127.0.0.1:{peer.port}/", max_body=10_000), ctx)
-    assert result.error is None
-    assert (len(result.body), result.body_truncated) == (10_000, True)
+        result, _ = await run(http_check(f"http://127.0.0.1:{peer.port}/", max_body=10_000), ctx)
+    assert result.error == "body larger than max_body (10 kB): Content-Length is 10,000,000,000 bytes"
     assert result.headers["content-length"] == "10000000000"
-    assert elapsed < 0.5
+    assert result.details["body_bytes_received"] <= 10_001
+
+
+async def test_it_reads_a_body_that_ends_with_the_connection(ctx: ProbeContext) -> None:
+    async with servers.serve(servers.http10_until_close(b"bye now")) as peer:
+        result, _ = await run(http_check(f"http://127.0.0.1:{peer.port}/"), ctx)
+    assert result.error is None
+    assert result.body == b"bye now"
+    assert result.details["http_version"] == "1.0"
 
 
 async def test_it_reports_a_reset_while_waiting(ctx: ProbeContext) -> None:
@@ -378,7 +418,7 @@ async def test_it_closes_the_connection_when_cancelled(ctx: ProbeContext) -> Non
         closed.set()
 
     async with servers.serve(watcher) as peer:
-        task = asyncio.ensure_future(probe(http_check(f"http://127.0.0.1:{peer.port}/"), ctx))
+        task = asyncio.ensure_future(measure(http_check(f"http://127.0.0.1:{peer.port}/"), ctx))
         await asked.wait()
         task.cancel()
         with pytest.raises(asyncio.CancelledError):

@@ -6,7 +6,7 @@ import ssl
 from typing import Any
 
 from monitor.config.model import TcpCheck
-from probes import PROBES
+from probes import PROBES, measure
 from probes.base import ProbeContext, ProbeResult
 from probes.tcp import MAX_READ, probe
 from tests.probes import servers
@@ -21,7 +21,7 @@ def tcp_check(port: int, timeout: str = "1s", **fields: Any) -> TcpCheck:
 
 
 async def run(check: TcpCheck, ctx: ProbeContext) -> tuple[ProbeResult, float]:
-    result, elapsed = await servers.timed(probe(check, ctx))
+    result, elapsed = await servers.timed(measure(check, ctx))
     assert isinstance(result, ProbeResult)
     assert elapsed < (check.timeout or 10) + MARGIN
     return result, elapsed
