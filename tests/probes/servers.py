@@ -15,6 +15,9 @@ import struct
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+# uvloop's timers count whole milliseconds: a sleep or a deadline may end up to
+# a millisecond before the float it was given. Lower bounds on durations allow it.
+SLACK = 0.002
 
 
 class Peer:
