@@ -11,6 +11,7 @@ parser) or waits in a buffer (tcp).
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import socket
 import ssl
@@ -103,7 +104,9 @@ class Link(asyncio.Protocol):
             self.transport.abort()
 
 
+@functools.lru_cache(maxsize=1024)
 def _ip_literal(host: str, port: int) -> list[tuple[Any, ...]] | None:
+    """The address of an IP literal, as getaddrinfo would give it; None for a name."""
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
@@ -174,9 +177,9 @@ async def connect(
         raise
     run.pause()
     assert link.transport is not None
-    _record_session(run, link.transport.get_extra_info("ssl_object"), server_name)
-    if context.verify_mode != ssl.CERT_NONE:
+    if context.verify_mode != ssl.CERT_NONE:  # OpenSSL checked both: no need to work them out
         run.result.details.update(chain_verified=True, hostname_matches=True)
+    _record_session(run, link.transport.get_extra_info("ssl_object"), server_name)
     return link
 
 
@@ -215,8 +218,8 @@ def _record_session(run: Run, ssl_object: Any, server_name: str) -> None:
     result.tls_version = tls_version_name(ssl_object)
     result.cert = _tls.cert_info(ssl_object.getpeercert(binary_form=True))
     result.details.update(_tls.session_facts(ssl_object))
-    if result.cert is not None:
-        result.details.setdefault("hostname_matches", _tls.hostname_matches(result.cert, server_name))
+    if result.cert is not None and "hostname_matches" not in result.details:
+        result.details["hostname_matches"] = _tls.hostname_matches(result.cert, server_name)
 
 
 async def _learn_invalid_cert(
