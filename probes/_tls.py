@@ -7,7 +7,6 @@ failures turned into precise, human-readable reasons.
 
 from __future__ import annotations
 
-import dataclasses
 import ipaddress
 import os
 import ssl
@@ -121,7 +120,7 @@ def cert_info(der: bytes | None) -> CertInfo | None:
     if known is None:
         return None
     assert isinstance(known, CertInfo)
-    return dataclasses.replace(known, sans=list(known.sans))
+    return CertInfo(known.subject, known.issuer, known.not_before, known.not_after, list(known.sans), known.serial)
 
 
 _UNKNOWN = object()
