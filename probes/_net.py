@@ -73,6 +73,16 @@ class Link(asyncio.Protocol):
             self.consumer.closed(exc)
         self._wake()
 
+    def attach(self, consumer: Consumer) -> None:
+        """From now on hand what arrives to ``consumer``, starting with what already did."""
+        self.consumer = consumer
+        if self.buffer:
+            data = bytes(self.buffer)
+            self.buffer.clear()
+            consumer.feed(data)
+        if self.eof:
+            consumer.closed(self.error)
+
     def _wake(self) -> None:
         waiter = self._waiter
         if waiter is not None and not waiter.done():

@@ -82,12 +82,10 @@ async def _exchange(
 
 async def _converse(run: Run, link: Link, request: bytes, max_body: int, head_only: bool) -> None:
     exchange = Exchange(run, max_body, head_only)
-    link.consumer = exchange
     run.phase("first_byte", "while sending the request")
     link.write(request)
     run.label = "waiting for the first byte"
-    if link.eof:  # lost before we listened (e.g. a reset right after the handshake)
-        exchange.closed(link.error)
+    link.attach(exchange)  # with what came before we asked, if anything did (an early close, a 408)
     await exchange.done
     if exchange.failure is not None:
         raise exchange.failure

@@ -216,6 +216,18 @@ async def test_it_stops_at_the_end_of_the_response_on_a_kept_alive_connection(ct
     assert (result.status, result.body) == (200, b"OK")
 
 
+@pytest.mark.parametrize("scheme", ["http", "https"])
+async def test_it_reads_an_answer_sent_before_the_request(
+    good_tls: ssl.SSLContext, ca_file: str, ctx: ProbeContext, scheme: str
+) -> None:
+    early = servers.banner(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\n\r\nbusy")
+    async with servers.serve(early, ssl_context=good_tls if scheme == "https" else None) as peer:
+        check = http_check(f"{scheme}://127.0.0.1:{peer.port}/", timeout="5s", tls={"ca_file": ca_file})
+        result, _ = await run(check, ctx)
+    assert result.error is None
+    assert (result.status, result.body) == (503, b"busy")
+
+
 async def test_it_refuses_a_header_name_that_cannot_be_sent(http_url: str, ctx: ProbeContext) -> None:
     result, _ = await run(http_check(http_url + "/echo", headers={"X Bad": "1"}), ctx)
     assert result.error == "invalid HTTP request: 'X Bad' is not a valid header name"
