@@ -112,8 +112,9 @@ class Exchange:
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.failure: BaseException | None = None
         self.parser = httptools.HttpResponseParser(self)
-        # As h11 did, and browsers do: a bare LF ends a line too.
-        self.parser.set_dangerous_leniencies(lenient_optional_cr_before_lf=True)
+        # As h11 did, and browsers do: a bare LF ends a line too, and chunked
+        # framing wins over a Content-Length sent with it (RFC 9112, 6.3).
+        self.parser.set_dangerous_leniencies(lenient_optional_cr_before_lf=True, lenient_chunked_length=True)
         self.started = self.final = False
         self.status = 0
         self.reason = b""

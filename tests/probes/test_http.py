@@ -194,6 +194,14 @@ async def test_it_accepts_bare_line_feeds(ctx: ProbeContext) -> None:
     assert result.body == b"OK"
 
 
+async def test_it_reads_chunks_when_a_content_length_comes_with_them(ctx: ProbeContext) -> None:
+    raw = b"HTTP/1.1 200 OK\r\nContent-Length: 50\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nOK\r\n0\r\n\r\n"
+    async with servers.serve(servers.answer(raw)) as peer:
+        result, _ = await run(http_check(f"http://127.0.0.1:{peer.port}/", timeout="5s"), ctx)
+    assert result.error is None
+    assert result.body == b"OK"
+
+
 async def test_it_does_not_wait_for_a_body_after_204(ctx: ProbeContext) -> None:
     async with servers.serve(servers.answer(b"HTTP/1.1 204 No Content\r\n\r\n")) as peer:
         result, _ = await run(http_check(f"http://127.0.0.1:{peer.port}/", timeout="5s"), ctx)
