@@ -29,8 +29,7 @@ from monitor.judge import CheckState, Flip, ServiceStatus, judge_check, service_
 from monitor.keys import Key
 from monitor.statuses import NOT_KNOWN, CheckStatus, IncidentStatus
 from monitor.storage import ResultRow, Store
-from probes import PROBES
-from probes.base import ProbeContext, ProbeResult
+from probes.base import ProbeResult
 
 log = logging.getLogger("vigie.engine")
 Listener = Callable[[str, Any], None]
@@ -48,22 +47,6 @@ class Target:
     @property
     def service_key(self) -> str:
         return Key.of(self.operator.id, self.service.id)
-
-
-async def run_probe(check: CheckBase, ctx: ProbeContext) -> ProbeResult:
-    """Run a check's probe, whatever happens: a probe that overruns or breaks is a failed result."""
-    import asyncio
-
-    probe = PROBES[check.type]  # type: ignore[attr-defined]
-    started = ctx.clock.now()
-    try:
-        async with asyncio.timeout(check.timeout + 1.0):  # type: ignore[operator]
-            return await probe(check, ctx)
-    except TimeoutError:
-        return ProbeResult(started_at=started, duration=check.timeout + 1.0, error=f"timeout after {check.timeout:g}s")  # type: ignore[operator]
-    except Exception as exc:  # noqa: BLE001 - a probe bug must not stop the schedule
-        log.exception("probe %s crashed", check.type)
-        return ProbeResult(started_at=started, duration=ctx.clock.now() - started, error=f"probe error: {exc!r}")
 
 
 class Engine:

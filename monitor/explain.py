@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from monitor.clock import SystemClock
 from monitor.conditions import assess
 from monitor.config.model import CheckBase, DnsCheck, HttpCheck, TcpCheck, TlsCheck
-from monitor.engine import run_probe
+from probes import measure
 from probes.base import ProbeContext, ProbeResult
 
 PHASES = ("dns", "connect", "tls", "first_byte", "transfer")
@@ -53,7 +53,7 @@ def describe(result: ProbeResult, now: float) -> list[str]:
 async def explain_probe(check: CheckBase) -> tuple[bool, str]:
     """Probe once; return (passed, explanation). Degraded still passes, with a warning."""
     clock = SystemClock()
-    result = await run_probe(check, ProbeContext(clock=clock))
+    result = await measure(check, ProbeContext(clock=clock))
     now = clock.now()
     assessment = assess(result, check.conditions, now)
     lines = [f"{check.type} {target_of(check)}"]  # type: ignore[attr-defined]

@@ -103,9 +103,31 @@ def _build(key: _ContextKey) -> ssl.SSLContext:
 
 
 def cert_info(der: bytes | None) -> CertInfo | None:
-    """Parse a DER leaf certificate; None when absent or unreadable."""
+    """Parse a DER leaf certificate; None when absent or unreadable.
+
+    A server presents the same certificate probe after probe, and parsing it
+    costs more CPU than the rest of an HTTP exchange: parses are remembered by
+    the certificate's bytes (each caller gets its own copy).
+    """
     if not der:
         return None
+    known = _PARSED.get(der, _UNKNOWN)
+    if known is _UNKNOWN:
+        known = _parse(der)
+        if len(_PARSED) >= 1024:
+            _PARSED.clear()
+        _PARSED[der] = known
+    if known is None:
+        return None
+    assert isinstance(known, CertInfo)
+    return CertInfo(known.subject, known.issuer, known.not_before, known.not_after, list(known.sans), known.serial)
+
+
+_UNKNOWN = object()
+_PARSED: dict[bytes, object] = {}
+
+
+def _parse(der: bytes) -> CertInfo | None:
     try:
         cert = x509.load_der_x509_certificate(der)
     except ValueError:

@@ -27,9 +27,8 @@ import dns.resolver
 
 from monitor.config.model import DnsCheck
 from monitor.durations import format_duration
-from probes.base import ProbeContext, ProbeResult
+from probes._run import ProbeError, Run
 
-DEFAULT_TIMEOUT = 10.0
 DEFAULT_PORT = 53
 # The EDNS payload size recommended since DNS Flag Day 2020: avoids fragmentation.
 EDNS_PAYLOAD = 1232
@@ -170,38 +169,29 @@ def _describe_error(exc: BaseException, where: str, timeout: float) -> str:
     return f"DNS query to {where} failed: {type(exc).__name__}: {exc}"
 
 
-async def probe(check: DnsCheck, ctx: ProbeContext) -> ProbeResult:
+async def probe(check: DnsCheck, run: Run) -> None:
     """Ask ``check.resolver`` (or the system's) for ``check.name`` / ``check.record_type``.
 
-    Never raises except ``asyncio.CancelledError``; the timeout covers the whole
-    exchange, a TCP retry after a truncated UDP answer included.
+    The run's deadline covers the whole exchange, a TCP retry after a
+    truncated UDP answer included.
     """
-    clock = ctx.clock
-    result = ProbeResult(started_at=clock.now())
-    begin = clock.monotonic()
-    timeout = check.timeout if check.timeout is not None else DEFAULT_TIMEOUT
+    result = run.result
+    run.phase("dns", "waiting for the DNS answer")
     try:
         host, port = parse_resolver(check.resolver) if check.resolver else system_resolver()
         rdtype = dns.rdatatype.from_text(check.record_type)
         query = dns.message.make_query(check.name, rdtype, use_edns=0, payload=EDNS_PAYLOAD)
     except Exception as exc:  # noqa: BLE001 - bad resolver or name (IDNA, label too long…)
-        result.error = f"cannot query {check.name!r}: {exc}"
-        result.duration = clock.monotonic() - begin
-        return result
+        raise ProbeError(f"cannot query {check.name!r}: {exc}") from None
 
     where = format_address(host, port)
     result.details["resolver"] = where
+    run.on_timeout = lambda: f"timeout after {format_duration(run.timeout)} waiting for the DNS answer from {where}"
     try:
-        async with asyncio.timeout(timeout):
-            address = await _resolve_host(host, port)
-            response, transport, retried = await _exchange(query, address, port, check.transport)
-    except Exception as exc:  # noqa: BLE001 - a probe reports, it never raises
-        result.error = _describe_error(exc, where, timeout)
-    else:
-        result.dns_rcode = dns.rcode.to_text(response.rcode())
-        result.dns_answers = answer_texts(response, rdtype)
-        result.details = _details(response, rdtype, where, transport, retried)
-    elapsed = clock.monotonic() - begin
-    result.phases["dns"] = elapsed
-    result.duration = elapsed
-    return result
+        address = await _resolve_host(host, port)
+        response, transport, retried = await _exchange(query, address, port, check.transport)
+    except Exception as exc:  # noqa: BLE001 - every failure becomes its own sentence
+        raise ProbeError(_describe_error(exc, where, run.timeout)) from None
+    result.dns_rcode = dns.rcode.to_text(response.rcode())
+    result.dns_answers = answer_texts(response, rdtype)
+    result.details = _details(response, rdtype, where, transport, retried)

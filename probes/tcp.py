@@ -8,61 +8,55 @@ A connection that opens, with nothing to send or expect, is a success. With
 from __future__ import annotations
 
 from monitor.config.model import TcpCheck
-from probes._net import Connection, ProbeError, Tracker, connect, run_probe, seconds
-from probes.base import ProbeContext, ProbeResult
+from probes._net import Link, connect
+from probes._run import ProbeError, Run, seconds
 
 MAX_READ = 64 * 1024
 _PREVIEW = 80
 
 
-async def probe(check: TcpCheck, ctx: ProbeContext) -> ProbeResult:
-    """Measure one TCP check; never raises."""
-
-    async def body(tracker: Tracker) -> None:
-        conn = await connect(tracker, check.host, check.port, tls=check.tls, use_tls=check.tls is not None)
-        try:
-            await _converse(tracker, conn, check)
-        finally:
-            conn.abort()
-
-    prepare = (check.tls, ()) if check.tls is not None else None
-    return await run_probe(check, ctx, body, tls=prepare)
+async def probe(check: TcpCheck, run: Run) -> None:
+    """Measure one TCP check."""
+    link = await connect(run, check.host, check.port, tls=check.tls, use_tls=check.tls is not None)
+    try:
+        await _converse(run, link, check)
+    finally:
+        link.abort()
 
 
-async def _converse(tracker: Tracker, conn: Connection, check: TcpCheck) -> None:
-    result = tracker.result
+async def _converse(run: Run, link: Link, check: TcpCheck) -> None:
+    result = run.result
     if not check.send and not check.expect:
         return
-    with tracker.phase("first_byte", "while sending"):
-        if check.send:
-            conn.writer.write(check.send.encode("utf-8"))
-            await conn.writer.drain()
-        if not check.expect:
-            return
-        expected = check.expect.encode("utf-8")
-        buffer = bytearray()
+    run.phase("first_byte", "while sending")
+    if check.send:
+        link.write(check.send.encode("utf-8"))
+    if not check.expect:
+        return
+    expected = check.expect.encode("utf-8")
+    buffer = bytearray()
 
-        def not_received(why: str) -> str:
-            return f"expected {check.expect!r} not received (got {len(buffer)} bytes: {_preview(buffer)}): {why}"
+    def not_received(why: str) -> str:
+        return f"expected {check.expect!r} not received (got {len(buffer)} bytes: {_preview(buffer)}): {why}"
 
-        tracker.label = f"waiting for {check.expect!r}"
-        tracker.on_timeout = lambda: not_received(f"timeout after {seconds(tracker.timeout)}")
-        # The first chunk is timed as first_byte, the rest as transfer.
-        chunk = await conn.reader.read(MAX_READ)
-    with tracker.phase("transfer", f"waiting for {check.expect!r}"):
-        while True:
-            if not chunk:
-                result.body = bytes(buffer)
-                raise ProbeError(not_received("connection closed by peer"))
-            buffer += chunk[: MAX_READ - len(buffer)]
+    run.label = f"waiting for {check.expect!r}"
+    run.on_timeout = lambda: not_received(f"timeout after {seconds(run.timeout)}")
+    # The first chunk is timed as first_byte, the rest as transfer.
+    chunk = await link.read()
+    run.phase("transfer", f"waiting for {check.expect!r}")
+    while True:
+        if not chunk:
             result.body = bytes(buffer)
-            if expected in buffer:
-                tracker.on_timeout = None
-                return
-            if len(buffer) >= MAX_READ:
-                result.body_truncated = True
-                raise ProbeError(not_received(f"gave up after {MAX_READ} bytes"))
-            chunk = await conn.reader.read(MAX_READ - len(buffer))
+            raise ProbeError(not_received("connection closed by peer"))
+        buffer += chunk[: MAX_READ - len(buffer)]
+        result.body = bytes(buffer)
+        if expected in buffer:
+            run.on_timeout = None
+            return
+        if len(buffer) >= MAX_READ:
+            result.body_truncated = True
+            raise ProbeError(not_received(f"gave up after {MAX_READ} bytes"))
+        chunk = await link.read()
 
 
 def _preview(data: bytes | bytearray) -> str:

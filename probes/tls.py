@@ -8,15 +8,11 @@ the hostname matched.
 from __future__ import annotations
 
 from monitor.config.model import TlsCheck
-from probes._net import Tracker, connect, run_probe
-from probes.base import ProbeContext, ProbeResult
+from probes._net import connect
+from probes._run import Run
 
 
-async def probe(check: TlsCheck, ctx: ProbeContext) -> ProbeResult:
-    """Measure one TLS check; never raises."""
-
-    async def body(tracker: Tracker) -> None:
-        conn = await connect(tracker, check.host, check.port, tls=check.tls, use_tls=True)
-        conn.abort()
-
-    return await run_probe(check, ctx, body, tls=(check.tls, ()))
+async def probe(check: TlsCheck, run: Run) -> None:
+    """Measure one TLS check."""
+    link = await connect(run, check.host, check.port, tls=check.tls, use_tls=True)
+    link.abort()

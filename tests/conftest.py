@@ -112,7 +112,7 @@ async def until(condition: Callable[[], object], timeout: float = 15.0, step: fl
 async def probe_now(engine: Any, key: str) -> Any:
     """Probe one check in this process and judge the result (what the prober does, without its schedule)."""
     from monitor.conditions import assess
-    from monitor.engine import run_probe as measure
+    from probes import measure
     from probes.base import ProbeContext
 
     check = engine.targets[key].check

@@ -18,8 +18,8 @@ from monitor.agent.protocol import Assignment, Batch, agent_facts
 from monitor.agent.schedule import Schedule
 from monitor.clock import Clock, SystemClock
 from monitor.conditions import assess
-from monitor.engine import run_probe as measure
 from monitor.measurement import Measurement
+from probes import measure
 from probes.base import ProbeContext
 
 log = logging.getLogger("vigie.agent")

@@ -260,7 +260,7 @@ class HttpCheck(CheckBase):
     body: str | None = None
     follow_redirects: bool = True
     max_redirects: int = Field(10, ge=0, le=50)
-    max_body: ByteSize = Field(ByteSize(1024 * 1024), description="bytes of body read at most, e.g. 1MiB")
+    max_body: ByteSize = Field(ByteSize(1024 * 1024), description="the longest body accepted, after gzip/deflate decoding, e.g. 1MiB; a longer one fails the check")
     tls: TlsOptions = Field(default_factory=TlsOptions)
 
     @field_validator("url")

@@ -16,8 +16,8 @@ from monitor.clock import FakeClock
 from monitor.config.model import Config, DnsCheck, HttpCheck, TlsCheck
 from monitor.demo.fleet import DemoFleet
 from monitor.demo.scenario import Fault, Scenario
+from probes import measure
 from probes.base import ProbeContext
-from probes.dns import probe as dns_probe
 
 CYCLE = 100.0
 SLOW = 0.2
@@ -206,7 +206,7 @@ async def test_it_fails_viamedis_portal_dns_then_heals_it(fleet: DemoFleet, cloc
     async def ask(operator: str) -> tuple[str | None, list[str]]:
         found = config.find_check(f"{operator}/portail/dns")
         assert found is not None and isinstance(found[2], DnsCheck)
-        result = await dns_probe(found[2], ProbeContext(clock=clock))
+        result = await measure(found[2], ProbeContext(clock=clock))
         assert result.error is None
         return result.dns_rcode, result.dns_answers
 

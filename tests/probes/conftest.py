@@ -1,8 +1,14 @@
-"""Shared fixtures for the probe tests: real certificates and real servers."""
+"""Shared fixtures for the probe tests: real certificates and real servers.
+
+Every test here runs twice: on asyncio's own event loop and on uvloop's, the
+one the prober process uses; their transports differ in what they report.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import functools
 import gzip
 import ipaddress
 import socket
@@ -12,6 +18,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 import trustme
+import uvloop
 from aiohttp import web
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -21,6 +28,12 @@ from cryptography.x509.oid import NameOID
 from probes.base import ProbeContext
 
 UTC = dt.timezone.utc
+
+
+def pytest_asyncio_loop_factories(
+    config: pytest.Config, item: pytest.Item
+) -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
+    return {"asyncio": asyncio.new_event_loop, "uvloop": uvloop.new_event_loop}
 
 
 # --- certificates --------------------------------------------------------------
@@ -160,6 +173,26 @@ async def _gzip(request: web.Request) -> web.Response:
     return web.Response(body=gzip.compress(b"compressed OK " * 100), headers={"Content-Encoding": "gzip"})
 
 
+@functools.cache
+def _bomb() -> bytes:
+    # 16 MiB of zeros in 16 KB: what a decompression bomb looks like (made once, at start-up).
+    return gzip.compress(bytes(16 * 1024 * 1024), 6)
+
+
+async def _gzip_bomb(request: web.Request) -> web.Response:
+    return web.Response(body=_bomb(), headers={"Content-Encoding": "gzip"})
+
+
+async def _chunked(request: web.Request) -> web.StreamResponse:
+    response = web.StreamResponse()
+    response.enable_chunked_encoding()
+    await response.prepare(request)
+    for part in (b"first ", b"second ", b"third"):
+        await response.write(part)
+    await response.write_eof()
+    return response
+
+
 async def _deflate(request: web.Request) -> web.Response:
     raw = zlib.compressobj(wbits=-zlib.MAX_WBITS)
     body = raw.compress(b"deflated OK " * 100) + raw.flush()
@@ -188,12 +221,15 @@ async def _elsewhere(request: web.Request) -> web.Response:
 
 
 def make_app() -> web.Application:
+    _bomb()  # not while a probe's deadline runs
     app = web.Application()
     app.router.add_get("/", _index)
     app.router.add_route("*", "/echo", _echo)
     app.router.add_get("/bytes/{n}", _bytes)
     app.router.add_get("/gzip", _gzip)
     app.router.add_get("/deflate", _deflate)
+    app.router.add_get("/gzip-bomb", _gzip_bomb)
+    app.router.add_get("/chunked", _chunked)
     app.router.add_get("/redirect/{n}", _redirect)
     app.router.add_get("/loop/{side}", _loop)
     app.router.add_post("/see-other", _see_other)

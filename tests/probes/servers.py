@@ -15,6 +15,9 @@ import struct
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+# uvloop's timers count whole milliseconds: a sleep or a deadline may end up to
+# a millisecond before the float it was given. Lower bounds on durations allow it.
+SLACK = 0.002
 
 
 class Peer:
@@ -118,6 +121,40 @@ async def huge_content_length(reader: asyncio.StreamReader, writer: asyncio.Stre
     while True:
         writer.write(chunk)
         await writer.drain()
+
+
+async def endless_until_close(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """No length, no chunks: a body that would end with the connection, which never closes."""
+    await read_request(reader)
+    writer.write(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n")
+    chunk = b"w" * 16384
+    while True:
+        writer.write(chunk)
+        await writer.drain()
+
+
+def http10_until_close(body: bytes) -> Handler:
+    """An HTTP/1.0 answer whose body ends when the server closes the connection."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n" + body)
+        await writer.drain()
+        writer.close()
+
+    return handler
+
+
+def answer(raw: bytes) -> Handler:
+    """Reads the request, writes ``raw`` as is, then keeps the line open."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(raw)
+        await writer.drain()
+        await _forever()
+
+    return handler
 
 
 def _reset(writer: asyncio.StreamWriter) -> None:

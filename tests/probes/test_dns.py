@@ -14,8 +14,9 @@ import pytest
 from monitor.clock import FakeClock
 from monitor.config.model import DnsCheck
 from monitor.demo.dns_server import DnsServer
+from probes import measure
 from probes.base import ProbeContext
-from probes.dns import parse_resolver, probe
+from probes.dns import parse_resolver
 
 
 def dns_check(**fields: Any) -> DnsCheck:
@@ -69,7 +70,7 @@ async def fake_resolver() -> AsyncIterator[Callable[[Callable[[bytes], bytes | N
 
 
 async def test_it_reads_a_records(server: DnsServer, ctx: ProbeContext) -> None:
-    result = await probe(dns_check(name="portail.almerys.demo", resolver=f"127.0.0.1:{server.port}"), ctx)
+    result = await measure(dns_check(name="portail.almerys.demo", resolver=f"127.0.0.1:{server.port}"), ctx)
     assert result.error is None
     assert result.dns_rcode == "NOERROR"
     assert result.dns_answers == ["127.0.0.1", "127.0.0.2"]
@@ -81,24 +82,24 @@ async def test_it_reads_a_records(server: DnsServer, ctx: ProbeContext) -> None:
 
 async def test_it_reads_aaaa_records(server: DnsServer, ctx: ProbeContext) -> None:
     check = dns_check(name="portail.almerys.demo", record_type="AAAA", resolver=f"127.0.0.1:{server.port}")
-    result = await probe(check, ctx)
+    result = await measure(check, ctx)
     assert (result.error, result.dns_answers) == (None, ["::1"])
 
 
 async def test_it_reads_txt_records_without_quotes(server: DnsServer, ctx: ProbeContext) -> None:
     check = dns_check(name="portail.almerys.demo", record_type="TXT", resolver=f"127.0.0.1:{server.port}")
-    result = await probe(check, ctx)
+    result = await measure(check, ctx)
     assert (result.error, result.dns_answers) == (None, ["v=spf1 -all"])
 
 
 async def test_it_reads_mx_records_sorted(server: DnsServer, ctx: ProbeContext) -> None:
     check = dns_check(name="almerys.demo", record_type="MX", resolver=f"127.0.0.1:{server.port}")
-    result = await probe(check, ctx)
+    result = await measure(check, ctx)
     assert result.dns_answers == ["10 mx1.almerys.demo.", "20 mx2.almerys.demo."]
 
 
 async def test_it_reports_nxdomain_as_an_answer(server: DnsServer, ctx: ProbeContext) -> None:
-    result = await probe(dns_check(name="inconnu.demo", resolver=f"127.0.0.1:{server.port}"), ctx)
+    result = await measure(dns_check(name="inconnu.demo", resolver=f"127.0.0.1:{server.port}"), ctx)
     assert result.error is None
     assert result.dns_rcode == "NXDOMAIN"
     assert result.dns_answers == []
@@ -106,14 +107,14 @@ async def test_it_reports_nxdomain_as_an_answer(server: DnsServer, ctx: ProbeCon
 
 async def test_it_reports_servfail_as_an_answer(server: DnsServer, ctx: ProbeContext) -> None:
     server.fail("portail.almerys.demo", "SERVFAIL")
-    result = await probe(dns_check(name="portail.almerys.demo", resolver=f"127.0.0.1:{server.port}"), ctx)
+    result = await measure(dns_check(name="portail.almerys.demo", resolver=f"127.0.0.1:{server.port}"), ctx)
     assert (result.error, result.dns_rcode, result.dns_answers) == (None, "SERVFAIL", [])
 
 
 async def test_it_answers_again_once_healed(server: DnsServer, ctx: ProbeContext) -> None:
     server.fail("portail.almerys.demo", "NXDOMAIN")
     server.heal("portail.almerys.demo")
-    result = await probe(dns_check(name="portail.almerys.demo", resolver=f"127.0.0.1:{server.port}"), ctx)
+    result = await measure(dns_check(name="portail.almerys.demo", resolver=f"127.0.0.1:{server.port}"), ctx)
     assert result.dns_rcode == "NOERROR"
 
 
@@ -121,13 +122,13 @@ async def test_it_answers_empty_noerror_for_a_known_name_without_that_type(
     server: DnsServer, ctx: ProbeContext
 ) -> None:
     check = dns_check(name="almerys.demo", record_type="A", resolver=f"127.0.0.1:{server.port}")
-    result = await probe(check, ctx)
+    result = await measure(check, ctx)
     assert (result.dns_rcode, result.dns_answers) == ("NOERROR", [])
 
 
 async def test_it_queries_over_tcp(server: DnsServer, ctx: ProbeContext) -> None:
     check = dns_check(name="portail.almerys.demo", resolver=f"127.0.0.1:{server.port}", transport="tcp")
-    result = await probe(check, ctx)
+    result = await measure(check, ctx)
     assert result.dns_answers == ["127.0.0.1", "127.0.0.2"]
     assert result.details["transport"] == "tcp"
     assert [q.transport for q in server.queries] == ["tcp"]
@@ -139,7 +140,7 @@ async def test_it_retries_over_tcp_when_the_udp_answer_is_truncated(
     big = [f'"{i:03d} {"x" * 200}"' for i in range(40)]
     server.set_record("gros.almerys.demo", "TXT", big)
     check = dns_check(name="gros.almerys.demo", record_type="TXT", resolver=f"127.0.0.1:{server.port}")
-    result = await probe(check, ctx)
+    result = await measure(check, ctx)
     assert result.error is None
     assert len(result.dns_answers) == 40
     assert result.details["transport"] == "tcp"
@@ -152,7 +153,7 @@ async def test_it_times_out_against_a_resolver_that_never_answers(
 ) -> None:
     port = await fake_resolver(lambda data: None)
     check = dns_check(name="portail.almerys.demo", resolver=f"127.0.0.1:{port}", timeout="300ms")
-    result = await probe(check, ctx)
+    result = await measure(check, ctx)
     assert result.error == f"timeout after 300ms waiting for the DNS answer from 127.0.0.1:{port}"
     assert result.dns_rcode is None
     assert 0.25 < result.duration < 2
@@ -160,7 +161,7 @@ async def test_it_times_out_against_a_resolver_that_never_answers(
 
 async def test_it_reports_a_garbage_answer(fake_resolver: Any, ctx: ProbeContext) -> None:
     port = await fake_resolver(lambda data: b"\x00\x01garbage")
-    result = await probe(dns_check(name="portail.almerys.demo", resolver=f"127.0.0.1:{port}"), ctx)
+    result = await measure(dns_check(name="portail.almerys.demo", resolver=f"127.0.0.1:{port}"), ctx)
     assert result.error is not None
     assert result.error.startswith(f"invalid DNS answer from 127.0.0.1:{port}")
     assert result.dns_rcode is None
@@ -173,7 +174,7 @@ async def test_it_rejects_an_answer_with_another_id(fake_resolver: Any, ctx: Pro
         return response.to_wire()
 
     port = await fake_resolver(wrong_id)
-    result = await probe(dns_check(name="portail.almerys.demo", resolver=f"127.0.0.1:{port}"), ctx)
+    result = await measure(dns_check(name="portail.almerys.demo", resolver=f"127.0.0.1:{port}"), ctx)
     assert result.error is not None
     assert "answers another query" in result.error
     assert result.dns_rcode is None
@@ -187,7 +188,7 @@ async def test_it_rejects_an_answer_to_another_question(fake_resolver: Any, ctx:
         return dns.message.make_response(other).to_wire()
 
     port = await fake_resolver(other_question)
-    result = await probe(dns_check(name="portail.almerys.demo", resolver=f"127.0.0.1:{port}"), ctx)
+    result = await measure(dns_check(name="portail.almerys.demo", resolver=f"127.0.0.1:{port}"), ctx)
     assert result.error is not None and "answers another query" in result.error
 
 
@@ -203,7 +204,7 @@ async def test_it_reports_an_unreachable_resolver(transport: str, ctx: ProbeCont
     kind = socket.SOCK_DGRAM if transport == "udp" else socket.SOCK_STREAM
     port = free_port(kind)
     check = dns_check(name="portail.almerys.demo", resolver=f"127.0.0.1:{port}", transport=transport)
-    result = await probe(check, ctx)
+    result = await measure(check, ctx)
     assert result.error == f"connection refused by the DNS resolver 127.0.0.1:{port}"
     assert result.duration < 1
 
@@ -218,7 +219,7 @@ async def test_it_queries_a_resolver_on_ipv6(ctx: ProbeContext) -> None:
         pytest.skip("no IPv6 loopback here")
     try:
         server.set_record("portail.almerys.demo", "A", ["127.0.0.1"])
-        result = await probe(dns_check(name="portail.almerys.demo", resolver=f"[::1]:{port}"), ctx)
+        result = await measure(dns_check(name="portail.almerys.demo", resolver=f"[::1]:{port}"), ctx)
     finally:
         await server.stop()
     assert (result.error, result.dns_answers) == (None, ["127.0.0.1"])
@@ -226,13 +227,13 @@ async def test_it_queries_a_resolver_on_ipv6(ctx: ProbeContext) -> None:
 
 
 async def test_it_reports_an_unusable_resolver_without_raising(ctx: ProbeContext) -> None:
-    result = await probe(dns_check(name="portail.almerys.demo", resolver="127.0.0.1:99999"), ctx)
+    result = await measure(dns_check(name="portail.almerys.demo", resolver="127.0.0.1:99999"), ctx)
     assert result.error is not None and "port" in result.error
 
 
 async def test_it_times_itself_with_the_context_clock(server: DnsServer) -> None:
     clock = FakeClock()
-    result = await probe(
+    result = await measure(
         dns_check(name="portail.almerys.demo", resolver=f"127.0.0.1:{server.port}"), ProbeContext(clock=clock)
     )
     assert result.started_at == clock.now()
@@ -277,7 +278,7 @@ async def test_it_ignores_garbage_datagrams(server: DnsServer, ctx: ProbeContext
         transport.close()
     assert reply.id == query.id and dns.rcode.to_text(reply.rcode()) == "NOERROR"
     assert received.empty()
-    result = await probe(dns_check(name="portail.almerys.demo", resolver=f"127.0.0.1:{server.port}"), ctx)
+    result = await measure(dns_check(name="portail.almerys.demo", resolver=f"127.0.0.1:{server.port}"), ctx)
     assert result.dns_answers == ["127.0.0.1", "127.0.0.2"]
 
 

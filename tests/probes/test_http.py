@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from monitor.config.model import HttpCheck
-from probes import PROBES
+from probes import PROBES, measure
 from probes.base import ProbeContext, ProbeResult
 from probes.http import USER_AGENT, probe
 from tests.probes import servers
@@ -25,7 +25,7 @@ def http_check(url: str, timeout: str = "1s", **fields: Any) -> HttpCheck:
 
 
 async def run(check: HttpCheck, ctx: ProbeContext) -> tuple[ProbeResult, float]:
-    result, elapsed = await servers.timed(probe(check, ctx))
+    result, elapsed = await servers.timed(measure(check, ctx))
     assert isinstance(result, ProbeResult)
     assert elapsed < (check.timeout or 10) + MARGIN
     return result, elapsed
@@ -70,7 +70,7 @@ async def test_it_measures_a_slow_first_byte(ctx: ProbeContext) -> None:
     async with servers.serve(servers.slow_first_byte(0.15)) as peer:
         result, _ = await run(http_check(f"http://127.0.0.1:{peer.port}/"), ctx)
     assert result.error is None
-    assert result.phases["first_byte"] >= 0.15
+    assert result.phases["first_byte"] >= 0.15 - servers.SLACK
     assert result.phases["transfer"] < 0.15
 
 
@@ -117,20 +117,46 @@ async def test_it_decompresses_raw_deflate(http_url: str, ctx: ProbeContext) -> 
     assert result.body == b"deflated OK " * 100
 
 
-async def test_it_caps_the_decompressed_size(http_url: str, ctx: ProbeContext) -> None:
+async def test_it_fails_a_body_that_decompresses_beyond_max_body(http_url: str, ctx: ProbeContext) -> None:
     result, _ = await run(http_check(http_url + "/gzip", max_body=50), ctx)
+    received = result.details["body_bytes_received"]
+    assert result.error == (
+        "body larger than max_body (50 bytes) once decoded (gzip): stopped after 51 bytes"
+        f" ({received:,} bytes received)"
+    )
     assert result.body == (b"compressed OK " * 100)[:50]
     assert result.body_truncated is True
 
 
-@pytest.mark.parametrize(("size", "truncated"), [(99, False), (100, False), (101, True)])
-async def test_it_caps_the_body_exactly(
-    http_url: str, ctx: ProbeContext, size: int, truncated: bool
-) -> None:
+async def test_it_stops_a_gzip_bomb_at_max_body_decoded(http_url: str, ctx: ProbeContext) -> None:
+    result, _ = await run(http_check(http_url + "/gzip-bomb", max_body="1MiB", timeout="5s"), ctx)
+    assert result.error is not None
+    assert result.error.startswith(
+        "body larger than max_body (1 MiB) once decoded (gzip): stopped after 1,048,577 bytes"
+    )
+    assert len(result.body) == 1024 * 1024 and result.body_truncated is True
+    assert result.details["body_bytes_received"] < 20_000  # the bomb is small; what it would become is not
+
+
+async def test_it_accepts_a_decoded_body_of_exactly_max_body(http_url: str, ctx: ProbeContext) -> None:
+    result, _ = await run(http_check(http_url + "/gzip", max_body=1400), ctx)
+    assert result.error is None
+    assert len(result.body) == 1400 and result.body_truncated is False
+
+
+@pytest.mark.parametrize("size", [99, 100])
+async def test_it_reads_a_body_up_to_max_body(http_url: str, ctx: ProbeContext, size: int) -> None:
     result, _ = await run(http_check(f"{http_url}/bytes/{size}", max_body=100), ctx)
     assert result.error is None
-    assert len(result.body) == min(size, 100)
-    assert result.body_truncated is truncated
+    assert len(result.body) == size
+    assert result.body_truncated is False
+
+
+async def test_it_fails_a_content_length_one_byte_over_max_body(http_url: str, ctx: ProbeContext) -> None:
+    result, _ = await run(http_check(f"{http_url}/bytes/101", max_body=100), ctx)
+    assert result.error == "body larger than max_body (100 bytes): Content-Length is 101 bytes"
+    assert result.status == 200
+    assert result.body_truncated is True
 
 
 async def test_it_works_over_ipv6_loopback(
@@ -141,6 +167,92 @@ async def test_it_works_over_ipv6_loopback(
     assert result.error is None
     assert result.details["address"].startswith("[::1]:")
     assert echoed(result)["headers"]["Host"] == url.removeprefix("http://")
+
+
+# --- HTTP/1.1 framing -----------------------------------------------------------
+
+
+async def test_it_reads_a_chunked_body(http_url: str, ctx: ProbeContext) -> None:
+    result, _ = await run(http_check(http_url + "/chunked"), ctx)
+    assert result.error is None
+    assert result.headers["transfer-encoding"] == "chunked"
+    assert result.body == b"first second third"
+
+
+async def test_it_skips_an_informational_response(ctx: ProbeContext) -> None:
+    raw = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Final: yes\r\n\r\nOK"
+    async with servers.serve(servers.answer(raw)) as peer:
+        result, _ = await run(http_check(f"http://127.0.0.1:{peer.port}/"), ctx)
+    assert result.error is None
+    assert (result.status, result.body, result.headers) == (200, b"OK", {"content-length": "2", "x-final": "yes"})
+
+
+async def test_it_accepts_bare_line_feeds(ctx: ProbeContext) -> None:
+    async with servers.serve(servers.answer(b"HTTP/1.1 200 OK\nContent-Length: 2\n\nOK")) as peer:
+        result, _ = await run(http_check(f"http://127.0.0.1:{peer.port}/"), ctx)
+    assert result.error is None
+    assert result.body == b"OK"
+
+
+async def test_it_reads_chunks_when_a_content_length_comes_with_them(ctx: ProbeContext) -> None:
+    raw = b"HTTP/1.1 200 OK\r\nContent-Length: 50\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nOK\r\n0\r\n\r\n"
+    async with servers.serve(servers.answer(raw)) as peer:
+        result, _ = await run(http_check(f"http://127.0.0.1:{peer.port}/", timeout="5s"), ctx)
+    assert result.error is None
+    assert result.body == b"OK"
+
+
+async def test_it_does_not_wait_for_a_body_after_204(ctx: ProbeContext) -> None:
+    async with servers.serve(servers.answer(b"HTTP/1.1 204 No Content\r\n\r\n")) as peer:
+        result, _ = await run(http_check(f"http://127.0.0.1:{peer.port}/", timeout="5s"), ctx)
+    assert result.error is None
+    assert (result.status, result.body) == (204, b"")
+
+
+async def test_it_does_not_wait_for_a_body_after_head(ctx: ProbeContext) -> None:
+    async with servers.serve(servers.answer(b"HTTP/1.1 200 OK\r\nContent-Length: 5000000\r\n\r\n")) as peer:
+        result, _ = await run(http_check(f"http://127.0.0.1:{peer.port}/", timeout="5s", method="HEAD"), ctx)
+    assert result.error is None
+    assert (result.status, result.body) == (200, b"")
+
+
+async def test_it_stops_at_the_end_of_the_response_on_a_kept_alive_connection(ctx: ProbeContext) -> None:
+    raw = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOKHTTP/1.1 500 Oops\r\n\r\n"
+    async with servers.serve(servers.answer(raw)) as peer:
+        result, _ = await run(http_check(f"http://127.0.0.1:{peer.port}/", timeout="5s"), ctx)
+    assert result.error is None
+    assert (result.status, result.body) == (200, b"OK")
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+async def test_it_reads_an_answer_sent_before_the_request(
+    good_tls: ssl.SSLContext, ca_file: str, ctx: ProbeContext, scheme: str
+) -> None:
+    early = servers.banner(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\n\r\nbusy")
+    async with servers.serve(early, ssl_context=good_tls if scheme == "https" else None) as peer:
+        check = http_check(f"{scheme}://127.0.0.1:{peer.port}/", timeout="5s", tls={"ca_file": ca_file})
+        result, _ = await run(check, ctx)
+    assert result.error is None
+    assert (result.status, result.body) == (503, b"busy")
+
+
+async def test_it_refuses_a_header_name_that_cannot_be_sent(http_url: str, ctx: ProbeContext) -> None:
+    result, _ = await run(http_check(http_url + "/echo", headers={"X Bad": "1"}), ctx)
+    assert result.error == "invalid HTTP request: 'X Bad' is not a valid header name"
+    assert "connect" not in result.phases  # refused before connecting
+
+
+async def test_it_refuses_a_header_value_with_a_line_break(http_url: str, ctx: ProbeContext) -> None:
+    result, _ = await run(http_check(http_url + "/echo", headers={"X-Smuggle": "a\r\nX-Other: b"}), ctx)
+    assert result.error == "invalid HTTP request: the value of header 'X-Smuggle' has a control character"
+
+
+async def test_it_sends_a_chunked_body_when_asked(http_url: str, ctx: ProbeContext) -> None:
+    check = http_check(http_url + "/echo", method="POST", body="ping", headers={"Transfer-Encoding": "chunked"})
+    answer = echoed((await run(check, ctx))[0])
+    assert answer["body"] == "ping"
+    assert answer["headers"]["Transfer-Encoding"] == "chunked"
+    assert "Content-Length" not in answer["headers"]
 
 
 # --- redirects -----------------------------------------------------------------
@@ -292,7 +404,7 @@ async def test_it_times_out_during_a_stalled_tls_handshake(ctx: ProbeContext) ->
     async with servers.serve(servers.silent) as peer:
         result, elapsed = await run(http_check(f"https://127.0.0.1:{peer.port}/", timeout="0.3s"), ctx)
     assert result.error == "timeout after 0.3s during TLS handshake"
-    assert elapsed >= 0.3
+    assert elapsed >= 0.3 - servers.SLACK
     assert set(result.phases) == {"dns", "connect", "tls"}
 
 
@@ -303,23 +415,37 @@ async def test_it_times_out_waiting_for_the_first_byte(ctx: ProbeContext) -> Non
     assert result.phases["first_byte"] >= 0.25
 
 
-async def test_it_stops_an_endless_chunked_body_at_max_body(ctx: ProbeContext) -> None:
+async def test_it_fails_an_endless_chunked_body_at_max_body(ctx: ProbeContext) -> None:
     async with servers.serve(servers.endless_chunked) as peer:
         check = http_check(f"http://127.0.0.1:{peer.port}/", max_body=100_000)
-        result, elapsed = await run(check, ctx)
-    assert result.error is None
+        result, _ = await run(check, ctx)
+    assert result.error == "body larger than max_body (100 kB): stopped after 100,001 bytes"
+    assert result.status == 200
     assert result.body_truncated is True
     assert len(result.body) == 100_000
-    assert elapsed < 0.5
 
 
-async def test_it_stops_a_huge_content_length_body_at_max_body(ctx: ProbeContext) -> None:
+async def test_it_fails_an_endless_close_delimited_body_at_max_body(ctx: ProbeContext) -> None:
+    async with servers.serve(servers.endless_until_close) as peer:
+        result, _ = await run(http_check(f"http://127.0.0.1:{peer.port}/", max_body="64KiB"), ctx)
+    assert result.error == "body larger than max_body (64 KiB): stopped after 65,537 bytes"
+    assert len(result.body) == 65536
+
+
+async def test_it_fails_a_huge_content_length_at_once(ctx: ProbeContext) -> None:
     async with servers.serve(servers.huge_content_length) as peer:
-        result, elapsed = await run(http_check(f"http://127.0.0.1:{peer.port}/", max_body=10_000), ctx)
-    assert result.error is None
-    assert (len(result.body), result.body_truncated) == (10_000, True)
+        result, _ = await run(http_check(f"http://127.0.0.1:{peer.port}/", max_body=10_000), ctx)
+    assert result.error == "body larger than max_body (10 kB): Content-Length is 10,000,000,000 bytes"
     assert result.headers["content-length"] == "10000000000"
-    assert elapsed < 0.5
+    assert result.details["body_bytes_received"] <= 10_001
+
+
+async def test_it_reads_a_body_that_ends_with_the_connection(ctx: ProbeContext) -> None:
+    async with servers.serve(servers.http10_until_close(b"bye now")) as peer:
+        result, _ = await run(http_check(f"http://127.0.0.1:{peer.port}/"), ctx)
+    assert result.error is None
+    assert result.body == b"bye now"
+    assert result.details["http_version"] == "1.0"
 
 
 async def test_it_reports_a_reset_while_waiting(ctx: ProbeContext) -> None:
@@ -365,7 +491,7 @@ async def test_it_does_not_let_a_hanging_peer_delay_a_healthy_check(http_url: st
     assert healthy.error is None
     assert healthy_elapsed < 0.2
     assert hung.error == "timeout after 0.6s waiting for the first byte"
-    assert hung_elapsed >= 0.6
+    assert hung_elapsed >= 0.6 - servers.SLACK
 
 
 async def test_it_closes_the_connection_when_cancelled(ctx: ProbeContext) -> None:
@@ -378,7 +504,7 @@ async def test_it_closes_the_connection_when_cancelled(ctx: ProbeContext) -> Non
         closed.set()
 
     async with servers.serve(watcher) as peer:
-        task = asyncio.ensure_future(probe(http_check(f"http://127.0.0.1:{peer.port}/"), ctx))
+        task = asyncio.ensure_future(measure(http_check(f"http://127.0.0.1:{peer.port}/"), ctx))
         await asked.wait()
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
