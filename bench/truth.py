@@ -142,7 +142,6 @@ def counts(db: Path, since: float) -> dict[str, int]:
 
 async def measure(args: argparse.Namespace, workdir: Path) -> dict:
     ref_port, fleet_port, bbe_port = free_port(), free_port(), free_port()
-    loaded_from = time.time() + 60 + args.quiet  # roughly: start-up, then the quiet phase
     ref = start(sys.executable, str(BENCH_DIR / "_fleet.py"), str(ref_port), "--delay", "0.06")
     bbe_config = workdir / "blackbox.yml"
     bbe_config.write_text("modules:\n  http_2xx:\n    prober: http\n    timeout: 5s\n")
@@ -173,8 +172,8 @@ async def measure(args: argparse.Namespace, workdir: Path) -> dict:
             bbe_seen: list[tuple[float, float]] = []
             latencies: list[float] = []
             statuses: dict[int, int] = {}
-            bbe_task = asyncio.create_task(
-                blackbox(f"http://127.0.0.1:{bbe_port}/probe", f"http://127.0.0.1:{ref_port}/ref", end, bbe_seen))
+            bbe_task = asyncio.create_task(blackbox(f"http://127.0.0.1:{bbe_port}/probe", f"http://127.0.0.1:{ref_port}/ref",
+                                                    time.monotonic() + (end - time.time()), bbe_seen))
             await asyncio.sleep(max(0.0, flap_from - time.time()))
             cpu_loaded_0 = vigie.cpu_seconds()
             await reader(vigie.url, args.rate, time.monotonic() + args.loaded, latencies, statuses)
@@ -205,7 +204,6 @@ async def measure(args: argparse.Namespace, workdir: Path) -> dict:
     finally:
         for process in processes:
             stop(process)
-        del loaded_from
 
 
 def main() -> int:

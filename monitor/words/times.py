@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone, tzinfo
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -72,7 +73,7 @@ class Formatter:
 
     def day(self, iso_date: str) -> str:
         """'2026-11-29' -> '29 novembre 2026'."""
-        return format_date(datetime.fromisoformat(iso_date).date(), "long", locale=self.lang)
+        return _long_date(iso_date, self.lang)
 
     def month(self, at: float) -> str:
         """'novembre 2026'."""
@@ -110,5 +111,19 @@ class Formatter:
         # never show 100 % for a service that was down, even briefly
         if ratio < 1 and round(ratio * 100, digits) >= 100:
             ratio = 1 - 10 ** -(digits + 2)
-        sign = "\u202f%" if self.lang == "fr" else "%"  # French puts a thin space before %
-        return format_percent(ratio, format=f"#,##0{'.' + '0' * digits if digits else ''}{sign}", locale=self.lang)
+        return _percent(ratio, digits, self.lang)
+
+
+# Every uptime bar names each of its 90 days and their figures: the same few hundred texts on every
+# rendering, for every service. Babel formats them once.
+
+
+@lru_cache(maxsize=4096)
+def _long_date(iso_date: str, lang: str) -> str:
+    return format_date(datetime.fromisoformat(iso_date).date(), "long", locale=lang)
+
+
+@lru_cache(maxsize=65536)
+def _percent(ratio: float, digits: int, lang: str) -> str:
+    sign = "\u202f%" if lang == "fr" else "%"  # French puts a thin space before %
+    return format_percent(ratio, format=f"#,##0{'.' + '0' * digits if digits else ''}{sign}", locale=lang)
