@@ -51,6 +51,7 @@ from monitor.clock import Clock, SystemClock
 from monitor.config.model import Config
 from monitor.storage import Store
 from status_site import api, openapi, pages
+from status_site.app import create_site
 from status_site.badges import badge_for
 from status_site.feeds import render_feed
 from status_site.keys import CONFIG
@@ -233,8 +234,6 @@ def export_site(
     """Render the stored state of ``db_path`` into ``outdir``. Never probes, never changes stored state.
 
     ``base`` is the URL path ``outdir`` is served from (see `base_path`)."""
-    from status_site.app import create_site
-
     root = base_path(base)
     db = Path(db_path)
     if not db.is_file():

@@ -8,8 +8,8 @@ rather than queued (the next planned run is the catch-up), and at most
 planned time a probe actually started — is measured on every run.
 
 APScheduler runs the core's chores; it is not used here because its
-bookkeeping costs about six times a bare ``loop.call_at`` per run
-(``bench/README.md``), and at ten thousand checks that is the probe budget.
+bookkeeping costs about four times a bare ``loop.call_at`` per run
+(``bench/schedule.py``), and at ten thousand checks that is the probe budget.
 """
 
 from __future__ import annotations
