@@ -267,8 +267,8 @@ class Engine:
         self.store.record_results(rows, states)
         return len(rows)
 
-    def prune(self) -> int:
-        return self.store.prune_results(self.clock.now() - self.config.storage.raw_retention)
+    def prune(self) -> dict[str, int]:
+        return self.store.prune(self.clock.now(), self.config.storage.retention, self.config.alerts.flapping.window)
 
     def close(self) -> None:
         self.flush()

@@ -118,8 +118,8 @@ class Scheduler:
 
     async def _prune(self) -> None:
         removed = self.engine.prune()
-        if removed:
-            log.info("pruned %d raw results past retention", removed)
+        if any(removed.values()):
+            log.info("pruned past retention: %s", ", ".join(f"{n} {table}" for table, n in removed.items() if n))
 
 
 def _utc(epoch: float) -> datetime:

@@ -19,6 +19,7 @@ from pydantic import (
     Field,
     PlainSerializer,
     StringConstraints,
+    ValidationInfo,
     WithJsonSchema,
     field_validator,
     model_validator,
@@ -342,9 +343,74 @@ class Alerts(Strict):
         return self
 
 
+DAY = 86400.0
+# the shortest retention of each kind of history, and what reads it (docs/operations.md)
+RETENTION_FLOORS: dict[str, tuple[float, str]] = {
+    "results": (DAY, "raw results are what one reads to investigate a probe"),
+    "hour_rollups": (8 * DAY, "the 24 h and 7 d latency charts and the 24 h uptime read hour rollups"),
+    "flips": (91 * DAY, "the 90 days of incidents on the site take their impact from flips"),
+    "events": (DAY, "the alert router reads the last day of events"),
+    "deliveries": (DAY, "'vigie alerts outbox' lists the dead deliveries of the last day at least"),
+    "delivery_attempts": (DAY, "each attempt's error is kept at least a day"),
+    "etas": (91 * DAY, "the 90 days of incidents on the site show the ETAs they had"),
+}
+
+
+def _at_least_floor(kind: str, value: float) -> float:
+    floor, why = RETENTION_FLOORS[kind]
+    if value < floor:
+        raise PydanticCustomError(
+            "retention", "must be at least {floor}: {why}", {"floor": format_duration(floor), "why": why}
+        )
+    return value
+
+
+class Retention(Strict):
+    """How long each kind of history is kept; day rollups, incidents and past outages stay for good.
+
+    What is still needed is never pruned, whatever its age: open incidents with
+    their flips, events and ETAs, pending deliveries with their events and
+    attempts, the flips the flapping detector reads. Outages found in flips are
+    kept for the ETA estimator (``past_outages``) before their flips go.
+    """
+
+    results: Duration = Field(14 * DAY, description="raw probe results")
+    hour_rollups: Duration = Field(35 * DAY, description="hourly rollups of checks and services")
+    flips: Duration = Field(365 * DAY, description="status changes of checks and services")
+    events: Duration = Field(90 * DAY, description="incident and maintenance events (kept while a delivery is)")
+    deliveries: Duration = Field(30 * DAY, description="delivered, dead and suppressed deliveries")
+    delivery_attempts: Duration = Field(30 * DAY, description="each delivery attempt and its error")
+    etas: Duration = Field(365 * DAY, description="the ETA history of incidents resolved that long ago")
+
+    @field_validator(*RETENTION_FLOORS)
+    @classmethod
+    def _long_enough(cls, value: float, info: ValidationInfo) -> float:
+        return _at_least_floor(str(info.field_name), value)
+
+
 class Storage(Strict):
-    raw_retention: Duration = 30 * 86400.0
+    retention: Retention = Field(default_factory=Retention)
+    raw_retention: Duration | None = Field(
+        None, description="deprecated: the same as retention.results", json_schema_extra={"deprecated": True}
+    )
     flush_interval: Duration = 1.0
+
+    @field_validator("raw_retention")
+    @classmethod
+    def _raw_retention_long_enough(cls, value: float | None) -> float | None:
+        return value if value is None else _at_least_floor("results", value)
+
+    @model_validator(mode="after")
+    def _raw_retention_is_results(self) -> "Storage":
+        """The deprecated ``raw_retention`` still sets the raw results' retention (``vigie validate`` warns)."""
+        if self.raw_retention is None:
+            return self
+        if "results" in self.retention.model_fields_set:
+            raise PydanticCustomError(
+                "retention", "give retention.results only: raw_retention is its deprecated spelling"
+            )
+        self.retention = self.retention.model_copy(update={"results": self.raw_retention})
+        return self
 
 
 class Scheduler(Strict):

@@ -8,6 +8,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from monitor.config.model import Retention
 from monitor.judge import CheckState, Flip
 from sqlite_utils import Database
 
@@ -81,7 +82,8 @@ def test_it_never_lets_rollups_disagree_with_raw_results(tmp_path: Path, batches
 
 def test_it_prunes_raw_results_but_keeps_rollups(fresh_store: Store) -> None:
     fresh_store.record_results([ResultRow(KEY, T0 + i * 60, "up", 0.1) for i in range(10)])
-    assert fresh_store.prune_results(T0 + 5 * 60) == 5
+    retention = Retention(results="1d")
+    assert fresh_store.prune(T0 + 86400 + 5 * 60, retention)["results"] == 5
     assert fresh_store.count_results() == 5
     assert fresh_store.check_rollups(KEY, "hour", T0, T0 + HOUR)[0]["n_up"] == 10
 
