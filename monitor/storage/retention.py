@@ -10,8 +10,9 @@ What is still needed is never deleted, whatever its age:
   and deliveries of open incidents (the router's reminder clock, ``incident_told``);
 * pending deliveries, their attempts and their events;
 * each service's latest cluster of flips — the flips the flapping detector
-  reads — and, while a cluster may still be flapping, the events since it began
-  (the router rebuilds its flapping memory from them after a restart);
+  reads — unless it ended before the cutoff; and while a cluster may still be
+  flapping, the events since it began (the router rebuilds its flapping
+  memory from them after a restart);
 * the outage history of the ETA estimator: a service's flips go only in whole
   outages, each written to ``past_outages`` in the transaction that deletes its
   flips, so ``outage_history()`` gives the same answer after pruning.
@@ -81,8 +82,9 @@ class RetentionMixin:
         yield from self._ranged("service_rollups", "service", self._services(), "bucket", cutoff, "hour")
         cutoff = min(now - retention.flips, open_since)
         yield from self._by_id("flips", "SELECT id FROM flips WHERE kind = 'check' AND at < ? ORDER BY at", cutoff)
-        for key, (start, _) in clusters.items():
-            yield from self._service_flips(key, min(cutoff, start))
+        for key, (start, last) in clusters.items():
+            # a cluster that reaches past the cutoff is kept whole (one that ended before it is over)
+            yield from self._service_flips(key, min(cutoff, start) if last >= cutoff else cutoff)
         yield from self._by_id(
             "incident_etas",
             "SELECT e.id FROM incidents i JOIN incident_etas e ON e.incident_id = i.id WHERE i.resolved_at < ?",
