@@ -262,9 +262,6 @@ def m0005_compact_history(db: Database) -> None:
     histograms BLOBs (``codec``). The results keep no foreign key: checks are never
     deleted, and the lookup would cost every insert.
     """
-    db.conn.create_function(
-        "vigie_histogram_from_json", 1, lambda text: encode_histogram(json.loads(text)), deterministic=True
-    )
     _run(
         db,
         """
@@ -295,11 +292,28 @@ def m0005_compact_history(db: Database) -> None:
             max_ms INTEGER NOT NULL DEFAULT 0,
             histogram BLOB NOT NULL,           -- codec.encode_histogram, on rollups.LATENCY_BOUNDS_MS
             PRIMARY KEY (check_ref, period, bucket)
-        ) WITHOUT ROWID;
-        INSERT INTO check_rollups_compact
-            SELECT check_ref, period, bucket, n_up, n_degraded, n_down, sum_ms, max_ms,
-                   vigie_histogram_from_json(histogram)
-            FROM check_rollups ORDER BY check_ref, period, bucket;
+        ) WITHOUT ROWID
+        """,
+    )
+    # histograms are re-encoded here rather than by an SQL function, so that a bad one says why;
+    # a few thousand rows at a time, as hourly rollups kept for years are millions
+    last = -1
+    while True:
+        rows = db.execute(
+            "SELECT rowid, check_ref, period, bucket, n_up, n_degraded, n_down, sum_ms, max_ms, histogram "
+            "FROM check_rollups WHERE rowid > ? ORDER BY rowid LIMIT 5000",
+            (last,),
+        ).fetchall()
+        if not rows:
+            break
+        db.conn.executemany(
+            "INSERT INTO check_rollups_compact VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(*row[1:9], encode_histogram(json.loads(row[9]))) for row in rows],
+        )
+        last = rows[-1][0]
+    _run(
+        db,
+        """
         DROP TABLE check_rollups;
         ALTER TABLE check_rollups_compact RENAME TO check_rollups;
         CREATE TABLE service_rollups_compact (
@@ -321,7 +335,10 @@ def m0005_compact_history(db: Database) -> None:
         UPDATE events SET incident_id = CAST(json_extract(data, '$.incident.id') AS INTEGER)
             WHERE json_extract(data, '$.incident.id') IS NOT NULL;
         CREATE INDEX events_incident ON events(incident_id, at);
-        -- every service's flips (the ETA estimator), and pruning by age
+        -- one service's flips (the site's impact, the flapping detector), every service's (the ETA
+        -- estimator), pruning by age: (key, kind, at) beats (kind, at) for the first, which (key, at) did not
+        DROP INDEX flips_key_at;
+        CREATE INDEX flips_key_kind_at ON flips(key, kind, at);
         CREATE INDEX flips_kind_at ON flips(kind, at);
         -- the site's incident list by start time
         CREATE INDEX incidents_started ON incidents(started_at);
@@ -339,9 +356,6 @@ def m0006_reclaim_space(db: Database) -> None:
     VACUUM needs about the database's size in free disk space; without it, the
     free pages are simply reused by new rows, so a failure is no reason not to start.
     """
-    free, total = (db.execute(f"PRAGMA {name}").fetchone()[0] for name in ("freelist_count", "page_count"))
-    if free * 4 < total:
-        return
     try:
         db.execute("VACUUM")
     except sqlite3.OperationalError as exc:

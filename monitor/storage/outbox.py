@@ -69,7 +69,7 @@ class OutboxMixin:
 
     def events(self, since: float = 0.0, limit: int = 1000) -> list[EventRow]:
         """The first ``limit`` events since ``since``, oldest first (for people; the router asks narrower questions)."""
-        rows = self.db.query("SELECT * FROM events WHERE at >= ? ORDER BY id LIMIT ?", (since, limit))
+        rows = self.db.query("SELECT * FROM events WHERE at >= ? ORDER BY at, id LIMIT ?", (since, limit))
         return [_event(row) for row in rows]
 
     def latest_event_at(self, incident_id: int) -> float | None:
@@ -81,7 +81,7 @@ class OutboxMixin:
         rows = self.db.query(
             """SELECT * FROM events WHERE at >= ? AND (json_extract(data, '$.flapping.service') = ?
                    OR EXISTS (SELECT 1 FROM json_each(events.services) WHERE value = ?))
-               ORDER BY id""",
+               ORDER BY at, id""",
             (since, key, key),
         )
         return [_event(row) for row in rows]
