@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -24,7 +25,7 @@ from monitor.rollups import (
     latency_bucket,
     split_span,
 )
-from monitor.storage.codec import add_histograms, decode_histogram, encode_histogram
+from monitor.storage.codec import add_histograms, decode_histogram, encode_buckets
 from monitor.storage.history import HistoryMixin
 from monitor.storage.incidents import IncidentsMixin
 from monitor.storage.maintenances import MaintenancesMixin
@@ -56,6 +57,12 @@ class ResultRow:
     status: int | None = None
     error: str | None = None
     failed: tuple[str, ...] = ()
+
+
+@lru_cache(maxsize=4096)
+def _day_of_hour(hour: int) -> int:
+    """The day bucket of an hour (epoch hours): Paris days start on a UTC hour, so one answer per hour."""
+    return bucket_start("day", hour * 3600)
 
 
 class Store(IncidentsMixin, MaintenancesMixin, HistoryMixin, OutboxMixin, SubscribersMixin, RetentionMixin):
@@ -132,15 +139,17 @@ class Store(IncidentsMixin, MaintenancesMixin, HistoryMixin, OutboxMixin, Subscr
         for row in rows:
             ms = round(row.duration * 1000)
             outcome = OUTCOME_CODES[row.outcome]
-            for period in PERIODS:
-                slot = (self._check_ids[row.key], period, bucket_start(period, row.at))
+            bucket = latency_bucket(ms)
+            hour = int(row.at // 3600)
+            check_ref = self._check_ids[row.key]
+            for slot in ((check_ref, "hour", hour * 3600), (check_ref, "day", _day_of_hour(hour))):
                 agg = sums.get(slot)
                 if agg is None:
-                    agg = sums[slot] = [0, 0, 0, 0, 0, empty_histogram()]
+                    agg = sums[slot] = [0, 0, 0, 0, 0, {}]
                 agg[outcome] += 1
                 agg[3] += ms
                 agg[4] = max(agg[4], ms)
-                agg[5][latency_bucket(ms)] += 1
+                agg[5][bucket] = agg[5].get(bucket, 0) + 1
         # the histogram is summed by SQL (vigie_histogram_add): one statement per slot, no read-back
         self.db.conn.executemany(
             """INSERT INTO check_rollups
@@ -151,7 +160,7 @@ class Store(IncidentsMixin, MaintenancesMixin, HistoryMixin, OutboxMixin, Subscr
                  n_down = n_down + excluded.n_down, sum_ms = sum_ms + excluded.sum_ms,
                  max_ms = max(max_ms, excluded.max_ms),
                  histogram = vigie_histogram_add(histogram, excluded.histogram)""",
-            [(*slot, up, degraded, down, total, top, encode_histogram(hist))
+            [(*slot, up, degraded, down, total, top, encode_buckets(sorted(hist.items())))
              for slot, (up, degraded, down, total, top, hist) in sums.items()],
         )
 

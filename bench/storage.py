@@ -1,0 +1,444 @@
+"""Database size and write cost of 200 checks x 90 days at 60 s, through the real ``Store``: before and after.
+
+    python bench/storage.py [--quick] [--checks 200] [--days 90] [--interval 60] [--before-ref REF | --no-before]
+
+Writes a synthetic fleet's history through ``Store`` as the engine and its
+chores would, hour after simulated hour (time is simulated, never slept):
+
+* every check's results (one every ``--interval``, spread evenly as the
+  scheduler spreads first runs): lognormal latencies per check, rare slow
+  (degraded) and lost (down) probes, and each service's outages (about one
+  per 10 days, lognormal durations of median 25 min) during which all its
+  checks are down with an error and a failed condition;
+* for each outage what the engine writes: check and service flips, the
+  incident, its ETAs (one every 10 minutes while it lasts, as the estimate
+  drifts), its opened/resolved events with 3 channels' deliveries and their
+  attempts (one in 20 fails once first), and the time accounted to services;
+* then the hourly prune, as the scheduler runs it: before, ``prune_results``
+  at the 30-day raw retention (nothing else was ever pruned); after,
+  ``Store.prune(now, Retention())`` with the documented defaults, step by step.
+
+A simulated hour of results is one ``record_results`` batch, in arrival
+order: a B-tree's layout depends on the order of its inserts, not on where
+transactions end, so the file is the one 1 s flushes would give, faster. Write
+throughput is reported for those batches and, on the full database at the end,
+for one more hour written at 1 s flushes (3-4 results a batch, as in service).
+
+"before" is the store of ``--before-ref`` (default: the last commit with the
+previous schema), taken from git into a temporary package; "after" is this
+tree's. Both get the same data (same seed); at the end the bars (service day
+rollups, uptimes) and the charts' rollups (check hour rollups of the last 7
+days, day rollups) are compared between the two. Sizes are the database file
+plus its WAL; per-table sizes come from the ``dbstat`` virtual table.
+
+Results: a table on stdout and ``bench/results/storage.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib
+import math
+import os
+import platform
+import random
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from dataclasses import dataclass, field
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from _targets import table, write_json  # noqa: E402
+from monitor.config.model import Flapping, Retention  # noqa: E402
+from monitor.judge import CheckState, Flip  # noqa: E402
+
+BEFORE_REF = "79a9f6e"  # main before the compact schema (migrations 0001-0004)
+BEFORE_RAW_RETENTION = 30 * 86400.0
+START = 1_767_225_600.0  # 2026-01-01 00:00 UTC
+HOUR, DAY, MB = 3600.0, 86400.0, 1e6
+CHANNELS = ("fnof", "fspf", "ops")
+
+
+# -- the synthetic fleet ------------------------------------------------------------------
+
+@dataclass
+class Fleet:
+    checks: list[str]
+    service_of: dict[str, str]
+    median: dict[str, float]  # seconds
+    outages: dict[str, list[tuple[float, float, bool]]]  # service -> (start, end, refused?)
+    interval: float
+    rnd: random.Random = field(default_factory=lambda: random.Random(7))
+
+    @property
+    def services(self) -> list[str]:
+        return sorted(set(self.service_of.values()))
+
+    def down(self, service: str, at: float) -> tuple[float, float, bool] | None:
+        return next((o for o in self.outages[service] if o[0] <= at < o[1]), None)
+
+
+def build_fleet(checks: int, days: float, interval: float, seed: int = 2026) -> Fleet:
+    rnd = random.Random(seed)
+    keys = [f"op{k // 20:02d}/svc{k // 5:03d}/check{k % 5}" for k in range(checks)]
+    service_of = {key: key.rsplit("/", 1)[0] for key in keys}
+    outages: dict[str, list[tuple[float, float, bool]]] = {}
+    for service in sorted(set(service_of.values())):
+        at, spans = START, []
+        while True:
+            at += rnd.expovariate(1 / (10 * DAY))
+            if at >= START + days * DAY:
+                break
+            length = min(12 * HOUR, rnd.lognormvariate(math.log(25 * 60), 1.0))
+            spans.append((at, at + length, rnd.random() < 0.5))
+            at += length
+        outages[service] = spans
+    median = {key: rnd.uniform(0.04, 0.3) for key in keys}
+    return Fleet(keys, service_of, median, outages, interval)
+
+
+def hour_of_results(fleet: Fleet, row_type: Any, hour: float) -> list[Any]:
+    """Every result of the hour starting at ``hour``, in arrival order."""
+    rows = []
+    n = len(fleet.checks)
+    rnd = fleet.rnd
+    for k, key in enumerate(fleet.checks):
+        first = START + k * fleet.interval / n
+        at = first + math.ceil(max(0.0, hour - first) / fleet.interval) * fleet.interval
+        while at < hour + HOUR:
+            lateness = rnd.choice((0.0, 0.0, 0.001, 0.002, 0.004, 0.012))
+            outage = fleet.down(fleet.service_of[key], at)
+            if outage is not None and outage[2]:
+                rows.append(row_type(key, at, "down", rnd.uniform(0.0005, 0.002), lateness, None,
+                                     "connexion refusée", ("status == 200: pas de réponse",)))
+            elif outage is not None:
+                rows.append(row_type(key, at, "down", rnd.uniform(0.01, 0.05), lateness, 503, None,
+                                     ("status == 200: 503",)))
+            elif rnd.random() < 0.002:
+                rows.append(row_type(key, at, "down", 10.0, lateness, None, "délai dépassé (10s)",
+                                     ("status == 200: pas de réponse",)))
+            elif rnd.random() < 0.003:
+                slow = rnd.uniform(2.0, 6.0)
+                rows.append(row_type(key, at, "degraded", slow, lateness, 200, None, (f"response_time < 2s: {slow:.1f}s",)))
+            else:
+                rows.append(row_type(key, at, "up", fleet.median[key] * rnd.lognormvariate(0, 0.35), lateness, 200))
+            at += fleet.interval
+    rows.sort(key=lambda r: r.at)
+    return rows
+
+
+# -- what the engine writes around an outage -------------------------------------------------
+
+def _event_data(incident_id: int, service: str, at: float, status: str) -> dict[str, Any]:
+    """About the size of ``monitor.events.build_event``'s payload."""
+    when = datetime.datetime.fromtimestamp(at, datetime.timezone.utc).isoformat()
+    return {
+        "incident": {
+            "id": str(incident_id), "status": status, "auto_detected": True, "started_at": when,
+            "resolved_at": when if status == "resolved" else None,
+            "title": {"fr": f"Panne de {service}", "en": f"{service} outage"},
+            "url": f"https://statut.example.org/incidents/{incident_id}",
+            "services": [{"id": service, "name": {"fr": "Demande de prise en charge", "en": "Pre-authorisation"},
+                          "since": when, "recovered_at": None}],
+            "latest_update": {"at": when, "status": status, "message": {"fr": "Vigie a détecté une panne.",
+                                                                         "en": "Vigie detected an outage."}},
+            "eta": {"expected_at": when, "low": when, "high": when, "source": "estimate", "basis": 40},
+        },
+        "operator": {"id": service.split("/")[0], "name": service.split("/")[0].title()},
+    }
+
+
+class History:
+    """Flips, incidents, ETAs, events and deliveries of the fleet's outages, written through ``store``."""
+
+    def __init__(self, store: Any, fleet: Fleet) -> None:
+        self.store, self.fleet = store, fleet
+        self.open: dict[str, int] = {}  # service -> incident
+        self.rnd = random.Random(11)
+
+    def hour(self, hour: float) -> None:
+        """Outages starting or ending in the hour, and the ETA keeper's drifting estimates, in time order."""
+        moments = [(t, "eta", "") for t in range(int(hour), int(hour + HOUR), 600)]
+        moments += [
+            (at, kind, service)
+            for service, spans in self.fleet.outages.items()
+            for start, end, _ in spans
+            for at, kind in ((start, "start"), (end, "end"))
+            if hour <= at < hour + HOUR
+        ]
+        for at, kind, service in sorted(moments):
+            if kind == "start":
+                self._start(service, at)
+            elif kind == "end":
+                self._end(service, at)
+            else:
+                for incident_id in self.open.values():
+                    self.store.record_eta(incident_id, float(at), "estimate", at + 1800.0, at + 600.0, at + 7200.0,
+                                          40, "service")
+
+    def _flips(self, service: str, at: float, up: bool) -> None:
+        checks = [k for k in self.fleet.checks if self.fleet.service_of[k] == service]
+        with self.store.transaction():
+            for key in checks:
+                self.store.record_flip(Flip("check", key, "down" if up else "up", "up" if up else "down", at,
+                                            () if up else ("status == 200: 503",)))
+            self.store.record_flip(Flip("service", service, "major_outage" if up else "operational",
+                                        "operational" if up else "major_outage", at))
+
+    def _start(self, service: str, at: float) -> None:
+        self._flips(service, at, up=False)
+        incident_id = self.store.open_incident(service.split("/")[0], [service], at, {"fr": f"Panne de {service}"},
+                                               {"fr": "Vigie a détecté une panne."})
+        self.open[service] = incident_id
+        self.store.record_eta(incident_id, at, "estimate", at + 1800, at + 600, at + 7200, 40, "service")
+        self._event("incident.opened", service, incident_id, at, "investigating")
+
+    def _end(self, service: str, at: float) -> None:
+        self._flips(service, at, up=True)
+        incident_id = self.open.pop(service)
+        self.store.mark_service_recovered(incident_id, service, at)
+        self.store.add_incident_update(incident_id, at, "resolved", {"fr": "Le service est rétabli."})
+        self._event("incident.resolved", service, incident_id, at, "resolved")
+
+    def _event(self, kind: str, service: str, incident_id: int, at: float, status: str) -> None:
+        event_id = self.store.record_event(kind, at, service.split("/")[0], [service],
+                                           _event_data(incident_id, service, at, status), CHANNELS)
+        for (delivery_id,) in self.store.db.execute("SELECT id FROM deliveries WHERE event_id = ?", (event_id,)).fetchall():
+            if self.rnd.random() < 0.05:
+                self.store.delivery_failed(delivery_id, at + 1, 5.0, "délai dépassé", retry_at=at + 31)
+                self.store.delivery_succeeded(delivery_id, at + 31, 0.2)
+            else:
+                self.store.delivery_succeeded(delivery_id, at + 1, 0.2)
+
+    def account(self, hour: float) -> None:
+        """The seconds of the hour each service spent in each status (the engine's accounting chore)."""
+        for service in self.fleet.services:
+            at = hour
+            for start, end, _ in self.fleet.outages[service]:
+                if end <= hour or start >= hour + HOUR:
+                    continue
+                if start > at:
+                    self.store.account_service_time(service, "operational", at, start)
+                self.store.account_service_time(service, "major_outage", max(at, start), min(end, hour + HOUR))
+                at = min(end, hour + HOUR)
+            if at < hour + HOUR:
+                self.store.account_service_time(service, "operational", at, hour + HOUR)
+
+
+# -- one run ------------------------------------------------------------------------------------
+
+def before_package(ref: str, workdir: Path) -> str:
+    """The ``monitor/storage`` package of git ``ref`` as an importable package of its own; its name."""
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref, "monitor/storage"], check=True,
+                             capture_output=True).stdout
+    with tarfile.open(fileobj=BytesIO(archive)) as tar:
+        tar.extractall(workdir, filter="data")
+    package = workdir / "vigie_storage_before"
+    (workdir / "monitor" / "storage").rename(package)
+    for module in package.glob("*.py"):
+        module.write_text(module.read_text(encoding="utf-8").replace("monitor.storage.", "vigie_storage_before."),
+                          encoding="utf-8")
+    sys.path.insert(0, str(workdir))
+    return "vigie_storage_before"
+
+
+def states(rows: list[Any]) -> dict[str, CheckState]:
+    """The judge's state of each check of a batch, saved with it as the engine does."""
+    return {row.key: CheckState("up" if row.outcome != "down" else "down", START, 0, 0, 0, 1, row.at, ()) for row in rows}
+
+
+def file_bytes(path: Path) -> tuple[int, int]:
+    wal = Path(f"{path}-wal")
+    return path.stat().st_size, wal.stat().st_size if wal.exists() else 0
+
+
+def table_sizes(db: Any) -> dict[str, dict[str, float]]:
+    """Bytes on disk (``dbstat``: pages of the table and of its indexes) and rows, per table."""
+    owner = {row[0]: row[1] for row in db.execute("SELECT name, tbl_name FROM sqlite_master WHERE type IN ('table', 'index')")}
+    sizes: dict[str, dict[str, float]] = {}
+    for name, pages in db.execute("SELECT name, sum(pgsize) FROM dbstat GROUP BY name").fetchall():
+        table_name = owner.get(name, name)
+        entry = sizes.setdefault(table_name, {"bytes": 0, "index_bytes": 0, "rows": 0})
+        entry["bytes" if name == table_name else "index_bytes"] += pages
+    for name, entry in sizes.items():
+        if name in owner and not name.startswith("sqlite_"):
+            entry["rows"] = db.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0]
+        total = entry["bytes"] + entry["index_bytes"]
+        entry["bytes_per_row"] = round(total / entry["rows"], 1) if entry["rows"] else 0.0
+    return dict(sorted(sizes.items(), key=lambda item: -(item[1]["bytes"] + item[1]["index_bytes"])))
+
+
+def run(label: str, package: str, path: Path, fleet: Fleet, days: float) -> dict[str, Any]:
+    storage = importlib.import_module(package)
+    store = storage.Store(path)
+    store.sync_checks(fleet.checks)
+    history = History(store, fleet)
+    retention, window = Retention(), Flapping().window
+    written = write_s = 0.0
+    prunes: list[float] = []
+    steps: list[float] = []
+    pruned: dict[str, int] = {}
+    peak = 0
+    started = time.perf_counter()
+    hours = int(days * 24)
+    for h in range(hours):
+        hour = START + h * HOUR
+        rows = hour_of_results(fleet, storage.ResultRow, hour)
+        history.hour(hour)
+        history.account(hour)
+        t = time.perf_counter()
+        store.record_results(rows, states(rows))
+        write_s += time.perf_counter() - t
+        written += len(rows)
+        now = hour + HOUR
+        t = time.perf_counter()
+        if label == "before":
+            pruned["results"] = pruned.get("results", 0) + store.prune_results(now - BEFORE_RAW_RETENTION)
+        else:
+            step = time.perf_counter()
+            for table_name, deleted in store.prune_steps(now, retention, window):
+                steps.append(time.perf_counter() - step)
+                pruned[table_name] = pruned.get(table_name, 0) + deleted
+                step = time.perf_counter()
+        prunes.append(time.perf_counter() - t)
+        peak = max(peak, sum(file_bytes(path)))
+        if h % (24 * 10) == 0 or h == hours - 1:
+            print(f"  {label}: day {h // 24:3d}, {sum(file_bytes(path)) / MB:7.1f} MB", flush=True)
+    elapsed = time.perf_counter() - started
+    db_bytes, wal_bytes = file_bytes(path)
+    tables = table_sizes(store.db)
+    # one more hour at 1 s flushes (3-4 results a batch at 200 checks), on the full database
+    rows = hour_of_results(fleet, storage.ResultRow, START + hours * HOUR)
+    t, batches, i = time.perf_counter(), 0, 0
+    for second in range(3600):
+        j = i
+        while j < len(rows) and rows[j].at < START + hours * HOUR + second + 1:
+            j += 1
+        store.record_results(rows[i:j], states(rows[i:j]))
+        i, batches = j, batches + 1
+    flush_s = time.perf_counter() - t
+    store.close()
+    return {
+        "file_mb": round((db_bytes + wal_bytes) / MB, 1),
+        "db_mb": round(db_bytes / MB, 1),
+        "wal_mb": round(wal_bytes / MB, 1),
+        "peak_file_mb": round(peak / MB, 1),
+        "tables": tables,
+        "results_written": int(written),
+        "results_per_s_hour_batches": round(written / write_s),
+        "results_per_s_1s_flushes": round(len(rows) / flush_s),
+        "flush_ms_1s_batches": round(flush_s / batches * 1000, 3),
+        "prune": {
+            "runs": len(prunes), "total_s": round(sum(prunes), 2), "max_run_ms": round(max(prunes) * 1000, 1),
+            "max_step_ms": round(max(steps) * 1000, 1) if steps else None, "steps": len(steps), "deleted": pruned,
+        },
+        "elapsed_s": round(elapsed, 1),
+    }
+
+
+def compare(packages: dict[str, str], paths: dict[str, Path], fleet: Fleet, now: float) -> dict[str, Any]:
+    """Whether the bars and the charts read the same from both databases."""
+    stores = {label: importlib.import_module(packages[label]).Store(paths[label]) for label in packages}
+    reads = {
+        "check hour rollups, last 7 days": [("check_rollups", key, "hour", now - 7 * DAY) for key in fleet.checks],
+        "check day rollups, whole run": [("check_rollups", key, "day", START) for key in fleet.checks],
+        "service day rollups (90-day bars)": [("service_rollups", s, "day", START) for s in fleet.services],
+        "service hour rollups, last day": [("service_rollups", s, "hour", now - DAY) for s in fleet.services],
+    }
+    out: dict[str, Any] = {}
+    for what, calls in reads.items():
+        answers = {label: [getattr(store, name)(key, period, since, now + 1) for name, key, period, since in calls]
+                   for label, store in stores.items()}
+        out[what] = {"identical": answers["before"] == answers["after"], "rows": sum(map(len, answers["after"]))}
+    windows = {"24h": DAY, "7d": 7 * DAY, "30d": 30 * DAY, "90d": 90 * DAY}
+    uptimes = {label: [store.service_uptime(s, now - span, now + 1) for s in fleet.services for span in windows.values()]
+               for label, store in stores.items()}
+    out["uptimes 24h/7d/30d/90d"] = {"identical": uptimes["before"] == uptimes["after"], "rows": len(uptimes["after"])}
+    outages = {label: store.outage_history(now) for label, store in stores.items()}
+    out["outage history (ETA estimator)"] = {"identical": outages["before"] == outages["after"], "rows": len(outages["after"])}
+    for store in stores.values():
+        store.close()
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="20 checks x 9 days: a smoke run")
+    parser.add_argument("--checks", type=int, default=200)
+    parser.add_argument("--days", type=float, default=90)
+    parser.add_argument("--interval", type=float, default=60)
+    parser.add_argument("--before-ref", default=BEFORE_REF, help="git revision of the previous store")
+    parser.add_argument("--no-before", action="store_true", help="measure this tree's store only")
+    parser.add_argument("--budget-mb", type=float, default=300)
+    args = parser.parse_args()
+    if args.quick:
+        args.checks, args.days = 20, 9
+    fleet_args = (args.checks, args.days, args.interval)
+    with tempfile.TemporaryDirectory(prefix="vigie-bench-storage-") as tmp:
+        workdir = Path(tmp)
+        packages = {"after": "monitor.storage"}
+        if not args.no_before:
+            packages = {"before": before_package(args.before_ref, workdir), **packages}
+        paths = {label: workdir / f"{label}.db" for label in packages}
+        runs = {}
+        for label, package in packages.items():
+            print(f"{label}: {args.checks} checks x {args.days:g} days at {args.interval:g}s", flush=True)
+            runs[label] = run(label, package, paths[label], build_fleet(*fleet_args), args.days)
+        now = START + (int(args.days * 24) + 1) * HOUR
+        same = compare(packages, paths, build_fleet(*fleet_args), now) if "before" in packages else {}
+    report(args, runs, same)
+    return 0
+
+
+def report(args: argparse.Namespace, runs: dict[str, dict[str, Any]], same: dict[str, Any]) -> None:
+    head = ["", *runs]
+    rows = [
+        ["file + WAL at the end, MB", *(f"{r['file_mb']:.1f}" for r in runs.values())],
+        ["  of which WAL, MB", *(f"{r['wal_mb']:.1f}" for r in runs.values())],
+        ["largest file + WAL seen, MB", *(f"{r['peak_file_mb']:.1f}" for r in runs.values())],
+        [f"budget {args.budget_mb:g} MB: used", *(f"{r['peak_file_mb'] / args.budget_mb:.0%}" for r in runs.values())],
+        ["results/s, hour batches", *(f"{r['results_per_s_hour_batches']:,}" for r in runs.values())],
+        ["results/s, 1 s flushes", *(f"{r['results_per_s_1s_flushes']:,}" for r in runs.values())],
+        ["prune: total s / max run ms", *(f"{r['prune']['total_s']} / {r['prune']['max_run_ms']}" for r in runs.values())],
+        ["prune: max step ms", *(str(r["prune"]["max_step_ms"] or "—") for r in runs.values())],
+    ]
+    print()
+    print(table(head, rows))
+    for label, r in runs.items():
+        print(f"\n{label}: tables (dbstat)")
+        print(table(["table", "MB", "index MB", "rows", "B/row"], [
+            [name, f"{t['bytes'] / MB:.2f}", f"{t['index_bytes'] / MB:.2f}", f"{t['rows']:,}", f"{t['bytes_per_row']}"]
+            for name, t in r["tables"].items()
+        ]))
+    if same:
+        print("\nthe same answers from both databases:")
+        print(table(["read", "identical", "rows"], [[k, str(v["identical"]), str(v["rows"])] for k, v in same.items()]))
+    if "before" in runs and "after" in runs:
+        ratio = runs["after"]["peak_file_mb"] / runs["before"]["peak_file_mb"]
+        print(f"\nafter / before, largest file: {ratio:.2f}; "
+              f"1 s flush throughput: {runs['after']['results_per_s_1s_flushes'] / runs['before']['results_per_s_1s_flushes']:.2f}")
+    path = write_json("storage" if not args.quick else "storage.quick", {
+        "command": "python bench/storage.py" + (" --quick" if args.quick else ""),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "machine": {"python": platform.python_version(), "sqlite": __import__("sqlite3").sqlite_version,
+                    "cpus": os.cpu_count(), "platform": platform.platform()},
+        "params": {"checks": args.checks, "days": args.days, "interval_s": args.interval, "budget_mb": args.budget_mb,
+                   "before_ref": None if args.no_before else args.before_ref,
+                   "after_retention": Retention().model_dump(mode="json")},
+        "runs": runs,
+        "identical_answers": same,
+    })
+    print(f"\nwritten to {path.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
