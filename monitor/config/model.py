@@ -27,6 +27,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from monitor.conditions import Condition, ConditionSyntaxError, parse_condition
+from monitor.config.retention import DAY, FLOORS, at_least_floor
 from monitor.durations import DURATION_PATTERN, format_duration, parse_duration
 from monitor.events import EVENT_TYPES
 
@@ -343,28 +344,6 @@ class Alerts(Strict):
         return self
 
 
-DAY = 86400.0
-# the shortest retention of each kind of history, and what reads it (docs/operations.md)
-RETENTION_FLOORS: dict[str, tuple[float, str]] = {
-    "results": (DAY, "raw results are what one reads to investigate a probe"),
-    "hour_rollups": (8 * DAY, "the 24 h and 7 d latency charts and the 24 h uptime read hour rollups"),
-    "flips": (91 * DAY, "the 90 days of incidents on the site take their impact from flips"),
-    "events": (DAY, "the alert router reads the last day of events"),
-    "deliveries": (DAY, "'vigie alerts outbox' lists the dead deliveries of the last day at least"),
-    "delivery_attempts": (DAY, "each attempt's error is kept at least a day"),
-    "etas": (91 * DAY, "the 90 days of incidents on the site show the ETAs they had"),
-}
-
-
-def _at_least_floor(kind: str, value: float) -> float:
-    floor, why = RETENTION_FLOORS[kind]
-    if value < floor:
-        raise PydanticCustomError(
-            "retention", "must be at least {floor}: {why}", {"floor": format_duration(floor), "why": why}
-        )
-    return value
-
-
 class Retention(Strict):
     """How long each kind of history is kept; day rollups, incidents and past outages stay for good.
 
@@ -382,10 +361,10 @@ class Retention(Strict):
     delivery_attempts: Duration = Field(30 * DAY, description="each delivery attempt and its error")
     etas: Duration = Field(365 * DAY, description="the ETA history of incidents resolved that long ago")
 
-    @field_validator(*RETENTION_FLOORS)
+    @field_validator(*FLOORS)
     @classmethod
     def _long_enough(cls, value: float, info: ValidationInfo) -> float:
-        return _at_least_floor(str(info.field_name), value)
+        return at_least_floor(str(info.field_name), value)
 
 
 class Storage(Strict):
@@ -398,7 +377,7 @@ class Storage(Strict):
     @field_validator("raw_retention")
     @classmethod
     def _raw_retention_long_enough(cls, value: float | None) -> float | None:
-        return value if value is None else _at_least_floor("results", value)
+        return value if value is None else at_least_floor("results", value)
 
     @model_validator(mode="after")
     def _raw_retention_is_results(self) -> "Storage":

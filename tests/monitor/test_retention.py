@@ -7,6 +7,9 @@ from pathlib import Path
 import pytest
 
 from alerts.flapping import latest_period
+from monitor.clock import FakeClock
+from monitor.config import parse_config
+from monitor.engine import Engine
 from monitor.config.model import Retention
 from monitor.judge import Flip
 from monitor.storage import ResultRow, Store
@@ -206,4 +209,25 @@ def test_it_loses_nothing_when_it_stops_between_two_steps(tmp_path: Path) -> Non
     assert (counts["results"], counts["flips"], counts["events"]) == (10, 2, 1)
     assert store.outage_history(NOW) == history
     assert [count(store, table) for table in ("results", "flips", "events")] == [0, 0, 0]
+    store.close()
+
+
+async def test_it_prunes_what_the_config_says_from_the_engine(tmp_path: Path, clock: FakeClock) -> None:
+    config = parse_config(
+        """
+operators:
+  - id: almerys
+    name: Almerys
+    services:
+      - id: pec
+        name: PEC
+        checks: [{id: api, type: http, url: "http://127.0.0.1:9/"}]
+storage: {retention: {results: 2d}}
+""",
+        env={},
+    ).config
+    store = Store(tmp_path / "v.db")
+    engine = Engine(config, store, clock)
+    store.record_results([ResultRow(KEY, clock.now() - d * DAY, "up", 0.1) for d in range(5)])
+    assert engine.prune()["results"] == 2  # 3 and 4 days old; the rest is within 2 days
     store.close()
