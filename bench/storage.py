@@ -374,6 +374,39 @@ def simulate(runs: dict[str, Run], fleet: Fleet, days: float) -> float:
     return hour + HOUR
 
 
+def upgrade(before: Path, workdir: Path, now: float) -> dict[str, Any]:
+    """Open a copy of the "before" database with this tree's store: migration 0005 + VACUUM, then the first prune."""
+    import shutil
+
+    from monitor.storage import Store
+
+    copy = workdir / "upgrade.db"
+    for suffix in ("", "-wal"):
+        if Path(f"{before}{suffix}").exists():
+            shutil.copyfile(f"{before}{suffix}", f"{copy}{suffix}")
+    size_before = sum(file_bytes(copy))
+    t = time.perf_counter()
+    store = Store(copy)
+    migrated_s = time.perf_counter() - t
+    size_migrated = sum(file_bytes(copy))
+    steps, deleted, t = [], 0, time.perf_counter()
+    step = t
+    for _, n in store.prune_steps(now, Retention(), Flapping().window):
+        steps.append(time.perf_counter() - step)
+        deleted += n
+        step = time.perf_counter()
+    pruned_s = time.perf_counter() - t
+    results = store.count_results()
+    store.close()
+    return {
+        "file_mb_before": round(size_before / MB, 1), "migration_s": round(migrated_s, 1),
+        "file_mb_after_migration": round(size_migrated / MB, 1), "results_kept_after_prune": results,
+        "first_prune_s": round(pruned_s, 2), "first_prune_rows": deleted, "first_prune_steps": len(steps),
+        "first_prune_max_step_ms": round(max(steps) * 1000, 1) if steps else None,
+        "file_mb_after_prune": round(sum(file_bytes(copy)) / MB, 1),
+    }
+
+
 def compare(packages: dict[str, str], paths: dict[str, Path], fleet: Fleet, now: float) -> dict[str, Any]:
     """Whether the bars and the charts read the same from both databases."""
     stores = {label: importlib.import_module(packages[label]).Store(paths[label]) for label in packages}
@@ -426,11 +459,13 @@ def main() -> int:
         for run in stores.values():
             run.store.close()
         same = compare(packages, paths, fleet, now) if "before" in packages else {}
-    report(args, runs, same)
+        upgraded = upgrade(paths["before"], workdir, now) if "before" in packages else {}
+    report(args, runs, same, upgraded)
     return 0
 
 
-def report(args: argparse.Namespace, runs: dict[str, dict[str, Any]], same: dict[str, Any]) -> None:
+def report(args: argparse.Namespace, runs: dict[str, dict[str, Any]], same: dict[str, Any],
+           upgraded: dict[str, Any]) -> None:
     head = ["", *runs]
     rows = [
         ["file + WAL at the end, MB", *(f"{r['file_mb']:.1f}" for r in runs.values())],
@@ -453,6 +488,11 @@ def report(args: argparse.Namespace, runs: dict[str, dict[str, Any]], same: dict
     if same:
         print("\nthe same answers from both databases:")
         print(table(["read", "identical", "rows"], [[k, str(v["identical"]), str(v["rows"])] for k, v in same.items()]))
+    if upgraded:
+        print(f"\nupgrade of the before database: {upgraded['file_mb_before']} MB, migration + VACUUM "
+              f"{upgraded['migration_s']} s -> {upgraded['file_mb_after_migration']} MB; first prune "
+              f"{upgraded['first_prune_rows']:,} rows in {upgraded['first_prune_steps']} steps, {upgraded['first_prune_s']} s "
+              f"(longest step {upgraded['first_prune_max_step_ms']} ms) -> {upgraded['file_mb_after_prune']} MB")
     if "before" in runs and "after" in runs:
         ratio = runs["after"]["peak_file_mb"] / runs["before"]["peak_file_mb"]
         print(f"\nafter / before, largest file: {ratio:.2f}; "
@@ -467,6 +507,7 @@ def report(args: argparse.Namespace, runs: dict[str, dict[str, Any]], same: dict
                    "after_retention": Retention().model_dump(mode="json")},
         "runs": runs,
         "identical_answers": same,
+        "upgrade": upgraded,
     })
     print(f"\nwritten to {path.relative_to(ROOT)}")
 

@@ -358,5 +358,6 @@ def m0006_reclaim_space(db: Database) -> None:
     """
     try:
         db.execute("VACUUM")
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # in WAL mode the file shrinks at the checkpoint
     except sqlite3.OperationalError as exc:
         log.warning("VACUUM after the compact-history migration failed (%s): free pages will be reused", exc)
