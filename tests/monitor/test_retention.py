@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from alerts.flapping import latest_period
 from monitor.clock import FakeClock
@@ -230,4 +232,34 @@ storage: {retention: {results: 2d}}
     engine = Engine(config, store, clock)
     store.record_results([ResultRow(KEY, clock.now() - d * DAY, "up", 0.1) for d in range(5)])
     assert engine.prune()["results"] == 2  # 3 and 4 days old; the rest is within 2 days
+    store.close()
+
+
+STATUSES = ("operational", "degraded_performance", "partial_outage", "major_outage", "under_maintenance")
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
+@given(
+    changes=st.lists(
+        st.tuples(st.sampled_from([SERVICE, "almerys/droits"]), st.sampled_from(STATUSES), st.floats(0.001, 60 * DAY)),
+        max_size=40,
+    ),
+    window=st.sampled_from([600.0, DAY, 30 * DAY]),
+)
+def test_it_never_changes_what_the_eta_estimator_or_the_flapping_detector_read(
+    tmp_path: Path, changes: list[tuple[str, str, float]], window: float
+) -> None:
+    store = Store(":memory:")
+    at = NOW - 800 * DAY
+    for key, status, gap in changes:
+        at = min(NOW, at + gap)
+        store.record_flip(Flip("service", key, "operational", status, at))
+    before = sorted(store.outage_history(NOW), key=lambda o: (o.started_at, o.service))
+    periods = {key: latest_period([f.at for f in store.flips(key=key, kind="service")], 2, window)
+               for key in (SERVICE, "almerys/droits")}
+    store.prune(NOW, Retention(flips="91d"), flapping_window=window)
+    assert sorted(store.outage_history(NOW), key=lambda o: (o.started_at, o.service)) == before
+    for key, period in periods.items():
+        if period is not None and period.last_flip_at >= NOW - 91 * DAY:  # a cluster that ended before the cutoff is over
+            assert latest_period([f.at for f in store.flips(key=key, kind="service")], 2, window) == period
     store.close()
