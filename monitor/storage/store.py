@@ -4,6 +4,10 @@ One file in WAL mode (readers never block the writer; a ``kill -9`` leaves a
 database that opens clean). Raw results are written in batches together with
 the rollups they feed, in one transaction, so rollups never disagree with
 what was recorded. Flips and incidents are written at once.
+
+Raw results are compact (``WITHOUT ROWID``, keyed by check and integer
+milliseconds, the order they are read and pruned in), histograms small BLOBs
+(``codec``); every history is bounded by ``prune`` (``retention``).
 """
 
 from __future__ import annotations
