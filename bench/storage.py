@@ -256,6 +256,13 @@ def before_package(ref: str, workdir: Path) -> str:
     return "vigie_storage_before"
 
 
+def spread(seconds: list[float]) -> dict[str, float]:
+    """p50, p99 and max of durations, in ms."""
+    ordered = sorted(seconds)
+    pick = lambda q: round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 2)  # noqa: E731
+    return {"p50": pick(0.5), "p99": pick(0.99), "max": round(ordered[-1] * 1000, 2)}
+
+
 def states(rows: list[Any]) -> dict[str, CheckState]:
     """The judge's state of each check of a batch, saved with it as the engine does."""
     return {row.key: CheckState("up" if row.outcome != "down" else "down", START, 0, 0, 0, 1, row.at, ()) for row in rows}
@@ -296,6 +303,7 @@ class Run:
         self.steps: list[float] = []
         self.pruned: dict[str, int] = {}
         self.peak = 0
+        self.daily: list[float] = []  # file + WAL at the end of each day, MB
 
     def hour(self, hour: float, results: list[tuple[Any, ...]]) -> None:
         rows = [self.storage.ResultRow(*r) for r in results]
@@ -306,7 +314,10 @@ class Run:
         self.write_s += time.perf_counter() - t
         self.written += len(rows)
         self.prune(hour + HOUR)
-        self.peak = max(self.peak, sum(file_bytes(self.path)))
+        size = sum(file_bytes(self.path))
+        self.peak = max(self.peak, size)
+        if int(hour - START) % DAY == DAY - HOUR:
+            self.daily.append(round(size / MB, 1))
 
     def prune(self, now: float) -> None:
         """What the scheduler's hourly chore runs."""
@@ -342,10 +353,12 @@ class Run:
             "results_per_s_hour_batches": round(self.written / self.write_s),
             "results_per_s_1s_flushes": round(self.flushed / self.flush_s) if self.flush_s else None,
             "flush_ms_1s_batches": round(self.flush_s / self.flushes * 1000, 3) if self.flushes else None,
+            "mb_per_day_after_day_30": round((self.daily[-1] - self.daily[29]) / (len(self.daily) - 30), 3)
+            if len(self.daily) > 30 else None,
+            "daily_file_mb": self.daily,
             "prune": {
                 "runs": len(self.prunes), "total_s": round(sum(self.prunes), 2),
-                "max_run_ms": round(max(self.prunes) * 1000, 1),
-                "max_step_ms": round(max(self.steps) * 1000, 1) if self.steps else None,
+                "run_ms": spread(self.prunes), "step_ms": spread(self.steps) if self.steps else None,
                 "steps": len(self.steps), "deleted": self.pruned,
             },
         }
@@ -474,8 +487,11 @@ def report(args: argparse.Namespace, runs: dict[str, dict[str, Any]], same: dict
         [f"budget {args.budget_mb:g} MB: used", *(f"{r['peak_file_mb'] / args.budget_mb:.0%}" for r in runs.values())],
         ["results/s, hour batches", *(f"{r['results_per_s_hour_batches']:,}" for r in runs.values())],
         ["results/s, 1 s flushes", *(f"{r['results_per_s_1s_flushes']:,}" for r in runs.values())],
-        ["prune: total s / max run ms", *(f"{r['prune']['total_s']} / {r['prune']['max_run_ms']}" for r in runs.values())],
-        ["prune: max step ms", *(str(r["prune"]["max_step_ms"] or "—") for r in runs.values())],
+        ["growth after day 30, MB/day", *(str(r["mb_per_day_after_day_30"] or "—") for r in runs.values())],
+        ["prune: total s", *(str(r["prune"]["total_s"]) for r in runs.values())],
+        ["prune run ms: p50/p99/max", *("/".join(str(v) for v in r["prune"]["run_ms"].values()) for r in runs.values())],
+        ["prune step ms: p50/p99/max", *("/".join(str(v) for v in r["prune"]["step_ms"].values())
+                                         if r["prune"]["step_ms"] else "—" for r in runs.values())],
     ]
     print()
     print(table(head, rows))
