@@ -356,6 +356,8 @@ def m0006_reclaim_space(db: Database) -> None:
     VACUUM needs about the database's size in free disk space; without it, the
     free pages are simply reused by new rows, so a failure is no reason not to start.
     """
+    if db.execute("PRAGMA freelist_count").fetchone()[0] < 256:  # under 1 MB to give back: a new database
+        return
     try:
         db.execute("VACUUM")
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # in WAL mode the file shrinks at the checkpoint

@@ -178,6 +178,13 @@ def test_it_migrates_an_existing_database_keeping_every_row(tmp_path: Path) -> N
 
 def test_it_leaves_results_compact_after_the_migration(tmp_path: Path) -> None:
     old_database(tmp_path / "v.db")
+    db = Database(tmp_path / "v.db")
+    db.conn.executemany(  # a few MB of old rows, for VACUUM to give back
+        "INSERT INTO results (check_ref, at, outcome, duration_ms) VALUES (1, ?, 0, 100)",
+        [(T0 + DAY + i,) for i in range(50_000)],
+    )
+    db.conn.commit()
+    db.close()
     store = Store(tmp_path / "v.db")
     sql = store.db.execute("SELECT sql FROM sqlite_master WHERE name = 'results'").fetchone()[0]
     assert "WITHOUT ROWID" in sql and "PRIMARY KEY (check_ref, at)" in sql
