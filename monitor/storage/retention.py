@@ -137,7 +137,8 @@ class RetentionMixin:
         """Every service of the service rollups, one primary-key seek each."""
         services: list[str] = []
         while True:
-            row = self.db.execute("SELECT min(service) FROM service_rollups WHERE service > ?", (services[-1] if services else "",)).fetchone()
+            after = services[-1] if services else ""
+            row = self.db.execute("SELECT min(service) FROM service_rollups WHERE service > ?", (after,)).fetchone()
             if row[0] is None:
                 return services
             services.append(row[0])
