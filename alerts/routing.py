@@ -246,8 +246,8 @@ class Router:
         if (incident_id, channel) not in self.last_told:
             incident = self.store.incident(incident_id)
             since = incident.started_at if incident else 0.0
-            times = [e.at for e in self.store.events(since=since) if _incident_id(e) == incident_id]
-            self.last_told[(incident_id, channel)] = max(times, default=since)
+            latest = self.store.latest_event_at(incident_id)
+            self.last_told[(incident_id, channel)] = since if latest is None else max(latest, since)
         return self.last_told[(incident_id, channel)]
 
     def _restore(self) -> None:
@@ -258,7 +258,7 @@ class Router:
             period = latest_period(times, self.flapping.changes, self.flapping.window)
             if period is None:
                 continue
-            for event in self.store.events(since=period.started_at):
+            for event in self.store.service_events(key, since=period.started_at):
                 marker = event.data.get("flapping") or {}
                 if marker.get("service") == key:
                     if marker.get("state") == "instable":

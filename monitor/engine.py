@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from monitor.clock import Clock, SystemClock
 from monitor.conditions import Assessment
@@ -228,8 +228,12 @@ class Engine:
             self.accounted_at = saved
             raise
 
-    def prune(self) -> int:
-        return self.store.prune_results(self.clock.now() - self.config.storage.raw_retention)
+    def prune(self) -> dict[str, int]:
+        return self.store.prune(self.clock.now(), self.config.storage.retention, self.config.alerts.flapping.window)
+
+    def prune_steps(self) -> Iterator[tuple[str, int]]:
+        """``prune`` as committed steps of a few thousand rows, to interleave with other writes."""
+        return self.store.prune_steps(self.clock.now(), self.config.storage.retention, self.config.alerts.flapping.window)
 
     def close(self) -> None:
         self.account_all()

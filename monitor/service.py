@@ -226,7 +226,7 @@ class Service:
         every(60, "account", functools.partial(self._chore, "account", engine.account_all))
         every(1, "maintenance", functools.partial(self._chore, "maintenance", engine.maintenance.tick))
         every(30, "etas", functools.partial(self._chore, "etas", engine.etas.refresh))
-        every(3600, "prune", functools.partial(self._chore, "prune", engine.prune), at_once=True)
+        every(3600, "prune", self._prune, at_once=True)
         aps.start()
         try:
             yield
@@ -236,6 +236,22 @@ class Service:
 
     async def _heartbeat(self) -> None:
         self.last_heartbeat = self.clock.monotonic()
+
+    async def _prune(self) -> None:
+        """Retention, one step (a few thousand rows) per writer job, so that results keep flowing meanwhile."""
+        engine = self.engine
+        assert engine is not None
+        deleted: dict[str, int] = {}
+        try:
+            steps = await self.db.write(lambda _store: engine.prune_steps())
+            while (step := await self.db.write(lambda _store: next(steps, None))) is not None:
+                deleted[step[0]] = deleted.get(step[0], 0) + step[1]
+        except STORE_ERRORS as exc:
+            self.store_health.failed(exc, "chore prune")
+        except Exception:  # noqa: BLE001
+            log.exception("chore prune failed")
+        if any(deleted.values()):
+            log.info("pruned past retention: %s", ", ".join(f"{n} {table}" for table, n in deleted.items() if n))
 
     async def _chore(self, name: str, fn: Callable[[], object]) -> None:
         """One chore as a writer job; a store failure is the store's health, not a crash."""

@@ -109,6 +109,18 @@ async def until(condition: Callable[[], object], timeout: float = 15.0, step: fl
         await asyncio.sleep(step)
 
 
+async def eventually(condition: Callable[[], Any], timeout: float = 15.0, step: float = 0.05) -> None:
+    """``until`` for a condition that must be awaited (a read through the service's readers)."""
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not await condition():
+        if loop.time() > deadline:
+            raise AssertionError(f"not true within {timeout:g}s: {getattr(condition, '__name__', condition)}")
+        await asyncio.sleep(step)
+
+
 async def probe_now(engine: Any, key: str) -> Any:
     """Probe one check in this process and judge the result (what the prober does, without its schedule)."""
     from monitor.conditions import assess

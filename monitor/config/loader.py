@@ -216,6 +216,9 @@ def _warnings(doc: _Located, config: Config) -> list[Problem]:
                     warnings.append(doc.at(node, f"{key}: interval below 10s probes the operator very often"))
                 if check.timeout > check.interval:
                     warnings.append(doc.at(node, f"{key}: timeout is longer than the interval"))
+    if config.storage.raw_retention is not None:
+        node = doc.values.get(("storage", "raw_retention")) or doc.values[()]
+        warnings.append(doc.at(node, "storage.raw_retention is deprecated: write storage.retention.results instead"))
     return warnings
 
 

@@ -19,6 +19,7 @@ from pydantic import (
     Field,
     PlainSerializer,
     StringConstraints,
+    ValidationInfo,
     WithJsonSchema,
     field_validator,
     model_validator,
@@ -26,6 +27,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from monitor.conditions import Condition, ConditionSyntaxError, parse_condition
+from monitor.config.retention import DAY, FLOORS, at_least_floor
 from monitor.durations import DURATION_PATTERN, format_duration, parse_duration
 from monitor.events import EVENT_TYPES
 from monitor.keys import Key
@@ -371,9 +373,52 @@ class Alerts(Strict):
         return self
 
 
+class Retention(Strict):
+    """How long each kind of history is kept; day rollups, incidents and past outages stay for good.
+
+    What is still needed is never pruned, whatever its age: open incidents with
+    their flips, events and ETAs, pending deliveries with their events and
+    attempts, the flips the flapping detector reads. Outages found in flips are
+    kept for the ETA estimator (``past_outages``) before their flips go.
+    """
+
+    results: Duration = Field(14 * DAY, description="raw probe results")
+    hour_rollups: Duration = Field(35 * DAY, description="hourly rollups of checks and services")
+    flips: Duration = Field(365 * DAY, description="status changes of checks and services")
+    events: Duration = Field(90 * DAY, description="incident and maintenance events (kept while a delivery is)")
+    deliveries: Duration = Field(30 * DAY, description="delivered, dead and suppressed deliveries")
+    delivery_attempts: Duration = Field(30 * DAY, description="each delivery attempt and its error")
+    etas: Duration = Field(365 * DAY, description="the ETA history of incidents resolved that long ago")
+
+    @field_validator(*FLOORS)
+    @classmethod
+    def _long_enough(cls, value: float, info: ValidationInfo) -> float:
+        return at_least_floor(str(info.field_name), value)
+
+
 class Storage(Strict):
-    raw_retention: Duration = 30 * 86400.0
+    retention: Retention = Field(default_factory=Retention)
+    raw_retention: Duration | None = Field(
+        None, description="deprecated: the same as retention.results", json_schema_extra={"deprecated": True}
+    )
     flush_interval: Duration = 1.0
+
+    @field_validator("raw_retention")
+    @classmethod
+    def _raw_retention_long_enough(cls, value: float | None) -> float | None:
+        return value if value is None else at_least_floor("results", value)
+
+    @model_validator(mode="after")
+    def _raw_retention_is_results(self) -> "Storage":
+        """The deprecated ``raw_retention`` still sets the raw results' retention (``vigie validate`` warns)."""
+        if self.raw_retention is None:
+            return self
+        if "results" in self.retention.model_fields_set:
+            raise PydanticCustomError(
+                "retention", "give retention.results only: raw_retention is its deprecated spelling"
+            )
+        self.retention = self.retention.model_copy(update={"results": self.raw_retention})
+        return self
 
 
 class Scheduler(Strict):

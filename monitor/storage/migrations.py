@@ -5,10 +5,17 @@ Never edit a migration that has shipped: add the next number.
 
 from __future__ import annotations
 
+import json
+import logging
+import sqlite3
+
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from monitor.storage.codec import encode_histogram
+
 migrations = Migrations("vigie")
+log = logging.getLogger("vigie.storage")
 
 
 def _run(db: Database, script: str) -> None:
@@ -244,8 +251,122 @@ def m0004_subscribers(db: Database) -> None:
     )
 
 
-@migrations(name="0006_service_accounted_at")
-def m0006_service_accounted_at(db: Database) -> None:
+@migrations(name="0005_compact_history")
+def m0005_compact_history(db: Database) -> None:
+    """Raw results and rollups in compact tables; indexes for the scans of the site, router and pruning.
+
+    ``results`` was a rowid table with two indexes (12 of every 20 bytes on disk):
+    it becomes ``WITHOUT ROWID`` keyed by (check, time in integer milliseconds), the
+    order in which it is read and pruned, with no other index. One raw result per
+    check and millisecond. Rollups become ``WITHOUT ROWID`` on their primary key and
+    histograms BLOBs (``codec``). The results keep no foreign key: checks are never
+    deleted, and the lookup would cost every insert.
+    """
+    _run(
+        db,
+        """
+        CREATE TABLE results_compact (
+            check_ref INTEGER NOT NULL,        -- checks.id
+            at INTEGER NOT NULL,               -- epoch milliseconds
+            outcome INTEGER NOT NULL,          -- 0 up, 1 degraded, 2 down
+            duration_ms INTEGER NOT NULL,
+            lateness_ms INTEGER NOT NULL DEFAULT 0,
+            status INTEGER,                    -- HTTP status, if any
+            error TEXT,                        -- the probe's error, if any
+            failed TEXT,                       -- JSON list of failing conditions' reasons
+            PRIMARY KEY (check_ref, at)
+        ) WITHOUT ROWID;
+        INSERT OR IGNORE INTO results_compact
+            SELECT check_ref, CAST(round(at * 1000) AS INTEGER), outcome, duration_ms, lateness_ms, status, error, failed
+            FROM results ORDER BY check_ref, at;
+        DROP TABLE results;
+        ALTER TABLE results_compact RENAME TO results;
+        CREATE TABLE check_rollups_compact (
+            check_ref INTEGER NOT NULL REFERENCES checks(id),
+            period TEXT NOT NULL,              -- hour | day
+            bucket INTEGER NOT NULL,           -- epoch seconds of the bucket's start
+            n_up INTEGER NOT NULL DEFAULT 0,
+            n_degraded INTEGER NOT NULL DEFAULT 0,
+            n_down INTEGER NOT NULL DEFAULT 0,
+            sum_ms INTEGER NOT NULL DEFAULT 0,
+            max_ms INTEGER NOT NULL DEFAULT 0,
+            histogram BLOB NOT NULL,           -- codec.encode_histogram, on rollups.LATENCY_BOUNDS_MS
+            PRIMARY KEY (check_ref, period, bucket)
+        ) WITHOUT ROWID
+        """,
+    )
+    # histograms are re-encoded here rather than by an SQL function, so that a bad one says why;
+    # a few thousand rows at a time, as hourly rollups kept for years are millions
+    last = -1
+    while True:
+        rows = db.execute(
+            "SELECT rowid, check_ref, period, bucket, n_up, n_degraded, n_down, sum_ms, max_ms, histogram "
+            "FROM check_rollups WHERE rowid > ? ORDER BY rowid LIMIT 5000",
+            (last,),
+        ).fetchall()
+        if not rows:
+            break
+        db.conn.executemany(
+            "INSERT INTO check_rollups_compact VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(*row[1:9], encode_histogram(json.loads(row[9]))) for row in rows],
+        )
+        last = rows[-1][0]
+    _run(
+        db,
+        """
+        DROP TABLE check_rollups;
+        ALTER TABLE check_rollups_compact RENAME TO check_rollups;
+        CREATE TABLE service_rollups_compact (
+            service TEXT NOT NULL,             -- operator/service
+            period TEXT NOT NULL,
+            bucket INTEGER NOT NULL,
+            operational REAL NOT NULL DEFAULT 0,   -- seconds spent in each status
+            degraded_performance REAL NOT NULL DEFAULT 0,
+            partial_outage REAL NOT NULL DEFAULT 0,
+            major_outage REAL NOT NULL DEFAULT 0,
+            under_maintenance REAL NOT NULL DEFAULT 0,
+            PRIMARY KEY (service, period, bucket)
+        ) WITHOUT ROWID;
+        INSERT INTO service_rollups_compact SELECT * FROM service_rollups ORDER BY service, period, bucket;
+        DROP TABLE service_rollups;
+        ALTER TABLE service_rollups_compact RENAME TO service_rollups;
+        -- the events of an incident, without reading every event's JSON
+        ALTER TABLE events ADD COLUMN incident_id INTEGER;
+        UPDATE events SET incident_id = CAST(json_extract(data, '$.incident.id') AS INTEGER)
+            WHERE json_extract(data, '$.incident.id') IS NOT NULL;
+        CREATE INDEX events_incident ON events(incident_id, at);
+        -- one service's flips (the site's impact, the flapping detector), every service's (the ETA
+        -- estimator), pruning by age: (key, kind, at) beats (kind, at) for the first, which (key, at) did not
+        DROP INDEX flips_key_at;
+        CREATE INDEX flips_key_kind_at ON flips(key, kind, at);
+        CREATE INDEX flips_kind_at ON flips(kind, at);
+        -- the site's incident list by start time
+        CREATE INDEX incidents_started ON incidents(started_at);
+        -- pruning the outbox by age
+        CREATE INDEX deliveries_created ON deliveries(created_at);
+        CREATE INDEX delivery_attempts_at ON delivery_attempts(at)
+        """,
+    )
+
+
+@migrations(name="0006_reclaim_space", transactional=False)
+def m0006_reclaim_space(db: Database) -> None:
+    """Give back to the file system the pages of the tables 0005 replaced (once, at the upgrade).
+
+    VACUUM needs about the database's size in free disk space; without it, the
+    free pages are simply reused by new rows, so a failure is no reason not to start.
+    """
+    if db.execute("PRAGMA freelist_count").fetchone()[0] < 256:  # under 1 MB to give back: a new database
+        return
+    try:
+        db.execute("VACUUM")
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # in WAL mode the file shrinks at the checkpoint
+    except sqlite3.OperationalError as exc:
+        log.warning("VACUUM after the compact-history migration failed (%s): free pages will be reused", exc)
+
+
+@migrations(name="0007_service_accounted_at")
+def m0007_service_accounted_at(db: Database) -> None:
     # how far each service's time has been credited to its status: readers add the rest up to now
     # themselves, so that showing uptime never writes
     _run(db, "ALTER TABLE service_states ADD COLUMN accounted_at REAL")

@@ -55,8 +55,9 @@ class OutboxMixin:
         """Write an event and its deliveries (``suppressed`` ones are kept, marked, never sent)."""
         with self.db.atomic():
             cursor = self.db.execute(
-                "INSERT INTO events (type, at, operator_id, services, data) VALUES (?, ?, ?, ?, ?)",
-                (type, at, operator_id, json.dumps(list(services)), json.dumps(data, ensure_ascii=False)),
+                "INSERT INTO events (type, at, operator_id, services, data, incident_id) VALUES (?, ?, ?, ?, ?, ?)",
+                (type, at, operator_id, json.dumps(list(services)), json.dumps(data, ensure_ascii=False),
+                 _incident_ref(data)),
             )
             event_id = int(cursor.lastrowid or 0)
             for channel, status in [(c, "pending") for c in channels] + [(c, "suppressed") for c in suppressed]:
@@ -67,7 +68,22 @@ class OutboxMixin:
         return event_id
 
     def events(self, since: float = 0.0, limit: int = 1000) -> list[EventRow]:
-        rows = self.db.query("SELECT * FROM events WHERE at >= ? ORDER BY id LIMIT ?", (since, limit))
+        """The first ``limit`` events since ``since``, oldest first (for people; the router asks narrower questions)."""
+        rows = self.db.query("SELECT * FROM events WHERE at >= ? ORDER BY at, id LIMIT ?", (since, limit))
+        return [_event(row) for row in rows]
+
+    def latest_event_at(self, incident_id: int) -> float | None:
+        """When the latest event of an incident was recorded, if any."""
+        return self.db.execute("SELECT max(at) FROM events WHERE incident_id = ?", (incident_id,)).fetchone()[0]
+
+    def service_events(self, key: str, since: float) -> list[EventRow]:
+        """Every event since ``since`` about service ``key`` or carrying its flapping marker, oldest first."""
+        rows = self.db.query(
+            """SELECT * FROM events WHERE at >= ? AND (json_extract(data, '$.flapping.service') = ?
+                   OR EXISTS (SELECT 1 FROM json_each(events.services) WHERE value = ?))
+               ORDER BY at, id""",
+            (since, key, key),
+        )
         return [_event(row) for row in rows]
 
     def event(self, event_id: int) -> EventRow | None:
@@ -143,9 +159,9 @@ class OutboxMixin:
     def incident_told(self, incident_id: int) -> bool:
         """Whether any event of this incident went (or is going) to anyone, rather than being held back."""
         row = self.db.execute(
-            """SELECT 1 FROM deliveries d JOIN events e ON e.id = d.event_id
-               WHERE json_extract(e.data, '$.incident.id') = ? AND d.status != 'suppressed' LIMIT 1""",
-            (str(incident_id),),
+            """SELECT 1 FROM events e JOIN deliveries d ON d.event_id = e.id
+               WHERE e.incident_id = ? AND d.status != 'suppressed' LIMIT 1""",
+            (incident_id,),
         ).fetchone()
         return row is not None
 
@@ -168,6 +184,15 @@ class OutboxMixin:
             last_error=row["last_error"],
             created_at=row["created_at"],
         )
+
+
+def _incident_ref(data: dict[str, Any]) -> int | None:
+    """The incident an event tells of (``data.incident.id``, a string in the payload), if any."""
+    incident = data.get("incident")
+    try:
+        return int(incident["id"]) if isinstance(incident, dict) else None
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def _event(row: dict[str, Any]) -> EventRow:

@@ -4,6 +4,10 @@ One file in WAL mode (readers never block the writer; a ``kill -9`` leaves a
 database that opens clean). Raw results are written in batches together with
 the rollups they feed, in one transaction, so rollups never disagree with
 what was recorded. Flips and incidents are written at once.
+
+Raw results are compact (``WITHOUT ROWID``, keyed by check and integer
+milliseconds, the order they are read and pruned in), histograms small BLOBs
+(``codec``); every history is bounded by ``prune`` (``retention``).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import logging
 import sqlite3
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
@@ -29,16 +34,19 @@ from monitor.rollups import (
     latency_bucket,
     split_span,
 )
+from monitor.storage.codec import add_histograms, decode_histogram, encode_buckets
 from monitor.storage.history import HistoryMixin
 from monitor.storage.incidents import IncidentsMixin
 from monitor.storage.maintenances import MaintenancesMixin
 from monitor.storage.outbox import OutboxMixin
+from monitor.storage.retention import RetentionMixin
 from monitor.storage.subscribers import SubscribersMixin
 from monitor.storage.migrations import migrations
 
 log = logging.getLogger("vigie.storage")
 Callback = Callable[[], None]
 OUTCOME_CODES = {Outcome.UP: 0, Outcome.DEGRADED: 1, Outcome.DOWN: 2}  # results.outcome: fixed, never renumber
+WAL_SIZE_LIMIT = 16 * 1024 * 1024
 SERVICE_STATUSES = COMPONENT_STATUSES  # service_rollups has one column of seconds per status
 
 
@@ -56,7 +64,13 @@ class ResultRow:
     failed: tuple[str, ...] = ()
 
 
-class Store(IncidentsMixin, MaintenancesMixin, HistoryMixin, OutboxMixin, SubscribersMixin):
+@lru_cache(maxsize=4096)
+def _day_of_hour(hour: int) -> int:
+    """The day bucket of an hour (epoch hours): Paris days start on a UTC hour, so one answer per hour."""
+    return bucket_start("day", hour * 3600)
+
+
+class Store(IncidentsMixin, MaintenancesMixin, HistoryMixin, OutboxMixin, SubscribersMixin, RetentionMixin):
     """Vigie's database. Not thread-safe: use it from the event loop's thread."""
 
     def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
@@ -80,8 +94,11 @@ class Store(IncidentsMixin, MaintenancesMixin, HistoryMixin, OutboxMixin, Subscr
                 self.db.enable_wal()
                 self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA busy_timeout=5000")
+        self.db.conn.create_function("vigie_histogram_add", 2, add_histograms, deterministic=True)
         if not readonly:
             self.db.execute("PRAGMA foreign_keys=ON")
+            # a big transaction (a migration, a first prune) grows the WAL; give the space back after it
+            self.db.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
             migrations.apply(self.db)
         self._check_ids: dict[str, int] = {
             row["key"]: row["id"] for row in self.db.query("SELECT id, key FROM checks")
@@ -110,18 +127,22 @@ class Store(IncidentsMixin, MaintenancesMixin, HistoryMixin, OutboxMixin, Subscr
     # -- results and check rollups ----------------------------------------------
 
     def record_results(self, rows: list[ResultRow], states: dict[str, CheckState] | None = None) -> None:
-        """Write a batch of results, the rollups they feed and the checks' states, atomically."""
+        """Write a batch of results, the rollups they feed and the checks' states, atomically.
+
+        One raw row is kept per check and millisecond (a second result of the
+        same check in the same millisecond is counted in the rollups only).
+        """
         if not rows and not states:
             return
         with self.db.atomic():
             self.sync_checks({row.key for row in rows} - self._check_ids.keys())
             self.db.conn.executemany(
-                "INSERT INTO results (check_ref, at, outcome, duration_ms, lateness_ms, status, error, failed) "
+                "INSERT OR IGNORE INTO results (check_ref, at, outcome, duration_ms, lateness_ms, status, error, failed) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         self._check_ids[r.key],
-                        r.at,
+                        round(r.at * 1000),
                         OUTCOME_CODES[r.outcome],
                         round(r.duration * 1000),
                         round(r.lateness * 1000),
@@ -137,37 +158,34 @@ class Store(IncidentsMixin, MaintenancesMixin, HistoryMixin, OutboxMixin, Subscr
                 self.save_check_state(key, state)
 
     def _add_to_rollups(self, rows: list[ResultRow]) -> None:
-        sums: dict[tuple[int, str, int], dict[str, Any]] = {}
+        sums: dict[tuple[int, str, int], list[Any]] = {}
         for row in rows:
-            for period in PERIODS:
-                slot = (self._check_ids[row.key], period, bucket_start(period, row.at))
-                agg = sums.setdefault(
-                    slot, {"up": 0, "degraded": 0, "down": 0, "sum": 0, "max": 0, "hist": empty_histogram()}
-                )
-                ms = round(row.duration * 1000)
-                agg[row.outcome] += 1
-                agg["sum"] += ms
-                agg["max"] = max(agg["max"], ms)
-                agg["hist"][latency_bucket(ms)] += 1
-        for (check_ref, period, bucket), agg in sums.items():
-            existing = self.db.execute(
-                "SELECT histogram FROM check_rollups WHERE check_ref = ? AND period = ? AND bucket = ?",
-                (check_ref, period, bucket),
-            ).fetchone()
-            histogram = agg["hist"]
-            if existing:
-                histogram = [a + b for a, b in zip(json.loads(existing[0]), histogram)]
-            self.db.execute(
-                """INSERT INTO check_rollups
-                   (check_ref, period, bucket, n_up, n_degraded, n_down, sum_ms, max_ms, histogram)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                   ON CONFLICT (check_ref, period, bucket) DO UPDATE SET
-                     n_up = n_up + excluded.n_up, n_degraded = n_degraded + excluded.n_degraded,
-                     n_down = n_down + excluded.n_down, sum_ms = sum_ms + excluded.sum_ms,
-                     max_ms = max(max_ms, excluded.max_ms), histogram = excluded.histogram""",
-                (check_ref, period, bucket, agg["up"], agg["degraded"], agg["down"], agg["sum"], agg["max"],
-                 json.dumps(histogram)),
-            )
+            ms = round(row.duration * 1000)
+            outcome = OUTCOME_CODES[row.outcome]
+            bucket = latency_bucket(ms)
+            hour = int(row.at // 3600)
+            check_ref = self._check_ids[row.key]
+            for slot in ((check_ref, "hour", hour * 3600), (check_ref, "day", _day_of_hour(hour))):
+                agg = sums.get(slot)
+                if agg is None:
+                    agg = sums[slot] = [0, 0, 0, 0, 0, {}]
+                agg[outcome] += 1
+                agg[3] += ms
+                agg[4] = max(agg[4], ms)
+                agg[5][bucket] = agg[5].get(bucket, 0) + 1
+        # the histogram is summed by SQL (vigie_histogram_add): one statement per slot, no read-back
+        self.db.conn.executemany(
+            """INSERT INTO check_rollups
+               (check_ref, period, bucket, n_up, n_degraded, n_down, sum_ms, max_ms, histogram)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT (check_ref, period, bucket) DO UPDATE SET
+                 n_up = n_up + excluded.n_up, n_degraded = n_degraded + excluded.n_degraded,
+                 n_down = n_down + excluded.n_down, sum_ms = sum_ms + excluded.sum_ms,
+                 max_ms = max(max_ms, excluded.max_ms),
+                 histogram = vigie_histogram_add(histogram, excluded.histogram)""",
+            [(*slot, up, degraded, down, total, top, encode_buckets(sorted(hist.items())))
+             for slot, (up, degraded, down, total, top, hist) in sums.items()],
+        )
 
     def check_rollups(self, key: str, period: str, since: float, until: float) -> list[dict[str, Any]]:
         """Rollup rows of a check whose bucket starts in [since, until), oldest first."""
@@ -179,9 +197,10 @@ class Store(IncidentsMixin, MaintenancesMixin, HistoryMixin, OutboxMixin, Subscr
             "WHERE check_ref = ? AND period = ? AND bucket >= ? AND bucket < ? ORDER BY bucket",
             (check_ref, period, bucket_start(period, since), until),
         )
-        return [{**row, "histogram": json.loads(row["histogram"])} for row in rows]
+        return [{**row, "histogram": decode_histogram(row["histogram"])} for row in rows]
 
     def recent_results(self, key: str, limit: int = 50) -> list[dict[str, Any]]:
+        """A check's latest raw results, newest first (``at`` in seconds)."""
         check_ref = self._check_ref(key)
         if check_ref is None:
             return []
@@ -194,17 +213,20 @@ class Store(IncidentsMixin, MaintenancesMixin, HistoryMixin, OutboxMixin, Subscr
         )
         names = {code: name for name, code in OUTCOME_CODES.items()}
         for row in rows:
+            row["at"] = row["at"] / 1000
             row["outcome"] = names[row["outcome"]]
             row["failed"] = json.loads(row["failed"]) if row["failed"] else []
         return rows
 
     def lateness_ms(self, since: float) -> list[int]:
-        return [row[0] for row in self.db.execute("SELECT lateness_ms FROM results WHERE at >= ?", (since,))]
-
-    def prune_results(self, before: float) -> int:
-        """Drop raw results older than ``before``; rollups keep the history."""
-        with self.db.atomic():
-            return self.db.execute("DELETE FROM results WHERE at < ?", (before,)).rowcount
+        """Every raw result's lateness since ``since`` (one index range per check)."""
+        return [
+            row[0]
+            for row in self.db.execute(
+                "SELECT lateness_ms FROM results WHERE check_ref IN (SELECT id FROM checks) AND at >= ?",
+                (round(since * 1000),),
+            )
+        ]
 
     def count_results(self) -> int:
         return self.db.execute("SELECT count(*) FROM results").fetchone()[0]

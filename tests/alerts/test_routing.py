@@ -242,3 +242,46 @@ async def test_it_tells_subscribers_of_flapping_too(
     clock.advance(11 * 60)
     router.tick(clock.now())
     assert sent(engine, "subscriber:1")[-1] == "incident.updated:stable"
+
+
+def unrelated_events(engine: Engine, count: int, at: float) -> None:
+    """``count`` maintenance events that concern no service, as a long-running instance piles up."""
+    with engine.store.transaction():
+        for i in range(count):
+            engine.store.record_event("maintenance.scheduled", at, None, [], {"maintenance": {"id": str(i)}})
+
+
+async def test_it_keeps_a_reminder_clock_across_a_restart_after_more_than_1000_events(
+    setup: tuple[Engine, Router], http_target: SwitchableTarget, clock: FakeClock
+) -> None:
+    engine, _ = setup
+    await tick(engine, clock)
+    http_target.status["pec"] = 503
+    await tick(engine, clock)
+    [incident] = engine.store.open_incidents()
+    unrelated_events(engine, 1200, clock.now())
+    clock.advance(1800)
+    engine.publish("incident.updated", incident.id)  # the incident's latest event, after the 1,200 others
+    updated = clock.now()
+    restarted = Router(engine)
+    engine.router = restarted
+    assert restarted.tick(updated + 3599) == 0  # a restart counts from the incident's latest event
+    assert restarted.tick(updated + 3600) == 1
+    assert sent(engine, "nudge") == ["incident.opened", "incident.updated:reminder"]
+
+
+async def test_it_does_not_repeat_a_stable_notice_after_a_restart_past_1000_events(
+    setup: tuple[Engine, Router], http_target: SwitchableTarget, clock: FakeClock
+) -> None:
+    engine, router = setup
+    await tick(engine, clock)
+    for status in (503, 200, 503, 200, 503, 200, 503):
+        http_target.status["pec"] = status
+        await tick(engine, clock)
+    unrelated_events(engine, 1200, clock.now())
+    clock.advance(600)  # a whole window without a flip
+    assert router.tick(clock.now()) == 1
+    restarted = Router(engine)
+    engine.router = restarted
+    assert restarted.tick(clock.now()) == 0
+    assert sent(engine).count("incident.updated:stable") == 1

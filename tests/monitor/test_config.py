@@ -118,3 +118,25 @@ def test_it_prints_a_json_schema_editors_can_use(capsys: pytest.CaptureFixture[s
     assert "operators" in schema["required"]
     check_types = json.dumps(schema["$defs"])
     assert all(f'"{kind}"' in check_types for kind in ("http", "tcp", "dns", "tls"))
+
+
+def test_it_reads_the_deprecated_raw_retention_as_the_raw_results_retention_and_warns() -> None:
+    loaded = parse_config(MINIMAL + "storage: {raw_retention: 30d}\n", env={"TOKEN": "x"})
+    assert loaded.config.storage.retention.results == 30 * 86400
+    [warning] = [w for w in loaded.warnings if "raw_retention" in w.message]
+    assert "deprecated" in warning.message and warning.line == MINIMAL.count("\n") + 1
+
+
+def test_it_documents_every_retention_default() -> None:
+    import yaml
+
+    from monitor.config.model import Retention
+    from monitor.durations import parse_duration
+
+    text = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+    block = text.split("## History and disk", 1)[1].split("```yaml", 1)[1].split("```", 1)[0]
+    documented = yaml.safe_load(block)["storage"]["retention"]
+    defaults = Retention()
+    assert {kind: parse_duration(value) for kind, value in documented.items()} == {
+        kind: getattr(defaults, kind) for kind in Retention.model_fields
+    }

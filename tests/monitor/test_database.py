@@ -124,7 +124,7 @@ async def test_it_keeps_the_loop_free_while_a_write_is_slow(database: Database) 
 
 def test_it_tells_a_reader_of_an_old_schema_to_upgrade(tmp_path: Path) -> None:
     store = Store(tmp_path / "v.db")
-    store.db.execute("DELETE FROM _sqlite_migrations WHERE name = '0006_service_accounted_at'")
+    store.db.execute("DELETE FROM _sqlite_migrations WHERE name = '0007_service_accounted_at'")
     store.close()
     with pytest.raises(sqlite3.DatabaseError, match="older"):
         Store(tmp_path / "v.db", readonly=True)

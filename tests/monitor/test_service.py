@@ -10,7 +10,7 @@ from monitor.clock import FakeClock
 from monitor.config import parse_config
 from monitor.service import create_app
 from monitor.storage import Store
-from tests.conftest import SwitchableTarget, run, service_of, until
+from tests.conftest import SwitchableTarget, eventually, run, service_of, until
 
 CONFIG = """
 defaults: {{interval: 1s, timeout: 1s, failure_threshold: 2, success_threshold: 1}}
@@ -109,3 +109,26 @@ async def test_it_answers_every_get_without_writing_a_byte(aiohttp_client: Any, 
     assert digest(tmp_path / "v.db") == before
     text = await (await client.get("/operators/almerys")).text()
     assert "PEC optique" in text
+
+
+async def test_it_prunes_history_past_retention_in_steps_while_running(
+    aiohttp_client: Any, tmp_path: Path, http_target: SwitchableTarget
+) -> None:
+    import time
+
+    from monitor.storage import ResultRow
+
+    config = parse_config(CONFIG.format(url=http_target.url, conditions=LONG), env={}).config
+    store = Store(tmp_path / "v.db")
+    old = time.time() - 20 * 86400  # past the 14 days raw results are kept
+    store.record_results([ResultRow("almerys/droits/api", old + i, "up", 0.05) for i in range(12_000)])
+    store.close()
+    app = create_app(config, tmp_path / "v.db")
+    await aiohttp_client(app)
+    service = service_of(app)
+
+    async def old_ones_gone() -> bool:
+        return await service.query(lambda s: s.count_results()) < 12_000 - 10_000
+
+    await eventually(old_ones_gone)  # the prune chore runs at start, a few thousand rows per writer job
+    await until(lambda: service.intake.written >= 4)  # and new results kept flowing

@@ -8,6 +8,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from monitor.config.model import Retention
 from monitor.judge import CheckState, Flip
 from sqlite_utils import Database
 
@@ -81,7 +82,8 @@ def test_it_never_lets_rollups_disagree_with_raw_results(tmp_path: Path, batches
 
 def test_it_prunes_raw_results_but_keeps_rollups(fresh_store: Store) -> None:
     fresh_store.record_results([ResultRow(KEY, T0 + i * 60, "up", 0.1) for i in range(10)])
-    assert fresh_store.prune_results(T0 + 5 * 60) == 5
+    retention = Retention(results="1d")
+    assert fresh_store.prune(T0 + 86400 + 5 * 60, retention)["results"] == 5
     assert fresh_store.count_results() == 5
     assert fresh_store.check_rollups(KEY, "hour", T0, T0 + HOUR)[0]["n_up"] == 10
 
@@ -138,3 +140,12 @@ def test_it_keeps_hostile_text_as_text(fresh_store: Store) -> None:
     incident_id = fresh_store.open_incident("a", ["a/b"], T0, {"fr": hostile}, {"fr": hostile})
     assert fresh_store.incident(incident_id).title["fr"] == hostile
     assert sqlite3.connect(fresh_store.path).execute("SELECT count(*) FROM incidents").fetchone()[0] == 1
+
+
+def test_it_finds_the_events_about_one_service_since_a_time(fresh_store: Store) -> None:
+    about = fresh_store.record_event("incident.opened", T0 + 10, "almerys", ["almerys/pec", "almerys/droits"], {"incident": {"id": "3"}})
+    marker = fresh_store.record_event("service.flapping", T0 + 20, "almerys", [], {"flapping": {"service": "almerys/pec"}})
+    fresh_store.record_event("incident.opened", T0 + 30, "viamedis", ["viamedis/pec"], {"incident": {"id": "4"}})
+    fresh_store.record_event("incident.opened", T0 - 10, "almerys", ["almerys/pec"], {"incident": {"id": "2"}})
+    assert [e.id for e in fresh_store.service_events("almerys/pec", since=T0)] == [about, marker]
+    assert fresh_store.latest_event_at(3) == T0 + 10 and fresh_store.latest_event_at(99) is None
