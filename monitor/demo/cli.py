@@ -9,6 +9,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from monitor.cli import EXIT_OK, EXIT_USAGE, serve
 from monitor.demo.fleet import DemoFleet
@@ -70,7 +71,9 @@ class Narrator:
         return f"{target.operator.name} — {target.service.name['fr']}"
 
     def _say(self, at: float, text: str) -> None:
-        print(f"[{datetime.fromtimestamp(at).strftime('%H:%M:%S')}] {text}", file=self.out, flush=True)
+        # the site's time zone, as the sentences' own times ("vers 14 h 40"), whatever the machine's is
+        zone = ZoneInfo(self.service.config.site.timezone) if self.service is not None else None
+        print(f"[{datetime.fromtimestamp(at, zone).strftime('%H:%M:%S')}] {text}", file=self.out, flush=True)
 
 
 def eta_words(record: EtaRecord, tz: str = "Europe/Paris") -> str:
