@@ -22,13 +22,22 @@ from monitor.agent.protocol import Assignment, Batch, BadMessage
 log = logging.getLogger("vigie.prober")
 LINE_LIMIT = 64 * 1024 * 1024
 SILENT_AFTER = 10.0  # seconds without a batch (it sends one at least every second): unhealthy
+HUNG_AFTER = 3  # × SILENT_AFTER without a batch: the prober hangs, and is killed to be started again
 
 
 class LocalProber:
     """``start()``, then batches reach ``receive`` on the loop until ``stop()``."""
 
-    def __init__(self, assignment: Assignment, receive: Callable[[Batch], object], *, verbose: bool = False) -> None:
+    def __init__(
+        self,
+        assignment: Assignment,
+        receive: Callable[[Batch], object],
+        *,
+        verbose: bool = False,
+        silent_after: float = SILENT_AFTER,
+    ) -> None:
         self.assignment = assignment
+        self.silent_after = silent_after
         self.receive = receive
         self.verbose = verbose
         self.assigned = set(assignment.checks)
@@ -39,6 +48,7 @@ class LocalProber:
         self.agent: dict[str, object] = {}  # what the prober last said of itself (in flight, skipped runs…)
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._started_at = 0.0
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._supervise(), name="local-prober")
@@ -48,7 +58,7 @@ class LocalProber:
         if not self.assigned:
             return True
         alive = self.process is not None and self.process.returncode is None
-        fresh = self.last_batch_at is not None and time.monotonic() - self.last_batch_at < SILENT_AFTER
+        fresh = self.last_batch_at is not None and time.monotonic() - self.last_batch_at < self.silent_after
         return alive and fresh
 
     def problem(self) -> str | None:
@@ -85,14 +95,30 @@ class LocalProber:
         )
         assert process.stdin is not None and process.stdout is not None
         log.info("local prober started (pid %d, %d checks)", process.pid, len(self.assigned))
-        process.stdin.write(json.dumps(self.assignment.to_wire(), separators=(",", ":")).encode() + b"\n")
-        await process.stdin.drain()
-        while True:
-            line = await process.stdout.readline()
-            if not line:
-                break
-            self._take(line)
-        await process.wait()
+        self._started_at = time.monotonic()
+        watchdog = asyncio.create_task(self._watch(process))
+        try:
+            process.stdin.write(json.dumps(self.assignment.to_wire(), separators=(",", ":")).encode() + b"\n")
+            await process.stdin.drain()
+            while True:
+                line = await process.stdout.readline()
+                if not line:
+                    break
+                self._take(line)
+            await process.wait()
+        finally:
+            watchdog.cancel()
+
+    async def _watch(self, process: asyncio.subprocess.Process) -> None:
+        """Kill a prober that is alive but sends nothing (stopped, deadlocked): the supervisor starts a new one."""
+        limit = HUNG_AFTER * self.silent_after
+        while process.returncode is None:
+            await asyncio.sleep(self.silent_after / 4)
+            silent = time.monotonic() - max(self.last_batch_at or 0.0, self._started_at)
+            if silent > limit and process.returncode is None and not self._stopping:
+                log.error("local prober (pid %d) has sent nothing for %.0f s: killed, to be started again", process.pid, silent)
+                process.kill()
+                return
 
     def _take(self, line: bytes) -> None:
         try:
