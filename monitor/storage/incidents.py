@@ -125,32 +125,54 @@ class IncidentsMixin:
 
     def incidents_shown(self, since: float) -> list[Incident]:
         """Every unresolved incident and those started since ``since``, newest first, in three queries."""
-        rows = list(
-            self.db.query(
-                "SELECT * FROM incidents WHERE started_at >= ? OR resolved_at IS NULL ORDER BY started_at DESC, id DESC",
-                (since,),
-            )
-        )
+        rows = self.db.execute(
+            "SELECT id, operator_id, status, auto, title_fr, title_en, started_at, resolved_at, updated_at, announced_eta "
+            "FROM incidents WHERE started_at >= ? OR resolved_at IS NULL ORDER BY started_at DESC, id DESC",
+            (since,),
+        ).fetchall()
         if not rows:
             return []
-        ids = [row["id"] for row in rows]
-        marks = ",".join("?" * len(ids))
+        ids = [row[0] for row in rows]
         services: dict[int, list[AffectedService]] = {}
-        for r in self.db.query(
-            f"SELECT incident_id, service, since, recovered_at FROM incident_services WHERE incident_id IN ({marks}) "
-            "ORDER BY since", ids,
-        ):
-            services.setdefault(r["incident_id"], []).append(AffectedService(r["service"], r["since"], r["recovered_at"]))
         updates: dict[int, list[IncidentUpdate]] = {}
-        for r in self.db.query(
-            f"SELECT * FROM incident_updates WHERE incident_id IN ({marks}) ORDER BY at DESC, id DESC", ids
-        ):
-            updates.setdefault(r["incident_id"], []).append(
-                IncidentUpdate(r["id"], r["at"], r["status"], {"fr": r["message_fr"], "en": r["message_en"]}, bool(r["auto"]))
-            )
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for incident_id, service, since_, recovered_at in self.db.execute(
+                f"SELECT incident_id, service, since, recovered_at FROM incident_services WHERE incident_id IN ({marks}) "
+                "ORDER BY since", chunk,
+            ):
+                services.setdefault(incident_id, []).append(AffectedService(service, since_, recovered_at))
+            for incident_id, update_id, at, status, fr, en, auto in self.db.execute(
+                f"SELECT incident_id, id, at, status, message_fr, message_en, auto FROM incident_updates "
+                f"WHERE incident_id IN ({marks}) ORDER BY at DESC, id DESC", chunk,
+            ):
+                updates.setdefault(incident_id, []).append(IncidentUpdate(update_id, at, status, {"fr": fr, "en": en}, bool(auto)))
         return [
-            self._incident(row, tuple(services.get(row["id"], ())), tuple(updates.get(row["id"], ()))) for row in rows
+            Incident(
+                id=incident_id, operator_id=operator_id, status=status, auto=bool(auto),
+                title={"fr": title_fr, "en": title_en}, started_at=started_at, resolved_at=resolved_at,
+                updated_at=updated_at, services=tuple(services.get(incident_id, ())),
+                updates=tuple(updates.get(incident_id, ())), announced_eta=announced_eta,
+            )
+            for incident_id, operator_id, status, auto, title_fr, title_en, started_at, resolved_at, updated_at, announced_eta
+            in rows
         ]
+
+    def statuses_reached(self, incident_ids: list[int], now: float) -> dict[int, set[str]]:
+        """The statuses each incident's services flipped to while it lasted (from a second before it, up to ``now``)."""
+        found: dict[int, set[str]] = {}
+        for start in range(0, len(incident_ids), 500):
+            chunk = incident_ids[start:start + 500]
+            for incident_id, status in self.db.execute(
+                "SELECT DISTINCT s.incident_id, f.to_status FROM incidents i "
+                "JOIN incident_services s ON s.incident_id = i.id "
+                "JOIN flips f ON f.key = s.service AND f.kind = 'service' AND f.at >= i.started_at - 1 AND f.at <= ? "
+                f"AND (i.resolved_at IS NULL OR f.at <= i.resolved_at) WHERE i.id IN ({','.join('?' * len(chunk))})",
+                (now, *chunk),
+            ):
+                found.setdefault(incident_id, set()).add(status)
+        return found
 
     def _incident(
         self,
