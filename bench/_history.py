@@ -6,7 +6,7 @@ older commit (whose schema differs) and the snapshot builders of both measured
 on what their own code wrote::
 
     python bench/_history.py build --code ROOT --db PATH [--quick]
-    python bench/_history.py measure --code ROOT --db PATH --rebuilds N
+    python bench/_history.py measure --code ROOT --db PATH --rebuilds N [--profile]
 
 ``--code`` is put first on ``sys.path``: the ``monitor`` and ``status_site``
 packages imported are that checkout's (the script checks). Only interfaces
@@ -293,71 +293,6 @@ def _quiet(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         pass  # the story moved on (the incident was resolved already): a human would not post it
 
 
-def measure(db_path: str, rebuilds: int, warmup: int = 1) -> dict[str, Any]:
-    """CPU (this thread's) of each snapshot build of this checkout, at ``END`` + 30 s, on ``db_path``."""
-    import inspect
-
-    from monitor.clock import FakeClock
-    from monitor.storage import Store
-    from status_site import views
-
-    config = load_config(config_text())
-    now = END + 30
-    first = next(iter(inspect.signature(views.build_snapshot).parameters))
-    if first == "engine":  # 79a9f6e: the builder read the engine's memory (and its store)
-        from monitor.engine import Engine
-
-        store = Store(db_path)
-        engine = Engine(config, store, FakeClock(now))
-
-        def one() -> Any:
-            return views.build_snapshot(engine, now, 1)
-
-        def accounted() -> Any:  # what 79a9f6e's SiteState.snapshot() did before each build
-            engine.clock.advance(1)
-            engine.account_all()
-            return views.build_snapshot(engine, engine.clock.now(), 1)
-    else:
-        store = Store(db_path, readonly=True)
-
-        def one() -> Any:
-            return views.build_snapshot(store, config, now, 1)
-
-        accounted = None
-    for _ in range(warmup):
-        one()
-    times = []
-    for _ in range(rebuilds):
-        began = time.thread_time()
-        snapshot = one()
-        times.append((time.thread_time() - began) * 1000)
-    out: dict[str, Any] = {"builder": f"build_snapshot({first}, …)", "cpu_ms": times, "shape": shape(snapshot)}
-    if accounted is not None:
-        with_accounting = []
-        for _ in range(rebuilds):
-            began = time.thread_time()
-            accounted()
-            with_accounting.append((time.thread_time() - began) * 1000)
-        out["cpu_ms_with_account_all"] = with_accounting
-    store.close()
-    return out
-
-
-def shape(snapshot: Any) -> dict[str, int]:
-    """What a snapshot holds, to check that both builders saw the same history."""
-    return {
-        "operators": len(snapshot.operators),
-        "services": len(snapshot.services),
-        "checks": sum(len(s.checks) for s in snapshot.services),
-        "incidents": len(snapshot.incidents),
-        "unresolved": len(snapshot.unresolved),
-        "updates": sum(len(i.updates) for i in snapshot.incidents),
-        "eta_history": sum(len(i.eta_history) for i in snapshot.incidents),
-        "maintenances": len(snapshot.maintenances),
-        "days_with_uptime": sum(1 for s in snapshot.services for d in s.days if d.uptime is not None),
-    }
-
-
 def _use(code: str) -> None:
     root = str(Path(code).resolve())
     sys.path.insert(0, root)
@@ -374,6 +309,7 @@ def main() -> None:
     parser.add_argument("--db", required=True)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--rebuilds", type=int, default=30)
+    parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
     _use(args.code)
     import logging
@@ -382,7 +318,9 @@ def main() -> None:
     if args.what == "build":
         result = build(args.db, quick=args.quick)
     else:
-        result = measure(args.db, args.rebuilds)
+        from _rebuilds import measure
+
+        result = measure(args.db, args.rebuilds, args.profile)
     json.dump(result, sys.stdout)
 
 
