@@ -126,7 +126,7 @@ class Uptime:
                 entry = kept.get((period, key))
                 _status, accounted_at = accounting.get(key, (None, None))
                 if entry is not None and (
-                    entry.since > lower or entry.until > current  # a snapshot of an earlier time
+                    entry.since > lower  # a snapshot of an earlier time (its buckets move back with it)
                     or accounted_at is None or accounted_at < entry.accounted_at  # accounting started again, earlier
                 ):
                     entry = None

@@ -8,18 +8,21 @@ localises: times are epoch seconds, texts are {language: text} mappings.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from monitor.config.model import Config
 from monitor.judge import CheckState
 from monitor.keys import Key
-from monitor.statuses import PAGE_INDICATOR as INDICATORS, SEVERITY as SERVICE_SEVERITY, worst
+from monitor.statuses import PAGE_INDICATOR as INDICATORS, worst
 from monitor.rollups import percentile
-from monitor.storage import EtaRecord, Incident, Store
-from monitor.storage import IncidentUpdate as UpdateView  # already plain view data
+from monitor.storage import Store
+from status_site.incident_views import AffectedView, IncidentView, UpdateView, read_incidents
 from status_site.uptime import BAR_DAYS, DAY, UPTIME_WINDOWS, Calendar, DayView, Touching, Uptime
 
-__all__ = ["BAR_DAYS", "DAY", "UPTIME_WINDOWS", "DayView", "Snapshot", "build_snapshot", "latency_series"]
+__all__ = [
+    "BAR_DAYS", "DAY", "UPTIME_WINDOWS", "AffectedView", "DayView", "IncidentView", "Snapshot", "UpdateView",
+    "build_snapshot", "latency_series",
+]
 LATENCY_RANGES = {"24h": ("hour", DAY), "7d": ("hour", 7 * DAY), "30d": ("day", 30 * DAY)}
 
 
@@ -62,46 +65,6 @@ class OperatorView:
     @property
     def professions(self) -> tuple[str, ...]:
         return tuple(sorted({p for s in self.services for p in s.professions}))
-
-
-@dataclass(frozen=True, slots=True)
-class AffectedView:
-    key: str
-    name: dict[str, str]
-    since: float
-    recovered_at: float | None
-
-
-@dataclass(frozen=True, slots=True)
-class IncidentView:
-    id: int
-    operator_id: str
-    operator_name: str
-    title: dict[str, str]
-    status: str
-    auto: bool
-    impact: str  # none | minor | major | critical
-    started_at: float
-    resolved_at: float | None
-    updated_at: float
-    services: tuple[AffectedView, ...]
-    updates: tuple[UpdateView, ...]  # newest first
-    # the contract's eta object {expected_at, low, high, source, basis}, or None
-    eta: dict[str, Any] | None = None
-    # the estimator had too little history: say so rather than guess
-    eta_unknown: bool = False
-    eta_history: tuple[dict[str, Any], ...] = ()  # every ETA shown, oldest first
-
-    def eta_overdue(self, now: float) -> bool:
-        """An ETA that has passed while the incident is still open."""
-        return bool(self.eta and not self.resolved and self.eta["expected_at"] < now)
-
-    @property
-    def resolved(self) -> bool:
-        return self.resolved_at is not None
-
-    def duration(self, now: float) -> float:
-        return (self.resolved_at or now) - self.started_at
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,16 +123,11 @@ def build_snapshot(store: Store, config: Config, now: float, version: int = 0) -
     """
     layout = _layout(config)
     with store.reading():
-        incidents = store.incidents_shown(since=now - BAR_DAYS * DAY)
-        etas = store.eta_histories(i.id for i in incidents)
-        reached = store.statuses_reached([i.id for i in incidents], now)
+        incident_views = read_incidents(store, layout.names, layout.operator_names, now - BAR_DAYS * DAY, now)
         check_states = store.load_check_states()
         service_states = store.load_service_states()
         uptime = Uptime(store, layout.service_keys, Calendar.at(now))
         maintenances = store.maintenances(since=now - 7 * DAY, include_cancelled=True)
-    incident_views = tuple(
-        _incident_view(i, layout, _impact(i, reached.get(i.id, ())), etas.get(i.id, [])) for i in incidents
-    )
     touching: dict[str, list[Touching]] = {}
     for view in incident_views:
         for affected in view.services:
@@ -282,55 +240,6 @@ def _layout(config: Config) -> _Layout:
 def _check_view(key: str, check_id: str, check_type: str, state: CheckState | None) -> CheckView:
     state = state or CheckState()
     return CheckView(key, check_id, check_type, state.status, state.since, state.reasons, state.last_at)
-
-
-def _impact(incident: Incident, reached: Iterable[str]) -> str:
-    """Statuspage's impact: the worst status the affected services reached during the incident."""
-    statuses = [status for status in reached if status in SERVICE_SEVERITY]
-    if not statuses and not incident.auto:
-        return "minor"
-    return INDICATORS.get(worst(statuses) if statuses else "partial_outage", "major")  # type: ignore[arg-type]
-
-
-def _eta_object(record: EtaRecord) -> dict[str, Any] | None:
-    if record.source == "none" or record.expected_at is None:
-        return None
-    return {
-        "expected_at": record.expected_at,
-        "low": record.low,
-        "high": record.high,
-        "source": record.source,
-        "basis": record.basis,
-        "scope": record.scope,
-        "at": record.at,
-    }
-
-
-def _incident_view(incident: Incident, layout: _Layout, impact: str, etas: list[EtaRecord]) -> IncidentView:
-    names, operator_names = layout.names, layout.operator_names
-    services = tuple(
-        AffectedView(s.key, names.get(s.key, {"fr": s.key}), s.since, s.recovered_at) for s in incident.services
-    )
-    return IncidentView(
-        id=incident.id,
-        operator_id=incident.operator_id,
-        operator_name=operator_names.get(incident.operator_id, incident.operator_id),
-        title=incident.title,
-        status=incident.status,
-        auto=incident.auto,
-        impact=impact,
-        started_at=incident.started_at,
-        resolved_at=incident.resolved_at,
-        updated_at=incident.updated_at,
-        services=services,
-        updates=incident.updates,
-        eta=_eta_object(etas[-1]) if etas and incident.resolved_at is None else None,
-        eta_unknown=bool(etas) and etas[-1].source == "none" and incident.resolved_at is None,
-        eta_history=tuple(
-            {"at": r.at, "source": r.source, "expected_at": r.expected_at, "low": r.low, "high": r.high, "basis": r.basis}
-            for r in etas
-        ),
-    )
 
 
 def latency_series(store: Store, config: Config, key: str, window: str, now: float) -> list[dict[str, Any]]:
