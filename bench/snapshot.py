@@ -126,12 +126,16 @@ def main() -> None:
             "rebuild_cpu_ms": stats(ref),
             "rebuild_with_account_all_cpu_ms": stats(ref_with_account),
             "cold_cpu_ms": stats([run["cold_ms"] for run in runs["reference"]]),
+            "new_day_cpu_ms": stats([run["new_day_ms"] for run in runs["reference"]]),
+            "gc_cpu_ms": stats(joined("reference", "gc_ms")),
             "shape": runs["reference"][-1]["shape"],
         },
         "current": {
             "builder": runs["current"][0]["builder"],
             "rebuild_cpu_ms": stats(cur),
             "cold_cpu_ms": stats([run["cold_ms"] for run in runs["current"]]),
+            "new_day_cpu_ms": stats([run["new_day_ms"] for run in runs["current"]]),
+            "gc_cpu_ms": stats(joined("current", "gc_ms")),
             "render_cpu_ms": {
                 page: stats([x for run in runs["current"] for x in run["render_ms"][page]])
                 for page in runs["current"][0]["render_ms"]
@@ -146,9 +150,13 @@ def main() -> None:
     rows = [
         ["reference (" + args.ref + "), build", *_cells(figures["reference"]["rebuild_cpu_ms"])],
         ["reference, account_all + build", *_cells(figures["reference"]["rebuild_with_account_all_cpu_ms"])],
+        ["reference, of which GC", *_cells(figures["reference"]["gc_cpu_ms"])],
         ["reference, first build", *_cells(figures["reference"]["cold_cpu_ms"])],
+        ["reference, first rebuild of a new day", *_cells(figures["reference"]["new_day_cpu_ms"])],
         ["current, build", *_cells(figures["current"]["rebuild_cpu_ms"])],
+        ["current, of which GC", *_cells(figures["current"]["gc_cpu_ms"])],
         ["current, first build on a connection", *_cells(figures["current"]["cold_cpu_ms"])],
+        ["current, first rebuild of a new day", *_cells(figures["current"]["new_day_cpu_ms"])],
         *[[f"current, render {page}", *_cells(s)] for page, s in figures["current"]["render_cpu_ms"].items()],
     ]
     print()
