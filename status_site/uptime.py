@@ -11,9 +11,10 @@ time only from ``accounted_at`` on, and only moves it forward
 (``Engine._account``, ``Store.account_service_time``). Such rows are read once
 per reader connection (``Store``), kept with the bars and partial sums they
 give, and a rebuild reads only the rows of the current day and hour — the
-rows are what costs at 100 services × 91 days. A service whose
-``accounted_at`` moved back (an engine started again on the same connection
-with an earlier clock) is read again in full.
+rows are what costs at 100 services × 91 days. A final day's bar is kept by
+day, so a new day only builds yesterday's; it is built again when the
+incidents touching the service change. A service whose ``accounted_at`` moved
+back (an engine started again with an earlier clock) is read again in full.
 
 The arithmetic is the same as summing every row at every rebuild, in bucket
 order: the kept partial sums are the first terms of the same sums.
@@ -100,7 +101,10 @@ class _Final:
     accounted_at: float
     rows: list[Row]
     sums: dict[int, list[float]] = field(default_factory=dict)  # window's first bucket -> totals of its final rows
-    bars: tuple[Any, tuple[DayView, ...]] | None = None  # (what they depend on, the final days' bars)
+    # the bars of final days, by day: a final day's bar only changes with the incidents that touch it
+    bars: dict[int, DayView] = field(default_factory=dict)
+    bars_incidents: tuple[Any, ...] | None = None
+    past: tuple[Any, tuple[DayView, ...]] | None = None  # ((today, until), the final days' bars) of the last build
 
 
 # per reader connection (a `Store`, used by one thread at a time): (period, service) -> its final rows
@@ -175,18 +179,29 @@ class Uptime:
         """One entry per day of the last 90 (Europe/Paris days), oldest first."""
         calendar = self.calendar
         final = self.final[("day", key)]
-        depends = (calendar.today, final.until, tuple((i.id, i.started_at, i.resolved_at) for i in incidents))
-        if final.bars is None or final.bars[0] != depends:
-            rows = {r[0]: r for r in final.rows}
-            past = tuple(
-                self._day(k, rows.get(start), incidents)
-                for k, start in enumerate(calendar.starts) if start < final.until
-            )
-            final.bars = (depends, past)
-        past = final.bars[1]
-        rows = {r[0]: r for r in self.recent[("day", key)] if r[0] <= calendar.today}
+        incidents_key = tuple((i.id, i.started_at, i.resolved_at) for i in incidents)
+        if final.bars_incidents != incidents_key:
+            final.bars, final.bars_incidents, final.past = {}, incidents_key, None
+        if final.past is not None and final.past[0] == (calendar.today, final.until):
+            past = final.past[1]
+        else:
+            rows: dict[int, Any] | None = None
+            bars = {}
+            for k, start in enumerate(calendar.starts):
+                if start >= final.until:
+                    break
+                bar = final.bars.get(start)
+                if bar is None:
+                    if rows is None:
+                        rows = {r[0]: r for r in final.rows}
+                    bar = self._day(k, rows.get(start), incidents)
+                bars[start] = bar
+            final.bars = bars  # the days that left the 90 go
+            past = tuple(bars.values())
+            final.past = ((calendar.today, final.until), past)
+        recent = {r[0]: r for r in self.recent[("day", key)] if r[0] <= calendar.today}
         return past + tuple(
-            self._day(k, rows.get(calendar.starts[k]), incidents) for k in range(len(past), len(calendar.starts))
+            self._day(k, recent.get(calendar.starts[k]), incidents) for k in range(len(past), len(calendar.starts))
         )
 
     def _day(self, k: int, row: Sequence[float] | None, incidents: Sequence[Touching]) -> DayView:
