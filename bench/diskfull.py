@@ -44,6 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _targets import ROOT, free_port, local_target, proc_rss_mib, stop, table, wait_http, write_json  # noqa: E402
 
 INTERVAL = 10.0
+PHASES = ("warm", "filling", "full", "draining", "after")
 OPERATORS, SERVICES, CHECKS = 8, 5, 5  # 200 checks
 
 
@@ -69,11 +70,14 @@ def _root_command(*args: str) -> list[str]:
 def tmpfs(where: Path, size: str) -> Iterator[Path]:
     """A tmpfs of ``size`` mounted at ``where`` (exit 2 if that is impossible), unmounted on exit."""
     where.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(_root_command("mount", "-t", "tmpfs", "-o", f"size={size},mode=0777", "tmpfs", str(where)),
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        print(f"cannot mount a tmpfs at {where}: {done.stderr.strip() or done.returncode}; "
-              "this benchmark needs root or passwordless sudo", file=sys.stderr)
+    try:
+        done = subprocess.run(_root_command("mount", "-t", "tmpfs", "-o", f"size={size},mode=0777", "tmpfs", str(where)),
+                              capture_output=True, text=True)
+        why = done.stderr.strip() or f"exit {done.returncode}"
+    except OSError as exc:  # no mount, no sudo
+        done, why = None, str(exc)
+    if done is None or done.returncode != 0:
+        print(f"cannot mount a tmpfs at {where}: {why}; this benchmark needs root or passwordless sudo", file=sys.stderr)
         raise SystemExit(2)
     try:
         yield where
@@ -316,7 +320,7 @@ def main() -> None:
                 "marks": marks,
                 "failing_after_fill_s": round(marks["failing"] - marks["filled"], 1),
                 "count": counted,
-                "phases": {phase: summarize(result["samples"], phase) for phase in ("warm", "filling", "full", "draining", "after")},
+                "phases": {phase: summarize(result["samples"], phase) for phase in PHASES},
                 "dropped_total": result["samples"][-1].get("dropped"),
                 "log": {
                     "lines": len(lines),
@@ -337,7 +341,8 @@ def report(data: dict[str, Any]) -> None:
     c, full = data["count"], data["phases"]["full"]
     print(f"target: {data['target']}; {data['checks']} checks every {data['interval_s']:g} s; tmpfs {data['tmpfs']}")
     print(f"store failing {data['failing_after_fill_s']} s after the fill; full for {c['window_s']} s; "
-          f"writing again {data['marks']['writing_again_s']:.1f} s and drained {data['marks']['drain_s']:.1f} s after it was freed")
+          f"writing again {data['marks']['writing_again_s']:.1f} s and drained {data['marks']['drain_s']:.1f} s "
+          "after it was freed")
     rows = []
     for phase, s in data["phases"].items():
         for path in Poller.PATHS:

@@ -69,7 +69,9 @@ _KEPT: "weakref.WeakKeyDictionary[Store, dict[int, tuple[tuple[Any, ...], Incide
 _KEPT_LOCK = threading.Lock()
 
 
-def read_incidents(store: Store, names: Names, operator_names: dict[str, str], since: float, now: float) -> tuple[IncidentView, ...]:
+def read_incidents(
+    store: Store, names: Names, operator_names: dict[str, str], since: float, now: float
+) -> tuple[IncidentView, ...]:
     """Every unresolved incident and those started since ``since``, newest first (inside the snapshot's read)."""
     rows = store.incident_summaries(since)
     ids = [row[0] for row in rows]

@@ -228,7 +228,10 @@ def _layout(config: Config) -> _Layout:
     layout = _Layout(
         operators=operators,
         service_keys=tuple(key for _, services in operators for _, key, _ in services),
-        names={key: dict(service.name) for _, services in operators for service, key, _ in services},
+        names={
+            key: {str(lang): text for lang, text in service.name.items()}
+            for _, services in operators for service, key, _ in services
+        },
         operator_names={o.id: o.name for o in config.operators},
     )
     if len(_LAYOUTS) >= 8:  # a few configs at once (tests); a running Vigie has one

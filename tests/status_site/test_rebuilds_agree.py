@@ -140,7 +140,8 @@ def test_it_rebuilds_the_same_across_midnights_with_an_incident_resolved_then_re
 
 def test_it_rebuilds_the_same_through_a_maintenance_window(story: Story) -> None:
     now = story.clock.now()
-    admin.add_maintenance(story.engine, ["viamedis/portail"], now + 60, now + HOUR, {"fr": "M", "en": "M"}, {"fr": "m", "en": "m"})
+    title, message = {"fr": "Travaux", "en": "Works"}, {"fr": "Mise à jour", "en": "Upgrade"}
+    admin.add_maintenance(story.engine, ["viamedis/portail"], now + 60, now + HOUR, title, message)
     for _ in range(3):
         story.clock.advance(30 * 60)
         story.engine.maintenance.tick()
