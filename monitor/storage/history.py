@@ -88,9 +88,12 @@ class HistoryMixin:
         found: dict[int, list[EtaRecord]] = {}
         for start in range(0, len(ids), 500):
             chunk = ids[start:start + 500]
-            query = f"SELECT * FROM incident_etas WHERE incident_id IN ({','.join('?' * len(chunk))}) ORDER BY id"
-            for row in self.db.query(query, chunk):
-                found.setdefault(row["incident_id"], []).append(EtaRecord(**row))
+            query = (
+                "SELECT id, incident_id, at, source, expected_at, low, high, basis, scope FROM incident_etas "
+                f"WHERE incident_id IN ({','.join('?' * len(chunk))}) ORDER BY id"
+            )
+            for row in self.db.execute(query, chunk):
+                found.setdefault(row[1], []).append(EtaRecord(*row))
         return found
 
     def latest_eta(self, incident_id: int) -> EtaRecord | None:

@@ -123,34 +123,59 @@ class IncidentsMixin:
         )
         return [self._incident(row) for row in rows]
 
-    def incidents_shown(self, since: float) -> list[Incident]:
-        """Every unresolved incident and those started since ``since``, newest first, in three queries."""
-        rows = list(
-            self.db.query(
-                "SELECT * FROM incidents WHERE started_at >= ? OR resolved_at IS NULL ORDER BY started_at DESC, id DESC",
-                (since,),
-            )
-        )
-        if not rows:
-            return []
-        ids = [row["id"] for row in rows]
-        marks = ",".join("?" * len(ids))
-        services: dict[int, list[AffectedService]] = {}
-        for r in self.db.query(
-            f"SELECT incident_id, service, since, recovered_at FROM incident_services WHERE incident_id IN ({marks}) "
-            "ORDER BY since", ids,
-        ):
-            services.setdefault(r["incident_id"], []).append(AffectedService(r["service"], r["since"], r["recovered_at"]))
-        updates: dict[int, list[IncidentUpdate]] = {}
-        for r in self.db.query(
-            f"SELECT * FROM incident_updates WHERE incident_id IN ({marks}) ORDER BY at DESC, id DESC", ids
-        ):
-            updates.setdefault(r["incident_id"], []).append(
-                IncidentUpdate(r["id"], r["at"], r["status"], {"fr": r["message_fr"], "en": r["message_en"]}, bool(r["auto"]))
-            )
-        return [
-            self._incident(row, tuple(services.get(row["id"], ())), tuple(updates.get(row["id"], ()))) for row in rows
-        ]
+    def incident_summaries(self, since: float) -> list[tuple[Any, ...]]:
+        """Every unresolved incident and those started since ``since``, newest first, as rows without their parts.
+
+        (id, operator_id, status, auto, title_fr, title_en, started_at, resolved_at,
+        updated_at, announced_eta, updates, last update id, ETAs, last ETA id): updates
+        and ETAs are only ever added (or pruned), so the counts tell a reader that
+        kept an incident whether it changed.
+        """
+        return self.db.execute(
+            "SELECT id, operator_id, status, auto, title_fr, title_en, started_at, resolved_at, updated_at, announced_eta, "
+            "(SELECT count(*) FROM incident_updates u WHERE u.incident_id = i.id), "
+            "(SELECT max(id) FROM incident_updates u WHERE u.incident_id = i.id), "
+            "(SELECT count(*) FROM incident_etas e WHERE e.incident_id = i.id), "
+            "(SELECT max(id) FROM incident_etas e WHERE e.incident_id = i.id) "
+            "FROM incidents i WHERE i.started_at >= ? OR i.resolved_at IS NULL ORDER BY i.started_at DESC, i.id DESC",
+            (since,),
+        ).fetchall()
+
+    def incident_services(self, incident_ids: list[int]) -> dict[int, tuple[AffectedService, ...]]:
+        """The services of several incidents, in the order they joined."""
+        found: dict[int, list[AffectedService]] = {}
+        for chunk in _chunks(incident_ids):
+            for incident_id, service, since, recovered_at in self.db.execute(
+                "SELECT incident_id, service, since, recovered_at FROM incident_services "
+                f"WHERE incident_id IN ({','.join('?' * len(chunk))}) ORDER BY since", chunk,
+            ):
+                found.setdefault(incident_id, []).append(AffectedService(service, since, recovered_at))
+        return {incident_id: tuple(services) for incident_id, services in found.items()}
+
+    def incident_updates(self, incident_ids: list[int]) -> dict[int, tuple[IncidentUpdate, ...]]:
+        """The updates of several incidents, newest first each."""
+        found: dict[int, list[IncidentUpdate]] = {}
+        for chunk in _chunks(incident_ids):
+            for incident_id, update_id, at, status, fr, en, auto in self.db.execute(
+                "SELECT incident_id, id, at, status, message_fr, message_en, auto FROM incident_updates "
+                f"WHERE incident_id IN ({','.join('?' * len(chunk))}) ORDER BY at DESC, id DESC", chunk,
+            ):
+                found.setdefault(incident_id, []).append(IncidentUpdate(update_id, at, status, {"fr": fr, "en": en}, bool(auto)))
+        return {incident_id: tuple(updates) for incident_id, updates in found.items()}
+
+    def statuses_reached(self, incident_ids: list[int], now: float) -> dict[int, set[str]]:
+        """The statuses each incident's services flipped to while it lasted (from a second before it, up to ``now``)."""
+        found: dict[int, set[str]] = {}
+        for chunk in _chunks(incident_ids):
+            for incident_id, status in self.db.execute(
+                "SELECT DISTINCT s.incident_id, f.to_status FROM incidents i "
+                "JOIN incident_services s ON s.incident_id = i.id "
+                "JOIN flips f ON f.key = s.service AND f.kind = 'service' AND f.at >= i.started_at - 1 AND f.at <= ? "
+                f"AND (i.resolved_at IS NULL OR f.at <= i.resolved_at) WHERE i.id IN ({','.join('?' * len(chunk))})",
+                (now, *chunk),
+            ):
+                found.setdefault(incident_id, set()).add(status)
+        return found
 
     def _incident(
         self,
@@ -184,3 +209,8 @@ class IncidentsMixin:
             updates=updates,
             announced_eta=row.get("announced_eta"),
         )
+
+
+def _chunks(ids: list[int], size: int = 500) -> list[list[int]]:
+    """Few enough ids for one statement's parameters (SQLite's limit is 999 on older builds)."""
+    return [ids[start:start + size] for start in range(0, len(ids), size)]

@@ -270,15 +270,26 @@ class Store(IncidentsMixin, MaintenancesMixin, HistoryMixin, OutboxMixin, Subscr
             )
         )
 
-    def all_service_rollups(self, period: str, since: float, until: float) -> dict[str, list[dict[str, Any]]]:
-        """Every service's rollup rows of ``period`` in [since, until), oldest first, in one query."""
-        found: dict[str, list[dict[str, Any]]] = {}
-        for row in self.db.query(
-            "SELECT service, bucket, " + ", ".join(SERVICE_STATUSES) + " FROM service_rollups "
-            "WHERE period = ? AND bucket >= ? AND bucket < ? ORDER BY service, bucket",
-            (period, bucket_start(period, since), until),
-        ):
-            found.setdefault(row.pop("service"), []).append(row)
+    def service_rollup_rows(
+        self, period: str, since: dict[int, list[str]], until: float
+    ) -> dict[str, list[tuple[Any, ...]]]:
+        """Rollup rows of ``period`` as (bucket, seconds in each of SERVICE_STATUSES), oldest first, per service.
+
+        ``since`` maps a first bucket to the services read from it; every row is before ``until``.
+        One index range per service (``service IN (…)``), never a scan of the other period's rows.
+        """
+        found: dict[str, list[tuple[Any, ...]]] = {}
+        columns = ", ".join(SERVICE_STATUSES)
+        for first, keys in since.items():
+            for start in range(0, len(keys), 500):
+                chunk = keys[start:start + 500]
+                cursor = self.db.execute(
+                    f"SELECT service, bucket, {columns} FROM service_rollups WHERE service IN "
+                    f"({','.join('?' * len(chunk))}) AND period = ? AND bucket >= ? AND bucket < ? ORDER BY service, bucket",
+                    (*chunk, period, first, until),
+                )
+                for row in cursor:
+                    found.setdefault(row[0], []).append(row[1:])
         return found
 
     def service_uptime(self, key: str, since: float, until: float) -> float | None:
@@ -306,17 +317,10 @@ class Store(IncidentsMixin, MaintenancesMixin, HistoryMixin, OutboxMixin, Subscr
 
     def load_check_states(self) -> dict[str, CheckState]:
         return {
-            row["key"]: CheckState(
-                status=row["status"],
-                since=row["since"],
-                down_streak=row["down_streak"],
-                bad_streak=row["bad_streak"],
-                good_streak=row["good_streak"],
-                up_streak=row["up_streak"],
-                last_at=row["last_at"],
-                reasons=tuple(json.loads(row["reasons"])),
+            key: CheckState(status, since, down, bad, good, up, last_at, tuple(json.loads(reasons)) if reasons != "[]" else ())
+            for key, status, since, down, bad, good, up, last_at, reasons in self.db.execute(
+                "SELECT key, status, since, down_streak, bad_streak, good_streak, up_streak, last_at, reasons FROM check_states"
             )
-            for row in self.db.query("SELECT * FROM check_states")
         }
 
     def save_service_state(self, key: str, status: str | None, since: float | None) -> None:
@@ -375,6 +379,19 @@ class Store(IncidentsMixin, MaintenancesMixin, HistoryMixin, OutboxMixin, Subscr
             self._pending[-1].extend(told)
         elif told:
             self.on_commit(told)
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[None]:
+        """Read in one transaction: every query inside sees the same committed state (a no-op inside a write)."""
+        conn = self.db.conn
+        if conn.in_transaction:
+            yield
+            return
+        conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            conn.rollback()  # nothing was written: ending the read is all this does
 
     def after_commit(self, callback: Callback) -> None:
         """Run ``callback`` once what is being written is committed (at once outside a transaction)."""
