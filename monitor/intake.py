@@ -13,7 +13,7 @@ incidents and uptime they cause are the ones that really happened. Only past
 from __future__ import annotations
 
 import asyncio
-import itertools
+import functools
 import logging
 import sqlite3
 import time
@@ -86,6 +86,7 @@ class Intake:
         self.poisoned = 0  # measurements the engine could not judge (a bug), dropped one by one
         self.batches: OrderedDict[str, None] = OrderedDict()
         self.duplicates = 0
+        self._in_flight: list[Measurement] = []
         self._wake = asyncio.Event()
         self._stopping = False
         self._backoff = 0.0
@@ -121,47 +122,75 @@ class Intake:
             self._wake.clear()
             await self.write_waiting()
 
+    @property
+    def pending(self) -> int:
+        """Measurements received and not written yet: waiting, and in the job being written."""
+        return len(self.waiting) + len(self._in_flight)
+
     async def write_waiting(self) -> int:
         """Write everything waiting, a job at a time; stop at the first store failure. Returns how many were written."""
         written = 0
         while self.waiting:
-            items = list(itertools.islice(self.waiting, self.max_job))
+            # taken out while the job runs: results received meanwhile can only push out older waiting ones
+            items = self._in_flight = [self.waiting.popleft() for _ in range(min(self.max_job, len(self.waiting)))]
             try:
                 await self.db.write(lambda _store: self.engine.ingest(items))
             except STORE_ERRORS as exc:
-                self.health.failed(exc, f"{len(self.waiting)} results waiting")
+                self._put_back(items)
+                self.health.failed(exc, f"{self.pending} results waiting")
                 self._backoff = min(max(self._backoff * 2, 1.0), 10.0)
                 return written
             except Exception:  # noqa: BLE001 - a bug in judging: find the measurement that causes it
                 log.exception("judging a batch of %d results failed; judging them one by one", len(items))
-                if not await self._one_by_one(items):
+                done, stopped = await self._one_by_one(items)
+                written += done
+                self.written += done
+                if stopped:
                     return written
-            else:
-                for _ in items:
-                    self.waiting.popleft()
+                continue
+            finally:
+                self._in_flight = []
             self.health.succeeded()
             self._backoff = 0.0
             written += len(items)
             self.written += len(items)
         return written
 
-    async def _one_by_one(self, items: list[Measurement]) -> bool:
-        for item in items:
+    async def _one_by_one(self, items: list[Measurement]) -> tuple[int, bool]:
+        """Judge each alone, dropping one that breaks the judge; (written, stopped by a store failure)."""
+        written = 0
+        for index, item in enumerate(items):
             try:
-                await self.db.write(lambda _store, item=item: self.engine.ingest([item]))  # type: ignore[misc]
+                await self.db.write(functools.partial(self._ingest_one, item))
             except STORE_ERRORS as exc:
-                self.health.failed(exc, f"{len(self.waiting)} results waiting")
-                return False
-            except Exception:  # noqa: BLE001
+                self._put_back(items[index:])
+                self.health.failed(exc, f"{self.pending} results waiting")
+                return written, True
+            except Exception:  # noqa: BLE001 - the bug is logged; the other results must still be judged
                 self.poisoned += 1
                 log.exception("result of %s at %s cannot be judged: dropped", item.key, item.at)
-            self.waiting.popleft()
-        return True
+            else:
+                written += 1
+        self.health.succeeded()
+        return written, False
+
+    def _ingest_one(self, item: Measurement, _store: object) -> int:
+        return self.engine.ingest([item])
+
+    def _put_back(self, items: list[Measurement]) -> None:
+        """Put unwritten results back at the head, in order; past the capacity the oldest go, counted."""
+        room = (self.waiting.maxlen or len(items)) - len(self.waiting)
+        if len(items) > room:
+            lost = len(items) - room
+            self.dropped += lost
+            log.error("intake queue full (%d): %d oldest results dropped so far", self.waiting.maxlen, self.dropped)
+            items = items[lost:]
+        self.waiting.extendleft(reversed(items))
 
     async def stop(self) -> None:
         """A last write of what waits (what still cannot be written is reported lost)."""
         self._stopping = True
         self._wake.set()
         await self.write_waiting()
-        if self.waiting:
-            log.error("stopping with %d results that could not be written", len(self.waiting))
+        if self.pending:
+            log.error("stopping with %d results that could not be written", self.pending)

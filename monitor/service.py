@@ -104,7 +104,7 @@ class Service:
                 found.append(problem)
         if not self.store_health.ok:
             since = datetime.fromtimestamp(self.store_health.failing_since or 0, timezone.utc).isoformat(timespec="seconds")
-            waiting = len(self.intake.waiting) if self.intake else 0
+            waiting = self.intake.pending if self.intake else 0
             found.append(f"the store cannot write since {since} ({self.store_health.reason}); {waiting} results waiting")
         if self.site is not None and (age := self.site.age()) is not None:
             if age > 3 * REFRESH + 5:
@@ -122,7 +122,7 @@ class Service:
             "locations": {LOCAL: prober.healthy} if prober else {},
             "store_ok": self.store_health.ok,
             "store_failures": self.store_health.failures,
-            "waiting": len(self.intake.waiting) if self.intake else 0,
+            "waiting": self.intake.pending if self.intake else 0,
             "dropped": (self.intake.dropped if self.intake else 0) + int(agent.get("dropped", 0) or 0),
             "restarts": prober.restarts if prober else 0,
         }

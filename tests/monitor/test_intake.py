@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import AsyncIterator
 
@@ -40,11 +41,11 @@ async def setup(tmp_path: Path, clock: FakeClock) -> AsyncIterator[tuple[Databas
     await database.close()
 
 
-def batch(clock: FakeClock, outcomes: str, start: int = 0, name: str | None = None) -> Batch:
-    """One measurement every 30 s: 'u' up, 'd' down."""
+def batch(clock: FakeClock, outcomes: str, start: int = 0, name: str | None = None, why: str = "connection refused") -> Batch:
+    """One measurement every 30 s: 'u' up, 'd' down (``why`` says why: long reasons need pages of their own)."""
     results = [
         Measurement(KEY, clock.now() + 30 * (start + i), 0.05, "up" if o == "u" else "down",
-                    () if o == "u" else ("connection refused",), error=None if o == "u" else "connection refused")
+                    () if o == "u" else (why,), error=None if o == "u" else why)
         for i, o in enumerate(outcomes)
     ]
     return Batch(name or f"local-test-{start}", "local", clock.now(), results)
@@ -129,5 +130,35 @@ async def test_it_drops_a_result_that_breaks_the_judge_and_keeps_the_rest(
     monkeypatch.setattr(engine, "_judge", judge)
     intake = Intake(database, engine, StoreHealth())
     intake.receive(batch(clock, "uuu"))
-    assert await intake.write_waiting() == 3
-    assert intake.poisoned == 1 and await database.read(lambda s: s.count_results()) == 2
+    assert await intake.write_waiting() == 2  # the two it could judge; the third is dropped, counted
+    assert intake.poisoned == 1 and intake.pending == 0 and await database.read(lambda s: s.count_results()) == 2
+
+
+async def test_it_drops_the_oldest_not_the_newest_when_results_pour_in_during_a_failing_write(
+    setup: tuple[Database, Engine], clock: FakeClock
+) -> None:
+    database, engine = setup
+    intake = Intake(database, engine, StoreHealth(), capacity=10, max_job=10)
+    intake.receive(batch(clock, "u"))
+    await intake.write_waiting()
+    await set_full(database, True)
+    long = "x" * 480
+    intake.receive(batch(clock, "d" * 10, start=1, why=long))  # these are being written (and fail)…
+    writing = asyncio.ensure_future(intake.write_waiting())
+    await asyncio.sleep(0)  # the job has left for the writer thread
+    intake.receive(batch(clock, "d" * 4, start=11, why=long))  # …while four newer ones arrive
+    await writing
+    assert intake.pending == 10 and intake.dropped == 4
+    kept = [m.at for m in intake.waiting]
+    assert kept == [clock.now() + 30 * i for i in range(5, 15)]  # the newest ten, in order
+
+
+async def test_it_keeps_what_arrives_while_a_full_queue_is_being_written(setup: tuple[Database, Engine], clock: FakeClock) -> None:
+    database, engine = setup
+    intake = Intake(database, engine, StoreHealth(), capacity=10, max_job=10)
+    intake.receive(batch(clock, "u" * 10))  # the queue is full…
+    writing = asyncio.ensure_future(intake.write_waiting())
+    await asyncio.sleep(0)  # …and its ten results are being written
+    intake.receive(batch(clock, "u" * 4, start=10))  # four more arrive meanwhile
+    assert await writing == 14 and intake.dropped == 0 and intake.pending == 0
+    assert await database.read(lambda s: s.count_results()) == 14
