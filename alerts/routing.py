@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from alerts.flapping import FlapPeriod, latest_period
 from monitor.events import Event, build_event
@@ -41,7 +42,7 @@ log = logging.getLogger("vigie.alerts")
 FLAPPING = "service.flapping"  # Vigie's own event type, beside the contract's six
 
 
-def matches(spec: "ChannelSpec", event: Event) -> bool:
+def matches(spec: ChannelSpec, event: Event) -> bool:
     """Whether the channel ``spec`` subscribes to ``event`` (type, operators, services, professions)."""
     if event.type == FLAPPING:
         if not any(kind.startswith("incident.") for kind in spec.events):
@@ -66,7 +67,7 @@ def _incident_id(event: Event | Any) -> int | None:
 class Router:
     """``engine.router``: (channels, suppressed) for each event, plus the flapping and reminder chores."""
 
-    def __init__(self, engine: "Engine") -> None:
+    def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.store = engine.store
         self.config = engine.config

@@ -10,8 +10,10 @@ import os
 import sqlite3
 import sys
 from collections import Counter
+from collections.abc import Sequence
+from datetime import UTC
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 from monitor import __version__
 from monitor.config.errors import ConfigError
@@ -23,7 +25,7 @@ if TYPE_CHECKING:
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
 
-def load_config(path: str) -> "Loaded":
+def load_config(path: str) -> Loaded:
     """Read a config; imported here so that commands without one start at once."""
     from monitor.config.loader import load_config as load
 
@@ -168,7 +170,7 @@ def cmd_validate(path: str) -> int:
     return EXIT_OK
 
 
-def summary(path: str, config: "Config") -> str:
+def summary(path: str, config: Config) -> str:
     checks = [c for _, _, c in config.iter_checks()]
     services = sum(len(o.services) for o in config.operators)
     types = Counter(c.type for c in checks)  # type: ignore[attr-defined]
@@ -245,7 +247,7 @@ async def cmd_alerts_test(path: str, channel_id: str) -> int:
 
 def cmd_alerts_outbox(db: str, dead_only: bool) -> int:
     """Pending and dead deliveries, oldest first, with their last error."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from monitor.storage import Store
 
@@ -265,7 +267,7 @@ def cmd_alerts_outbox(db: str, dead_only: bool) -> int:
     print("outbox: " + ", ".join(f"{status} {totals[status]}" for status in ("pending", "delivered", "dead", "suppressed")))
 
     def when(at: float) -> str:
-        return datetime.fromtimestamp(at, timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+        return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
     for d in sorted(rows, key=lambda d: d.id):
         retry = f" next {when(d.next_attempt_at)}" if d.status == "pending" else ""
@@ -288,7 +290,8 @@ def cmd_run(path: str, listen: tuple[str, int], db: str) -> int:
 
 async def serve(app, host: str, port: int, started=None) -> None:  # type: ignore[no-untyped-def]
     """Serve ``app`` behind the connection guards (`monitor.serving`) until SIGINT or SIGTERM."""
-    from monitor.serving import ServerLimits, serve as serve_guarded
+    from monitor.serving import ServerLimits
+    from monitor.serving import serve as serve_guarded
     from status_site.keys import CONFIG, REGISTRY
 
     limits = ServerLimits.from_config(app[CONFIG].site.limits)

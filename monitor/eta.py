@@ -18,8 +18,8 @@ Pure code without I/O.
 from __future__ import annotations
 
 import bisect
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 from monitor.keys import Key
 

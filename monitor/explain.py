@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from monitor.clock import SystemClock
 from monitor.conditions import assess
@@ -39,7 +39,7 @@ def describe(result: ProbeResult, now: float) -> list[str]:
     if result.tls_version:
         facts.append(f"TLS {result.tls_version}")
     if result.cert is not None:
-        expiry = datetime.fromtimestamp(result.cert.not_after, timezone.utc).strftime("%Y-%m-%d")
+        expiry = datetime.fromtimestamp(result.cert.not_after, UTC).strftime("%Y-%m-%d")
         days = result.cert.expires_in(now) / 86400
         facts.append(f"certificate {result.cert.subject!r} expires {expiry} (in {days:.0f} days)")
     if result.dns_rcode is not None:

@@ -18,7 +18,8 @@ import logging
 import sqlite3
 import time
 from collections import OrderedDict, deque
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from monitor.measurement import Measurement
 
@@ -65,8 +66,8 @@ class StoreHealth:
 class Intake:
     def __init__(
         self,
-        db: "Database",
-        engine: "Engine",
+        db: Database,
+        engine: Engine,
         health: StoreHealth,
         *,
         flush_interval: float = 1.0,
@@ -90,7 +91,7 @@ class Intake:
         self._stopping = False
         self._backoff = 0.0
 
-    def receive(self, batch: "Batch") -> bool:
+    def receive(self, batch: Batch) -> bool:
         """Take a batch (on the loop); False if it was already received (a replay)."""
         if batch.id in self.batches:
             self.duplicates += 1
@@ -127,7 +128,7 @@ class Intake:
         while self.waiting:
             items = list(itertools.islice(self.waiting, self.max_job))
             try:
-                await self.db.write(lambda _store: self.engine.ingest(items))
+                await self.db.write(lambda _store, items=items: self.engine.ingest(items))
             except STORE_ERRORS as exc:
                 self.health.failed(exc, f"{len(self.waiting)} results waiting")
                 self._backoff = min(max(self._backoff * 2, 1.0), 10.0)

@@ -49,8 +49,8 @@ class Measurement:
 
     @classmethod
     def of(
-        cls, key: str, result: "ProbeResult", assessment: "Assessment", lateness: float = 0.0, location: str = "local"
-    ) -> "Measurement":
+        cls, key: str, result: ProbeResult, assessment: Assessment, lateness: float = 0.0, location: str = "local"
+    ) -> Measurement:
         return cls(
             key=key,
             at=result.started_at,
@@ -82,7 +82,7 @@ class Measurement:
         return out
 
     @classmethod
-    def from_wire(cls, data: Any, location: str) -> "Measurement":
+    def from_wire(cls, data: Any, location: str) -> Measurement:
         """Read one result of a batch; raise `BadMeasurement` naming the first bad field."""
         if not isinstance(data, dict):
             raise BadMeasurement("a result must be an object")

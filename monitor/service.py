@@ -23,10 +23,10 @@ import asyncio
 import contextlib
 import functools
 import logging
-import time
-from datetime import datetime, timezone
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, AsyncIterator, Awaitable, Callable, TypeVar
+from typing import Any, TypeVar
 
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -103,7 +103,7 @@ class Service:
             if self.prober is not None and (problem := self.prober.problem()):
                 found.append(problem)
         if not self.store_health.ok:
-            since = datetime.fromtimestamp(self.store_health.failing_since or 0, timezone.utc).isoformat(timespec="seconds")
+            since = datetime.fromtimestamp(self.store_health.failing_since or 0, UTC).isoformat(timespec="seconds")
             waiting = len(self.intake.waiting) if self.intake else 0
             found.append(f"the store cannot write since {since} ({self.store_health.reason}); {waiting} results waiting")
         if self.site is not None and (age := self.site.age()) is not None:
@@ -138,7 +138,7 @@ class Service:
     # -- starting and stopping -------------------------------------------------------------
 
     @contextlib.asynccontextmanager
-    async def run(self) -> AsyncIterator["Service"]:
+    async def run(self) -> AsyncIterator[Service]:
         async with contextlib.AsyncExitStack() as stack:
             await stack.enter_async_context(self._database())
             await stack.enter_async_context(self._site())
@@ -215,10 +215,10 @@ class Service:
         assert engine is not None
         # windows that began or ended while Vigie was stopped: now, once alerts can be routed
         await self._chore("maintenance", engine.maintenance.tick)
-        aps = self.chores = AsyncIOScheduler(timezone=timezone.utc)
+        aps = self.chores = AsyncIOScheduler(timezone=UTC)
 
         def every(seconds: float, name: str, fn: Callable[[], Awaitable[None]], at_once: bool = False) -> None:
-            start = {"next_run_time": datetime.now(timezone.utc)} if at_once else {}
+            start = {"next_run_time": datetime.now(UTC)} if at_once else {}
             aps.add_job(fn, IntervalTrigger(seconds=seconds), id=name, name=name, max_instances=1, coalesce=True, **start)
 
         every(HEARTBEAT, "heartbeat", self._heartbeat)

@@ -18,8 +18,9 @@ strings. On Python 3.11 ``"x" in SomeEnum`` raises, hence the tuples.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
-from typing import Iterable, Literal, TypeVar
+from typing import Literal, TypeVar
 
 E = TypeVar("E", bound=StrEnum)
 

@@ -201,7 +201,7 @@ async def _open(run: Run, infos: list[tuple[Any, ...]]) -> Link:
     for family, _, _, _, sockaddr in infos:
         link = Link()
         try:
-            await loop.create_connection(lambda: link, sockaddr[0], sockaddr[1], family=family)
+            await loop.create_connection(lambda link=link: link, sockaddr[0], sockaddr[1], family=family)
         except OSError as exc:
             last = exc
             continue
@@ -261,7 +261,7 @@ async def _learn_invalid_cert(
             await loop.create_connection(lambda: link, host, port, ssl=context, server_hostname=server_name)
         assert link.transport is not None
         _record_session(run, link.transport.get_extra_info("ssl_object"), server_name)
-    except Exception:  # best effort: the verification error is what matters
+    except Exception:  # noqa: BLE001 - best effort: the verification error is what matters
         return
     finally:
         run.pause()  # the second handshake counts in the tls phase, still open

@@ -20,7 +20,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-from typing import Annotated, Any, Awaitable, Callable, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -102,7 +103,7 @@ class AdminIncidentUpdate(Strict):
     take_over: bool = False
 
     @model_validator(mode="after")
-    def _one_eta(self) -> "AdminIncidentUpdate":
+    def _one_eta(self) -> AdminIncidentUpdate:
         if self.eta is not None and self.clear_eta:
             raise ValueError("give an eta or clear_eta, not both")
         return self

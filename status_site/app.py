@@ -8,7 +8,7 @@ wires the service and sets the read port (``SITE``) and the core's narrow port
 from __future__ import annotations
 
 import logging
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from prometheus_client.exposition import CONTENT_TYPE_LATEST

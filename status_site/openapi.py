@@ -8,13 +8,16 @@ module adds its routes with `register(RouteDoc(...))`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from monitor import statuses
-from monitor.statuses import ComponentStatus as C, IncidentStatus as I, Indicator
+from monitor.statuses import ComponentStatus as C
+from monitor.statuses import IncidentStatus as I
+from monitor.statuses import Indicator
 from status_site import api
-from status_site.views import DayView, IncidentView, OperatorView, ServiceView, Snapshot, UpdateView, AffectedView
+from status_site.views import AffectedView, DayView, IncidentView, OperatorView, ServiceView, Snapshot, UpdateView
 
 COMPONENT_STATUSES = [s.value for s in statuses.COMPONENT_STATUSES]
 INCIDENT_STATUSES = [s.value for s in statuses.INCIDENT_STATUSES]

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import mimetypes
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
@@ -27,11 +28,18 @@ from monitor.storage import Store
 from monitor.words import Sentences, iso, maintenance_running
 from status_site import svg
 from status_site.i18n import negotiate
-from status_site.state import Rendered, rendered, respond
-from status_site.views import DAY, LATENCY_RANGES, UPTIME_WINDOWS, IncidentView, MaintenanceView
-from status_site.views import ServiceView, Snapshot
-from status_site.views import latency_series
 from status_site.keys import CONFIG, SITE, TEMPLATES
+from status_site.state import Rendered, rendered, respond
+from status_site.views import (
+    DAY,
+    LATENCY_RANGES,
+    UPTIME_WINDOWS,
+    IncidentView,
+    MaintenanceView,
+    ServiceView,
+    Snapshot,
+    latency_series,
+)
 
 STATIC_DIR = Path(__file__).parent / "static"
 HTML = "text/html; charset=utf-8"

@@ -9,13 +9,13 @@ marks the delivery dead at once instead of retrying for 24 hours.
 from __future__ import annotations
 
 import abc
-
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from monitor.clock import Clock
-    from monitor.config.model import Channel as ChannelSpec, Config
+    from monitor.config.model import Channel as ChannelSpec
+    from monitor.config.model import Config
     from monitor.storage.outbox import Delivery
 
 
@@ -29,8 +29,8 @@ class TransportError(Exception):
 class ChannelContext:
     """What channels share: the config (site, SMTP settings), the clock, and resources set up at start."""
 
-    config: "Config"
-    clock: "Clock"
+    config: Config
+    clock: Clock
     resources: dict[str, Any]
 
 
@@ -39,7 +39,7 @@ class Channel(abc.ABC):
 
     kind = ""
 
-    def __init__(self, spec: "ChannelSpec", ctx: ChannelContext) -> None:
+    def __init__(self, spec: ChannelSpec, ctx: ChannelContext) -> None:
         self.spec = spec
         self.ctx = ctx
 
@@ -48,8 +48,8 @@ class Channel(abc.ABC):
         return self.spec.id
 
     @abc.abstractmethod
-    async def send(self, delivery: "Delivery") -> None:
+    async def send(self, delivery: Delivery) -> None:
         """Deliver, or raise `TransportError` saying whether retrying could help."""
 
-    async def close(self) -> None:
+    async def close(self) -> None:  # noqa: B027 - an optional hook: a channel that opens nothing keeps this no-op
         """Release what ``send`` opened (sessions, connections)."""

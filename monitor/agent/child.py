@@ -20,7 +20,7 @@ import os
 import signal
 import sys
 
-from monitor.agent.protocol import Assignment, Batch, BadMessage
+from monitor.agent.protocol import Assignment, BadMessage, Batch
 from monitor.limits import raise_nofile_limit
 
 log = logging.getLogger("vigie.agent")

@@ -7,7 +7,8 @@ leave ``interval``/``timeout``/thresholds unset to inherit ``defaults``;
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Iterator, Literal, Union
+from collections.abc import Iterator
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -246,7 +247,7 @@ class CheckBase(Strict):
     conditions: list[ConditionSpec] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _timeout_within_interval(self) -> "CheckBase":
+    def _timeout_within_interval(self) -> CheckBase:
         if self.interval is not None and self.interval < 1:
             raise PydanticCustomError("interval", "interval must be at least 1s")
         if self.timeout is not None and self.timeout <= 0:
@@ -295,7 +296,7 @@ class TlsCheck(CheckBase):
     tls: TlsOptions = Field(default_factory=TlsOptions)
 
 
-Check = Annotated[Union[HttpCheck, TcpCheck, DnsCheck, TlsCheck], Field(discriminator="type")]
+Check = Annotated[HttpCheck | TcpCheck | DnsCheck | TlsCheck, Field(discriminator="type")]
 CHECK_TYPES = ("http", "tcp", "dns", "tls")
 
 
@@ -343,7 +344,7 @@ class Channel(Strict):
     reminder: Duration | None = Field(None, description="repeat an open incident's alert this often, e.g. 2h")
 
     @model_validator(mode="after")
-    def _complete(self) -> "Channel":
+    def _complete(self) -> Channel:
         if self.type == "email" and not self.to:
             raise PydanticCustomError("channel", "an email channel needs 'to'")
         if self.type in ("webhook", "apprise") and not self.url:
@@ -367,7 +368,7 @@ class Alerts(Strict):
     max_age: Duration = Field(24 * 3600.0, description="how long a delivery is retried before it is dead")
 
     @model_validator(mode="after")
-    def _smtp_for_email(self) -> "Alerts":
+    def _smtp_for_email(self) -> Alerts:
         if any(c.type == "email" for c in self.channels) and self.smtp is None:
             raise PydanticCustomError("alerts", "email channels need an 'smtp' section")
         return self
@@ -409,7 +410,7 @@ class Storage(Strict):
         return value if value is None else at_least_floor("results", value)
 
     @model_validator(mode="after")
-    def _raw_retention_is_results(self) -> "Storage":
+    def _raw_retention_is_results(self) -> Storage:
         """The deprecated ``raw_retention`` still sets the raw results' retention (``vigie validate`` warns)."""
         if self.raw_retention is None:
             return self
@@ -434,7 +435,7 @@ class Config(Strict):
     scheduler: Scheduler = Field(default_factory=Scheduler)
 
     @model_validator(mode="after")
-    def _inherit_defaults(self) -> "Config":
+    def _inherit_defaults(self) -> Config:
         for _, _, check in self.iter_checks():
             for key in ("interval", "timeout", "failure_threshold", "success_threshold"):
                 if getattr(check, key) is None:

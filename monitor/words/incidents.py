@@ -7,7 +7,7 @@ webhooks. A service's name may lack English: French stands in.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from monitor.words.languages import join_words
 
