@@ -152,7 +152,7 @@ class Dispatcher:
             self._chores_at = now
             for chore in self.chores:
                 try:
-                    await self.db.write(lambda _store, chore=chore: chore(now))  # type: ignore[misc]
+                    await self.db.write(lambda _store, chore=chore: chore(now))  # type: ignore[misc]  # mypy cannot type a lambda with a default argument (python/mypy#15459)
                 except Exception:  # noqa: BLE001 - a chore must not stop deliveries
                     log.exception("alert chore failed")
         started = []
@@ -162,7 +162,7 @@ class Dispatcher:
                 continue  # still sending its predecessor (only when a lease ran out under a fake clock)
             task = asyncio.create_task(self._deliver(delivery), name=f"delivery-{delivery.id}")
             self.in_flight[delivery.channel] = task
-            task.add_done_callback(lambda _t, c=delivery.channel: self.in_flight.pop(c, None))
+            task.add_done_callback(lambda _t, c=delivery.channel: self.in_flight.pop(c, None))  # type: ignore[misc]  # mypy cannot type a lambda with a default argument (python/mypy#15459)
             started.append(task)
         return started
 

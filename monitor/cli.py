@@ -261,7 +261,7 @@ def cmd_alerts_outbox(db: str, dead_only: bool) -> int:
         counts = store.outbox_counts()
     finally:
         store.close()
-    totals = Counter()
+    totals: Counter[str] = Counter()
     for (_, status), n in counts.items():
         totals[status] += n
     print("outbox: " + ", ".join(f"{status} {totals[status]}" for status in ("pending", "delivered", "dead", "suppressed")))

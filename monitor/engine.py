@@ -206,7 +206,7 @@ class Engine:
                 self.publish("incident.resolved", action.incident_id)
 
     def _service_name(self, service_key: str) -> dict[str, str]:
-        return dict(self.targets[self.services[service_key][0]].service.name)
+        return {lang: text for lang, text in self.targets[self.services[service_key][0]].service.name.items()}
 
     # -- periodic work ------------------------------------------------------------
 

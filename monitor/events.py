@@ -50,7 +50,7 @@ def build_event(store: Store, config: Config, kind: str, subject_id: int, at: fl
 
 def _names(config: Config) -> dict[str, tuple[dict[str, str], tuple[str, ...], str]]:
     return {
-        Key.of(o.id, s.id): (dict(s.name), tuple(s.professions), o.name) for o in config.operators for s in o.services
+        Key.of(o.id, s.id): ({lang: text for lang, text in s.name.items()}, tuple(s.professions), o.name) for o in config.operators for s in o.services
     }
 
 

@@ -128,7 +128,7 @@ class Intake:
         while self.waiting:
             items = list(itertools.islice(self.waiting, self.max_job))
             try:
-                await self.db.write(lambda _store, items=items: self.engine.ingest(items))
+                await self.db.write(lambda _store, items=items: self.engine.ingest(items))  # type: ignore[misc]  # mypy cannot type a lambda with a default argument (python/mypy#15459)
             except STORE_ERRORS as exc:
                 self.health.failed(exc, f"{len(self.waiting)} results waiting")
                 self._backoff = min(max(self._backoff * 2, 1.0), 10.0)

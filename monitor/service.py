@@ -115,6 +115,7 @@ class Service:
         """The service's own state, for the metrics."""
         prober = self.prober
         agent = prober.agent if prober else {}
+        dropped = agent.get("dropped")  # the prober's own report: an int, or nothing
         return {
             "scheduler": not any("stuck" in p for p in self.problems()) if self.schedule else True,
             "in_flight": agent.get("in_flight", 0),
@@ -123,7 +124,7 @@ class Service:
             "store_ok": self.store_health.ok,
             "store_failures": self.store_health.failures,
             "waiting": len(self.intake.waiting) if self.intake else 0,
-            "dropped": (self.intake.dropped if self.intake else 0) + int(agent.get("dropped", 0) or 0),
+            "dropped": (self.intake.dropped if self.intake else 0) + (dropped if isinstance(dropped, int) else 0),
             "restarts": prober.restarts if prober else 0,
         }
 

@@ -201,7 +201,8 @@ async def _open(run: Run, infos: list[tuple[Any, ...]]) -> Link:
     for family, _, _, _, sockaddr in infos:
         link = Link()
         try:
-            await loop.create_connection(lambda link=link: link, sockaddr[0], sockaddr[1], family=family)
+            # the default argument binds this iteration's link; mypy cannot type such a lambda (python/mypy#15459)
+            await loop.create_connection(lambda link=link: link, sockaddr[0], sockaddr[1], family=family)  # type: ignore[misc]
         except OSError as exc:
             last = exc
             continue

@@ -108,5 +108,5 @@ def document(routes: Sequence[AdminRoute], prefix: str, max_body: int) -> None:
             openapi.SCHEMAS[body.__name__] = schema
         openapi.register(AdminRouteDoc(
             prefix + path.replace(r":\d{1,18}", ""), summary, schema={"$ref": openapi.REF + response}, parameters=params,
-            tags=("admin",), method=method.lower(), body=body and body.__name__, created=summary.endswith("(201)"),
+            tags=("admin",), method=method.lower(), body=body.__name__ if body is not None else None, created=summary.endswith("(201)"),
             max_body=max_body))

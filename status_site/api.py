@@ -243,8 +243,9 @@ def _eta(eta: dict[str, Any] | None) -> dict[str, Any] | None:
         return None
     out = {key: eta.get(key) for key in ("expected_at", "low", "high", "source", "basis")}
     for key in ("expected_at", "low", "high"):
-        if isinstance(out[key], (int, float)):
-            out[key] = iso(float(out[key]))
+        value = out[key]
+        if isinstance(value, (int, float)):
+            out[key] = iso(float(value))
     return out
 
 

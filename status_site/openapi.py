@@ -178,9 +178,11 @@ def _path_params(*names: str) -> list[dict[str, Any]]:
     return [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}} for n in names]
 
 
+# A lambda, not a partial: example_document is defined further down. The default argument binds the path.
 for _path, _schema in DOCUMENT_SCHEMAS.items():
     register(RouteDoc(_path, SUMMARIES[_path], schema=_schema, parameters=[LANG],
-                      example=lambda p=_path: example_document(p), tags=("statuspage-v2",)))
+                      example=lambda p=_path: example_document(p),  # type: ignore[misc]  # mypy cannot type a lambda with a default argument (python/mypy#15459)
+                      tags=("statuspage-v2",)))
 register(RouteDoc("/api/openapi.json", "This document", schema={"type": "object"}))
 register(RouteDoc("/feed.atom", "Atom 1.0 feed, one entry per incident update (French unless ?lang=en)",
                   content_type="application/atom+xml", parameters=[LANG]))

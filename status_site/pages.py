@@ -228,10 +228,10 @@ def render_index(
 ) -> Rendered:
     """The overview, optionally narrowed to the services one profession uses."""
     page = Page(app, lang, "/", {"profession": profession} if profession else {}, linker)
-    groups = [
+    narrowed = [
         (o, [s for s in o.services if profession is None or profession in s.professions]) for o in snapshot.operators
     ]
-    groups = [(o, services, worst(s.status for s in services)) for o, services in groups if services]
+    groups = [(o, services, worst(s.status for s in services)) for o, services in narrowed if services]
     keys = {s.key for _, services, _ in groups for s in services}
     unresolved = [i for i in snapshot.unresolved if any(a.key in keys for a in i.services) or profession is None]
     sentence, overall = page.banner((o.name, [(s.name, s.status) for s in services]) for o, services, _ in groups)

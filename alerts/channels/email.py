@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
+from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 from zoneinfo import ZoneInfo
@@ -218,25 +219,24 @@ class SubscriberMailer(Channel):
 
     async def compose(self, delivery: Delivery, subscriber: Subscriber) -> EmailMessage | None:
         lang = subscriber.language if subscriber.language in ("fr", "en") else "fr"
-        common = dict(sender=self.mailer.smtp.from_, to=[subscriber.address], now=self.ctx.clock.now(),
-                      msg_id=message_id(delivery, self.mailer.host), unsubscribe_url=self.unsubscribe_url(subscriber))
+        mail = partial(render_mail, sender=self.mailer.smtp.from_, to=[subscriber.address], now=self.ctx.clock.now(),
+                       msg_id=message_id(delivery, self.mailer.host), unsubscribe_url=self.unsubscribe_url(subscriber))
         if delivery.event.type == CONFIRM_EVENT:
             if subscriber.confirmed:
                 return None
             # a fresh token per attempt: the raw token exists only in the mail
             token = new_token()
             await self.db.write(lambda store: store.set_confirm_hash(subscriber.id, token_hash(token)))
-            view = {
+            confirm = {
                 "confirm_url": link(f"{self.base_url}/subscriptions/confirm", lang, token=token),
                 "choices": describe_choices(self.ctx.config, subscriber, lang),
                 "hours": int(PENDING_TTL // 3600),
             }
-            return render_mail("confirm", view, lang, subject_line=f"[Vigie] {notice_words(lang).confirm}", **common)
+            return mail("confirm", confirm, lang, subject_line=f"[Vigie] {notice_words(lang).confirm}")
         if not subscriber.confirmed:
             return None
         view = alert_view(delivery.event, lang, self.mailer.tz, self.ctx.config.site.base_url)
-        return render_mail(view["template"], view, lang,
-                           subject_line=one_line(view["subject"]), **common)
+        return mail(view["template"], view, lang, subject_line=one_line(view["subject"]))
 
     async def send(self, delivery: Delivery) -> None:
         subscriber = await self.subscriber(delivery)

@@ -42,7 +42,7 @@ class Assignment:
 
     @classmethod
     def for_location(cls, config: Config, location: str = LOCAL) -> Assignment:
-        checks = {Key.of(o.id, s.id, c.id): c for o, s, c in config.iter_checks()}
+        checks: dict[str, CheckBase] = {Key.of(o.id, s.id, c.id): c for o, s, c in config.iter_checks()}
         wire = {key: _dump(check) for key, check in checks.items()}
         version = hashlib.blake2b(json.dumps(wire, sort_keys=True).encode(), digest_size=8).hexdigest()
         return cls(location, checks, config.scheduler.max_concurrency, version)
@@ -123,7 +123,9 @@ class Batch:
             if measurement.key not in assigned:
                 raise BadMessage(f"results[{index}]: check {measurement.key!r} is not assigned to {sender!r}")
             results.append(measurement)
-        agent = data.get("agent") if isinstance(data.get("agent"), dict) else {}
+        agent = data.get("agent")
+        if not isinstance(agent, dict):
+            agent = {}
         return cls(batch_id, sender, float(sent_at), results, agent)
 
 

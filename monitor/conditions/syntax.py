@@ -97,7 +97,8 @@ class _Parser:
             raise ConditionSyntaxError(
                 f"unknown field {first.text!r} (expected one of: {', '.join(SUBJECTS)})", first.pos
             )
-        arg, label = None, name
+        arg: tuple[str, tuple[int | str, ...]] | str | None = None  # json: (path text, steps); header: its name
+        label = name
         if name == "json":
             path = self.take()
             if path.kind != "path":

@@ -47,7 +47,8 @@ PROFESSIONS = (
     "etablissement",
     "centre-de-sante",
 )
-LANGUAGES = ("fr", "en")
+Language = Literal["fr", "en"]
+LANGUAGES: tuple[Language, ...] = ("fr", "en")
 
 
 def _duration(value: Any) -> float:
@@ -83,7 +84,7 @@ def _localized(value: Any) -> Any:
 
 
 Localized = Annotated[
-    dict[Literal["fr", "en"], Annotated[str, StringConstraints(min_length=1)]],
+    dict[Language, Annotated[str, StringConstraints(min_length=1)]],
     BeforeValidator(_localized),
     WithJsonSchema(
         {
@@ -202,7 +203,7 @@ class Limits(Strict):
 class Site(Strict):
     title: str = "Vigie — état du tiers payant"
     base_url: str = "http://127.0.0.1:8080"
-    languages: list[Literal["fr", "en"]] = Field(default_factory=lambda: ["fr", "en"], min_length=1)
+    languages: list[Language] = Field(default_factory=lambda: list(LANGUAGES), min_length=1)
     timezone: str = "Europe/Paris"
     templates_dir: str | None = None
     limits: Limits = Field(default_factory=Limits)
@@ -335,7 +336,7 @@ class Channel(Strict):
     to: list[str] = Field(default_factory=list)
     url: str | None = None
     secret: str | None = None
-    language: Literal["fr", "en"] = "fr"
+    language: Language = "fr"
     operators: list[str] = Field(default_factory=lambda: ["*"])
     services: list[str] = Field(default_factory=lambda: ["*"])
     professions: list[Profession] = Field(default_factory=list)
