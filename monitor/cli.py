@@ -173,14 +173,15 @@ def cmd_validate(path: str) -> int:
 def summary(path: str, config: Config) -> str:
     checks = [c for _, _, c in config.iter_checks()]
     services = sum(len(o.services) for o in config.operators)
-    types = Counter(c.type for c in checks)  # type: ignore[attr-defined]
-    per_minute = sum(60.0 / c.interval for c in checks)  # type: ignore[operator]
+    types = Counter(c.type for c in checks)
+    intervals = [c.interval for c in checks if c.interval is not None]  # all: Config._inherit_defaults filled them
+    per_minute = sum(60.0 / interval for interval in intervals)
     lines = [
         f"{path}: OK",
         f"  {len(config.operators)} operators, {services} services, {len(checks)} checks "
         f"({', '.join(f'{kind} {n}' for kind, n in sorted(types.items()))})",
         f"  {per_minute:.1f} probes per minute; intervals "
-        + ", ".join(sorted({format_duration(c.interval) for c in checks})),  # type: ignore[arg-type]
+        + ", ".join(sorted({format_duration(interval) for interval in intervals})),
         f"  {len(config.alerts.channels)} alert channels",
     ]
     for operator in config.operators:
@@ -288,7 +289,7 @@ def cmd_run(path: str, listen: tuple[str, int], db: str) -> int:
     return EXIT_OK
 
 
-async def serve(app, host: str, port: int, started=None) -> None:  # type: ignore[no-untyped-def]
+async def serve(app, host: str, port: int, started=None) -> None:
     """Serve ``app`` behind the connection guards (`monitor.serving`) until SIGINT or SIGTERM."""
     from monitor.serving import ServerLimits
     from monitor.serving import serve as serve_guarded

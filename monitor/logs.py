@@ -106,14 +106,14 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False, default=str)
 
 
-class _Handler(logging.StreamHandler):  # type: ignore[type-arg]
+class _Handler(logging.StreamHandler):
     """Writes to ``sys.stderr`` as it is when a record comes (it may have been replaced since)."""
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self._follow_stderr = stream is None
         super().__init__(stream)
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> TextIO:
         return sys.stderr if self._follow_stderr else self._stream
 

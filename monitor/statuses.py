@@ -158,4 +158,4 @@ def impact(reached: Iterable[str], auto: bool) -> Indicator:
 
 def literal(values: Iterable[StrEnum]) -> object:
     """A ``Literal[...]`` of these members' values, for pydantic models (inline enum schema, plain strings)."""
-    return Literal[tuple(v.value for v in values)]  # type: ignore[valid-type]
+    return Literal[tuple(v.value for v in values)]

@@ -172,7 +172,7 @@ async def connect(
     run.phase("tls")
     try:
         assert link.transport is not None
-        link.transport = await asyncio.get_running_loop().start_tls(  # type: ignore[assignment]
+        link.transport = await asyncio.get_running_loop().start_tls(
             link.transport, link, context, server_hostname=server_name
         )
     except ssl.SSLCertVerificationError as exc:

@@ -96,5 +96,5 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    body = await request.app[CORE].metrics()  # type: ignore[attr-defined]
+    body = await request.app[CORE].metrics()
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -284,7 +284,7 @@ class TcpCheck(CheckBase):
 
 class DnsCheck(CheckBase):
     type: Literal["dns"]
-    name: str = Field(min_length=1)  # type: ignore[assignment]
+    name: str = Field(min_length=1)
     record_type: Literal["A", "AAAA", "CNAME", "MX", "NS", "TXT", "SOA", "SRV", "CAA", "PTR"] = "A"
     resolver: str | None = Field(None, description="'host' or 'host:port'; the system resolver if unset")
     transport: Literal["udp", "tcp"] = "udp"
@@ -443,7 +443,7 @@ class Config(Strict):
                     setattr(check, key, getattr(self.defaults, key))
         return self
 
-    def iter_checks(self) -> Iterator[tuple[Operator, Service, CheckBase]]:
+    def iter_checks(self) -> Iterator[tuple[Operator, Service, Check]]:
         for operator in self.operators:
             for service in operator.services:
                 for check in service.checks:
