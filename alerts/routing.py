@@ -224,6 +224,7 @@ class Router:
                 continue  # flapping: quiet until stable
             if keys and all(key in self.engine.in_maintenance for key in keys):
                 continue
+            # specs holds only those with a reminder (filtered above); mypy does not narrow through a list
             due = [spec for spec in specs if now >= self._last_told(incident.id, spec.id) + spec.reminder]  # type: ignore[operator]
             if not due:
                 continue
@@ -267,9 +268,9 @@ class Router:
                     else:
                         self.noticed.pop(key, None)
                         self.held.pop(key, None)
-                elif key in self.noticed and key in event.services and _incident_id(event) is not None:
+                elif key in self.noticed and key in event.services and (incident_id := _incident_id(event)) is not None:
                     held = self.held.setdefault(key, [])
-                    if _incident_id(event) not in held:
-                        held.append(_incident_id(event))  # type: ignore[arg-type]
+                    if incident_id not in held:
+                        held.append(incident_id)
             if key in self.noticed and period.active(now):
                 log.info("service %s still flapping after restart", key)

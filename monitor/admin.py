@@ -168,4 +168,6 @@ def cancel_maintenance(engine: Engine, maintenance_id: int) -> Maintenance:
         engine.emit("maintenance.cancelled", maintenance_id)
     engine.maintenance.reload()
     engine.maintenance.tick(now)
-    return engine.store.maintenance(maintenance_id)  # type: ignore[return-value]
+    cancelled = engine.store.maintenance(maintenance_id)
+    assert cancelled is not None  # cancelling marks the window, it never deletes it
+    return cancelled

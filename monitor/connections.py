@@ -159,6 +159,7 @@ class ConnectionTracker:
         transport = guard.transport
         if transport is not None:
             # an idle connection may still be flushing its last response: let close() finish it
+            # connection_made is typed for any transport; a stream server's is always an asyncio.Transport
             transport.close() if was_idle else transport.abort()  # type: ignore[attr-defined]
 
     def _count(self, reason: str) -> None:
@@ -175,7 +176,7 @@ class ConnectionTracker:
         for guard in list(self.guards.values()):
             self.forget(guard)
             if guard.transport is not None:
-                guard.transport.abort()  # type: ignore[attr-defined]
+                guard.transport.abort()  # type: ignore[attr-defined]  # a stream server's transport: see _drop
 
 
 class Guard(asyncio.Protocol):

@@ -42,6 +42,7 @@ class Outage:
 
     @property
     def operator(self) -> str:
+        # declared str so that callers may pass one; __post_init__ made it a Key
         return self.service.operator  # type: ignore[attr-defined]
 
 

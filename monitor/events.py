@@ -118,7 +118,7 @@ def _maintenance_event(store: Store, config: Config, kind: str, maintenance_id: 
             "services": [{"id": key, "name": names.get(key, ({"fr": key}, (), ""))[0]} for key in window.services],
         },
         "operators": [
-            {"id": o, "name": config.operator(o).name if config.operator(o) else o} for o in operators  # type: ignore[union-attr]
+            {"id": o, "name": operator.name if (operator := config.operator(o)) else o} for o in operators
         ],
     }
     professions = sorted({p for key in window.services for p in names.get(key, ({}, (), ""))[1]})

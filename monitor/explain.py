@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from monitor.clock import SystemClock
 from monitor.conditions import assess
-from monitor.config.model import CheckBase, DnsCheck, HttpCheck, TcpCheck, TlsCheck
+from monitor.config.model import Check, CheckBase, DnsCheck, HttpCheck, TcpCheck, TlsCheck
 from probes import measure
 from probes.base import ProbeContext, ProbeResult
 
@@ -50,13 +50,13 @@ def describe(result: ProbeResult, now: float) -> list[str]:
     return lines
 
 
-async def explain_probe(check: CheckBase) -> tuple[bool, str]:
+async def explain_probe(check: Check) -> tuple[bool, str]:
     """Probe once; return (passed, explanation). Degraded still passes, with a warning."""
     clock = SystemClock()
     result = await measure(check, ProbeContext(clock=clock))
     now = clock.now()
     assessment = assess(result, check.conditions, now)
-    lines = [f"{check.type} {target_of(check)}"]  # type: ignore[attr-defined]
+    lines = [f"{check.type} {target_of(check)}"]
     lines += describe(result, now)
     if assessment.verdicts:
         lines.append("conditions:")

@@ -149,7 +149,7 @@ class Intake:
     async def _one_by_one(self, items: list[Measurement]) -> bool:
         for item in items:
             try:
-                await self.db.write(lambda _store, item=item: self.engine.ingest([item]))  # type: ignore[misc]
+                await self.db.write(lambda _store, item=item: self.engine.ingest([item]))  # type: ignore[misc]  # mypy cannot type a lambda with a default argument (python/mypy#15459)
             except STORE_ERRORS as exc:
                 self.health.failed(exc, f"{len(self.waiting)} results waiting")
                 return False

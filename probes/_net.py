@@ -49,6 +49,7 @@ class Link(asyncio.Protocol):
         self._waiter: asyncio.Future[None] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # typed for any transport; a stream connection's is always an asyncio.Transport
         self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
@@ -161,7 +162,7 @@ async def connect(
     if use_tls:
         context = _tls.cached_context(tls, alpn=alpn)
         if context is None:  # first use: the trust store is read from disk, off the loop and the clock
-            context = await run.off_the_clock(lambda: _tls.make_context(tls, alpn=alpn))  # type: ignore[assignment]
+            context = await run.off_the_clock(lambda: _tls.make_context(tls, alpn=alpn))
     infos = await resolve(run, host, port)
     link = await _open(run, infos)
     run.result.details["address"] = link.address

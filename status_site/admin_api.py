@@ -68,6 +68,8 @@ When = Annotated[str, Field(max_length=64, description="ISO-8601 with offset, or
 
 
 # plain-string Literals (an inline enum in the OpenAPI document), from monitor.statuses
+# Literals built at run time from the status enums: pydantic validates against them, mypy cannot
+# read them as types (hence the valid-type ignores where they annotate a field).
 OpenStatus = literal(OPEN_INCIDENT_STATUSES)
 AnyStatus = literal(INCIDENT_STATUSES)
 

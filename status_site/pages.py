@@ -287,8 +287,8 @@ def render_operator(
         window=window,
         windows=list(LATENCY_RANGES),
         uptime_windows=list(UPTIME_WINDOWS),
-        charts={k: svg.latency_chart(v, page.fmt, page.t, window, now, page.name(snapshot.service(k).name))  # type: ignore[union-attr]
-                for k, v in charts.items()},
+        charts={s.key: svg.latency_chart(charts[s.key], page.fmt, page.t, window, now, page.name(s.name))
+                for s in operator.services},
         incidents=[i for i in snapshot.incidents if i.operator_id == operator_id],
         maintenances=shown_maintenances(snapshot, now, {s.key for s in operator.services}),
     )

@@ -256,7 +256,7 @@ def describe_choices(config: Any, subscriber: Subscriber, lang: str) -> list[str
         operator_id, service_id = service_key.operator, service_key.service_id
         operator = operators.get(operator_id)
         service = next((s for s in operator.services if s.id == service_id), None) if operator else None
-        if service is not None:
-            lines.append(f"{operator.name} — {localized(service.name, lang)}")  # type: ignore[union-attr]
+        if operator is not None and service is not None:
+            lines.append(f"{operator.name} — {localized(service.name, lang)}")
     lines += [profession_word(lang, p) for p in subscriber.professions]
     return lines

@@ -62,9 +62,7 @@ def retry_after(value: str | None, now: float) -> float | None:
 
 
 def _error(message: str, permanent: bool = False, after: float | None = None) -> TransportError:
-    error = TransportError(message, permanent)
-    error.retry_after = after  # type: ignore[attr-defined]
-    return error
+    return TransportError(message, permanent, after)
 
 
 class WebhookChannel(Channel):

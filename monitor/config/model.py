@@ -73,6 +73,7 @@ Id = Annotated[
     StringConstraints(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"),
     Field(description="lowercase letters, digits and '-'"),
 ]
+# mypy cannot read a Literal built from a tuple at run time; pydantic can, and validates against it
 Profession = Literal[PROFESSIONS]  # type: ignore[valid-type]
 
 
@@ -340,6 +341,7 @@ class Channel(Strict):
     operators: list[str] = Field(default_factory=lambda: ["*"])
     services: list[str] = Field(default_factory=lambda: ["*"])
     professions: list[Profession] = Field(default_factory=list)
+    # a Literal built at run time, as Profession is: pydantic reads it, mypy cannot
     events: list[Literal[EVENT_TYPES]] = Field(default_factory=lambda: list(EVENT_TYPES))  # type: ignore[valid-type]
     timeout: Duration = 10.0
     reminder: Duration | None = Field(None, description="repeat an open incident's alert this often, e.g. 2h")
@@ -455,7 +457,7 @@ class Config(Strict):
     def service_keys(self) -> list[Key]:
         return [Key.of(o.id, s.id) for o in self.operators for s in o.services]
 
-    def find_check(self, key: str) -> tuple[Operator, Service, CheckBase] | None:
+    def find_check(self, key: str) -> tuple[Operator, Service, Check] | None:
         for operator, service, check in self.iter_checks():
             if Key.of(operator.id, service.id, check.id) == key:
                 return operator, service, check
