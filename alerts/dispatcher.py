@@ -19,7 +19,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from typing import TYPE_CHECKING, Awaitable, Callable, Mapping, Protocol, TypeVar
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from alerts.channels.base import Channel, TransportError
 
@@ -35,9 +36,9 @@ T = TypeVar("T")
 class Database(Protocol):
     """Where the outbox lives: ``monitor.storage.database.Database`` (a writer thread and readers)."""
 
-    async def write(self, fn: "Callable[[Store], T]") -> T: ...
+    async def write(self, fn: Callable[[Store], T]) -> T: ...
 
-    async def read(self, fn: "Callable[[Store], T]") -> T: ...
+    async def read(self, fn: Callable[[Store], T]) -> T: ...
 
 log = logging.getLogger("vigie.alerts")
 Sleep = Callable[[float], Awaitable[None]]
@@ -66,8 +67,8 @@ class Dispatcher:
         self,
         db: Database,
         channels: Mapping[str, Channel],
-        alerts: "Alerts",
-        clock: "Clock",
+        alerts: Alerts,
+        clock: Clock,
         *,
         sleep: Sleep = asyncio.sleep,
         draw: Callable[[], float] = random.random,
@@ -151,7 +152,7 @@ class Dispatcher:
             self._chores_at = now
             for chore in self.chores:
                 try:
-                    await self.db.write(lambda _store, chore=chore: chore(now))  # type: ignore[misc]
+                    await self.db.write(lambda _store, chore=chore: chore(now))  # type: ignore[misc]  # mypy cannot type a lambda with a default argument (python/mypy#15459)
                 except Exception:  # noqa: BLE001 - a chore must not stop deliveries
                     log.exception("alert chore failed")
         started = []
@@ -161,7 +162,7 @@ class Dispatcher:
                 continue  # still sending its predecessor (only when a lease ran out under a fake clock)
             task = asyncio.create_task(self._deliver(delivery), name=f"delivery-{delivery.id}")
             self.in_flight[delivery.channel] = task
-            task.add_done_callback(lambda _t, c=delivery.channel: self.in_flight.pop(c, None))
+            task.add_done_callback(lambda _t, c=delivery.channel: self.in_flight.pop(c, None))  # type: ignore[misc]  # mypy cannot type a lambda with a default argument (python/mypy#15459)
             started.append(task)
         return started
 
@@ -176,7 +177,7 @@ class Dispatcher:
                 return found
         return None
 
-    async def _deliver(self, delivery: "Delivery") -> None:
+    async def _deliver(self, delivery: Delivery) -> None:
         channel = self.channel(delivery.channel)
         started = self.clock.monotonic()
         try:
@@ -201,7 +202,7 @@ class Dispatcher:
             self._outcome(delivery.channel, "delivered")
 
     async def _failed(
-        self, delivery: "Delivery", error: str, permanent: bool, retry_after: float | None, started: float
+        self, delivery: Delivery, error: str, permanent: bool, retry_after: float | None, started: float
     ) -> None:
         now = self.clock.now()
         duration = self.clock.monotonic() - started
@@ -230,8 +231,8 @@ class Dispatcher:
 
     # -- for the admin API and the CLI ----------------------------------------------
 
-    async def dead(self, limit: int = 200) -> list["Delivery"]:
+    async def dead(self, limit: int = 200) -> list[Delivery]:
         return await self.db.read(lambda store: store.deliveries(status="dead", limit=limit))
 
-    async def pending(self, limit: int = 200) -> list["Delivery"]:
+    async def pending(self, limit: int = 200) -> list[Delivery]:
         return await self.db.read(lambda store: store.deliveries(status="pending", limit=limit))

@@ -8,8 +8,8 @@ by less than a window form one *cluster*; only the latest cluster matters.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import TYPE_CHECKING, Any, AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any
 
 from alerts.channels.apprise_channel import AppriseChannel
 from alerts.channels.base import Channel, ChannelContext
@@ -30,7 +31,7 @@ def channel_kinds() -> dict[str, type[Channel]]:
     return {"email": EmailChannel, "webhook": WebhookChannel, "apprise": AppriseChannel}
 
 
-def build_channel(spec: "ChannelSpec", ctx: ChannelContext) -> Channel | None:
+def build_channel(spec: ChannelSpec, ctx: ChannelContext) -> Channel | None:
     kind = channel_kinds().get(spec.type)
     if kind is None:
         log.error("channel %s: no %s channel in this build; its deliveries wait", spec.id, spec.type)
@@ -38,7 +39,7 @@ def build_channel(spec: "ChannelSpec", ctx: ChannelContext) -> Channel | None:
     return kind(spec, ctx)
 
 
-def build_channels(specs: "list[ChannelSpec]", ctx: ChannelContext) -> dict[str, Channel]:
+def build_channels(specs: list[ChannelSpec], ctx: ChannelContext) -> dict[str, Channel]:
     """The config's channels by id (those whose kind is missing are left out, and logged)."""
     channels = {}
     for spec in specs:
@@ -50,7 +51,7 @@ def build_channels(specs: "list[ChannelSpec]", ctx: ChannelContext) -> dict[str,
 
 @contextlib.asynccontextmanager
 async def start_alerts(
-    engine: "Engine", db: "Database", registry: "CollectorRegistry", readings: "Readings", run: bool = True
+    engine: Engine, db: Database, registry: CollectorRegistry, readings: Readings, run: bool = True
 ) -> AsyncIterator[Dispatcher]:
     """Route the engine's events, build the channels and (``run``) drain the outbox until exit.
 

@@ -27,8 +27,9 @@ import hashlib
 import re
 import secrets
 from collections import OrderedDict, deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 from monitor.clock import Clock, SystemClock
 from monitor.keys import Key
@@ -107,7 +108,7 @@ class Choices:
         return bool(self.operators or self.services or self.professions)
 
 
-def clean_choices(config: "Config", operators: Iterable[str], services: Iterable[str],
+def clean_choices(config: Config, operators: Iterable[str], services: Iterable[str],
                   professions: Iterable[str]) -> Choices:
     """Keep only the choices the config knows (and at most a few hundred): hostile input is dropped."""
     from monitor.config.model import PROFESSIONS
@@ -133,7 +134,7 @@ class RateLimiter:
     window: float
     clock: Clock = field(default_factory=SystemClock)
     max_keys: int = 10_000
-    _hits: "OrderedDict[str, deque[float]]" = field(default_factory=OrderedDict)
+    _hits: OrderedDict[str, deque[float]] = field(default_factory=OrderedDict)
 
     def allow(self, key: str) -> bool:
         """Count a hit for ``key``; False (and not counted) when over the limit."""
@@ -150,7 +151,7 @@ class RateLimiter:
         return allowed
 
 
-def request_confirmation(store: "Store", subscriber_id: int, at: float) -> int:
+def request_confirmation(store: Store, subscriber_id: int, at: float) -> int:
     """Enqueue the confirmation mail of a pending subscriber: an outbox event with one delivery.
 
     It is delivered like any alert (lease, retries, backoff) to
@@ -165,7 +166,7 @@ def request_confirmation(store: "Store", subscriber_id: int, at: float) -> int:
 class Subscriptions:
     """Subscriptions over a `Store`; the clock dates and expires them."""
 
-    def __init__(self, store: "Store", config: "Config | None" = None, clock: Clock | None = None,
+    def __init__(self, store: Store, config: Config | None = None, clock: Clock | None = None,
                  pending_ttl: float = PENDING_TTL) -> None:
         self.store = store
         self.config = config
@@ -184,11 +185,11 @@ class Subscriptions:
             request_confirmation(self.store, subscriber_id, now)
         return subscriber_id
 
-    def pending(self, token: str) -> "Subscriber | None":
+    def pending(self, token: str) -> Subscriber | None:
         """The pending subscription a confirmation token opens, if it has not expired."""
         return self.store.pending_subscriber(token_hash(token), self.clock.now() - self.pending_ttl)
 
-    def confirm(self, token: str) -> "Subscriber | None":
+    def confirm(self, token: str) -> Subscriber | None:
         now = self.clock.now()
         return self.store.confirm_subscriber(token_hash(token), now, now - self.pending_ttl)
 
@@ -226,7 +227,7 @@ class Subscriptions:
         }
 
 
-def matches(subscriber: "Subscriber", operators: set[str], services: set[str], professions: set[str]) -> bool:
+def matches(subscriber: Subscriber, operators: set[str], services: set[str], professions: set[str]) -> bool:
     return (
         ("*" in subscriber.operators and bool(operators or services))
         or bool(operators.intersection(subscriber.operators))
@@ -235,6 +236,6 @@ def matches(subscriber: "Subscriber", operators: set[str], services: set[str], p
     )
 
 
-def subscribers_for(store: "Store", event: Any, config: "Config | None" = None) -> list[str]:
+def subscribers_for(store: Store, event: Any, config: Config | None = None) -> list[str]:
     """Module-level shortcut of `Subscriptions.subscribers_for`."""
     return Subscriptions(store, config).subscribers_for(event)

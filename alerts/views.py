@@ -8,8 +8,9 @@ ETA, the maintenance window, the alert's title).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping, Protocol
+from typing import Any, Protocol
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -92,8 +93,8 @@ def _maintenance_view(event: AlertEvent, words: Sentences) -> dict[str, Any]:
     starts, ends = epoch(window.get("starts_at")), epoch(window.get("ends_at"))
     title = localized(window.get("title"), lang)
     url = link(window.get("url", ""), lang)
-    known = starts is not None and ends is not None
-    when = words.maintenance_when(_Window(status or "", starts, ends), event.at) if known else ""  # type: ignore[arg-type]
+    when = (words.maintenance_when(_Window(status or "", starts, ends), event.at)
+            if starts is not None and ends is not None else "")
     return {
         "template": "maintenance",
         "operator": " / ".join(o["name"] for o in data.get("operators", [])) or "Vigie",

@@ -22,7 +22,6 @@ from typing import Any
 
 import aiohttp
 import uvloop
-
 from _targets import Target, free_port, proc_cpu_seconds, stop, wait_http
 
 WARMUP = 50

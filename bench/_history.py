@@ -33,8 +33,9 @@ import json
 import random
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 DAY = 86400.0
 HOUR = 3600.0

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import gc
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from _history import END, Sim, config_text, load_config
 

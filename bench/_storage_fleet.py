@@ -92,7 +92,7 @@ def hour_of_results(fleet: Fleet, hour: float) -> list[tuple[Any, ...]]:
 
 def _event_data(incident_id: int, service: str, at: float, status: str) -> dict[str, Any]:
     """About the size of ``monitor.events.build_event``'s payload."""
-    when = datetime.datetime.fromtimestamp(at, datetime.timezone.utc).isoformat()
+    when = datetime.datetime.fromtimestamp(at, datetime.UTC).isoformat()
     return {
         "incident": {
             "id": str(incident_id), "status": status, "auto_detected": True, "started_at": when,

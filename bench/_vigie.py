@@ -9,8 +9,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from _targets import ROOT, children_pids, free_port, proc_cpu_seconds, proc_rss_mib, stop, wait_http
 

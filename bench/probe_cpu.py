@@ -48,6 +48,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -55,12 +56,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import uvloop  # noqa: E402
-
 from _drivers import (  # noqa: E402
-    WARMUP, PROBE_DEADLINE, blackbox_exporter, blackbox_version, drive, measure_blackbox, measure_curl, measured,
-    median_of, mode_name, row, run_on, scheme_of, self_cpu,
+    PROBE_DEADLINE,
+    WARMUP,
+    blackbox_exporter,
+    blackbox_version,
+    drive,
+    measure_blackbox,
+    measure_curl,
+    measured,
+    median_of,
+    mode_name,
+    row,
+    run_on,
+    scheme_of,
+    self_cpu,
 )
 from _targets import Target, local_target, proc_rss_mib, table, write_json  # noqa: E402
+
 from monitor.config import parse_config  # noqa: E402
 from monitor.config.model import HttpCheck  # noqa: E402
 from probes import measure  # noqa: E402
@@ -249,15 +262,15 @@ def main() -> int:
                     for mode in modes:
                         print(f"  round {rep + 1}/{args.repeat}: {scheme} {mode_name(mode)} …", flush=True)
                         measures: list[Callable[[], dict[str, Any] | None]] = [
-                            lambda: measure_vigie(target, check, n, mode, "uvloop"),
-                            lambda: measure_blackbox(target, base, pid, url, n, mode) if pid else None,
-                            lambda: measure_floor(target, url, n, mode, "uvloop"),
+                            partial(measure_vigie, target, check, n, mode, "uvloop"),
+                            partial(measure_blackbox, target, base, pid, url, n, mode) if pid else lambda: None,
+                            partial(measure_floor, target, url, n, mode, "uvloop"),
                         ]
                         if isinstance(mode, int):  # at a steady rate, the loops' wake-ups dominate: uvloop's alone
                             measures += [
-                                lambda: measure_vigie(target, check, n, mode, "asyncio"),
-                                lambda: measure_curl(target, url, n, mode),
-                                lambda: measure_floor(target, url, n, mode, "asyncio"),
+                                partial(measure_vigie, target, check, n, mode, "asyncio"),
+                                partial(measure_curl, target, url, n, mode),
+                                partial(measure_floor, target, url, n, mode, "asyncio"),
                             ]
                         for one in measures:
                             result = one()

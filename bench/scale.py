@@ -38,7 +38,17 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _targets import free_port, local_target, percentile, proc_cpu_seconds, proc_rss_mib, stop, table, wait_http, write_json  # noqa: E402
+from _targets import (  # noqa: E402
+    free_port,
+    local_target,
+    percentile,
+    proc_cpu_seconds,
+    proc_rss_mib,
+    stop,
+    table,
+    wait_http,
+    write_json,
+)
 from _vigie import histogram, metric, running  # noqa: E402
 
 
@@ -233,7 +243,7 @@ def main() -> int:
     print(f"GET /: {vigie['get_index']}")
     results = {
         "command": " ".join(["python", "bench/scale.py", *sys.argv[1:]]),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "machine": {"python": platform.python_version(), "platform": platform.platform()},
         "setup": {"checks": args.checks, "services": args.services, "interval_s": 60, "window_s": args.window,
                   "warmup_s": args.warmup, "get_rate": args.rate},

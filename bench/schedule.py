@@ -60,7 +60,7 @@ async def one(kind: str, jobs: int, interval: float, seconds: float) -> dict[str
         from apscheduler.triggers.interval import IntervalTrigger
 
         wall = time.time() - loop.time()
-        aps = AsyncIOScheduler(timezone=datetime.timezone.utc)
+        aps = AsyncIOScheduler(timezone=datetime.UTC)
 
         async def planned_job(when: float) -> None:
             # runs are planned at when + k × interval: how far past the nearest one (early counts as on time)
@@ -70,7 +70,7 @@ async def one(kind: str, jobs: int, interval: float, seconds: float) -> dict[str
 
         for key, when in first.items():
             aps.add_job(planned_job, IntervalTrigger(seconds=interval, start_date=datetime.datetime.fromtimestamp(
-                when + wall, datetime.timezone.utc)), args=[when], id=key, max_instances=1, coalesce=True,
+                when + wall, datetime.UTC)), args=[when], id=key, max_instances=1, coalesce=True,
                 misfire_grace_time=int(interval) + 1)
         aps.start()
         stopper = lambda: aps.shutdown(wait=False)  # noqa: E731
@@ -141,7 +141,7 @@ def main() -> int:
     if not args.quick:
         print("written", write_json("schedule", {
             "command": " ".join(["python", "bench/schedule.py", *sys.argv[1:]]),
-            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
             "machine": {"python": platform.python_version(), "platform": platform.platform()},
             "setup": {"jobs": args.jobs, "interval_s": args.interval, "window_s": args.seconds, "loop": "uvloop"},
             "median": median, "rounds": rounds,

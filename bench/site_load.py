@@ -40,9 +40,9 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -292,7 +292,7 @@ def main() -> int:
     print("Vigie / nginx (req/s): " + ", ".join(f"{k}: {v:.2f}" for k, v in ratios.items()))
     command = "python bench/site_load.py " + " ".join(sys.argv[1:])
     path = write_json("site_load", {
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "command": command.strip(),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), **versions()},
         "settings": {"threads": args.threads, "connections": args.connections, "duration_s": args.duration,

@@ -54,10 +54,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from _storage_fleet import DAY, HOUR, START, Fleet, History, build_fleet, hour_of_results  # noqa: E402
 from _targets import table, write_json  # noqa: E402
+
 from monitor.config.model import Flapping, Retention  # noqa: E402
 from monitor.judge import CheckState  # noqa: E402
-from _storage_fleet import DAY, HOUR, START, Fleet, History, build_fleet, hour_of_results  # noqa: E402
 
 BEFORE_REF = "79a9f6e"  # main before the compact schema (migrations 0001-0004)
 BEFORE_RAW_RETENTION = 30 * 86400.0
@@ -340,7 +341,7 @@ def report(args: argparse.Namespace, runs: dict[str, dict[str, Any]], same: dict
               f"1 s flush throughput: {runs['after']['results_per_s_1s_flushes'] / runs['before']['results_per_s_1s_flushes']:.2f}")
     path = write_json("storage" if not args.quick else "storage.quick", {
         "command": "python bench/storage.py" + (" --quick" if args.quick else ""),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "machine": {"python": platform.python_version(), "sqlite": __import__("sqlite3").sqlite_version,
                     "cpus": os.cpu_count(), "platform": platform.platform()},
         "params": {"checks": args.checks, "days": args.days, "interval_s": args.interval, "budget_mb": args.budget_mb,

@@ -231,7 +231,7 @@ def main() -> int:
     print(table(["60 ms endpoint, probed every second", "probes", "> 100 ms", "p50 ms", "p95 ms", "p99 ms", "max ms"], rows))
     print(f"load while loaded: {results['load']}")
     results["command"] = " ".join(["python", "bench/truth.py", *sys.argv[1:]])
-    results["date"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    results["date"] = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     results["machine"] = {"python": platform.python_version(), "cpus": __import__("os").cpu_count(),
                           "platform": platform.platform()}
     results["setup"] = {"checks": args.operators * args.services * args.checks, "services": args.operators * args.services,

@@ -27,7 +27,7 @@ class AdminError(Exception):
         self.message = message
 
 
-def _services(engine: "Engine", services: list[str], operator_id: str | None = None) -> list[str]:
+def _services(engine: Engine, services: list[str], operator_id: str | None = None) -> list[str]:
     if not services:
         raise AdminError(422, "name at least one service ('operator/service')")
     unknown = [s for s in services if s not in engine.services]
@@ -51,7 +51,7 @@ def _eta(eta: float | None, now: float) -> float | None:
     return eta
 
 
-def _incident(engine: "Engine", incident_id: int) -> Incident:
+def _incident(engine: Engine, incident_id: int) -> Incident:
     incident = engine.store.incident(incident_id)
     if incident is None:
         raise AdminError(404, f"no incident {incident_id}")
@@ -59,7 +59,7 @@ def _incident(engine: "Engine", incident_id: int) -> Incident:
 
 
 def open_incident(
-    engine: "Engine",
+    engine: Engine,
     operator_id: str,
     services: list[str],
     title: dict[str, str],
@@ -84,7 +84,7 @@ def open_incident(
 
 
 def update_incident(
-    engine: "Engine",
+    engine: Engine,
     incident_id: int,
     message: dict[str, str],
     status: str | None = None,
@@ -118,14 +118,14 @@ def update_incident(
     return _incident(engine, incident_id)
 
 
-def resolve_incident(engine: "Engine", incident_id: int, message: dict[str, str]) -> Incident:
+def resolve_incident(engine: Engine, incident_id: int, message: dict[str, str]) -> Incident:
     if _incident(engine, incident_id).resolved_at is not None:
         raise AdminError(409, f"incident {incident_id} is already resolved")
     return update_incident(engine, incident_id, message, status=IncidentStatus.RESOLVED)
 
 
 def add_maintenance(
-    engine: "Engine",
+    engine: Engine,
     services: list[str],
     starts_at: float,
     ends_at: float,
@@ -152,7 +152,7 @@ def add_maintenance(
     return maintenance_id
 
 
-def cancel_maintenance(engine: "Engine", maintenance_id: int) -> Maintenance:
+def cancel_maintenance(engine: Engine, maintenance_id: int) -> Maintenance:
     now = engine.clock.now()
     window = engine.store.maintenance(maintenance_id)
     if window is None:
@@ -168,4 +168,6 @@ def cancel_maintenance(engine: "Engine", maintenance_id: int) -> Maintenance:
         engine.emit("maintenance.cancelled", maintenance_id)
     engine.maintenance.reload()
     engine.maintenance.tick(now)
-    return engine.store.maintenance(maintenance_id)  # type: ignore[return-value]
+    cancelled = engine.store.maintenance(maintenance_id)
+    assert cancelled is not None  # cancelling marks the window, it never deletes it
+    return cancelled

@@ -26,8 +26,8 @@ import math
 import random
 import statistics
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Sequence
 
 from monitor.eta import Estimate, Outage, estimate_for
 

@@ -10,8 +10,10 @@ import os
 import sqlite3
 import sys
 from collections import Counter
+from collections.abc import Sequence
+from datetime import UTC
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 from monitor import __version__
 from monitor.config.errors import ConfigError
@@ -23,7 +25,7 @@ if TYPE_CHECKING:
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
 
-def load_config(path: str) -> "Loaded":
+def load_config(path: str) -> Loaded:
     """Read a config; imported here so that commands without one start at once."""
     from monitor.config.loader import load_config as load
 
@@ -168,17 +170,18 @@ def cmd_validate(path: str) -> int:
     return EXIT_OK
 
 
-def summary(path: str, config: "Config") -> str:
+def summary(path: str, config: Config) -> str:
     checks = [c for _, _, c in config.iter_checks()]
     services = sum(len(o.services) for o in config.operators)
-    types = Counter(c.type for c in checks)  # type: ignore[attr-defined]
-    per_minute = sum(60.0 / c.interval for c in checks)  # type: ignore[operator]
+    types = Counter(c.type for c in checks)
+    intervals = [c.interval for c in checks if c.interval is not None]  # all: Config._inherit_defaults filled them
+    per_minute = sum(60.0 / interval for interval in intervals)
     lines = [
         f"{path}: OK",
         f"  {len(config.operators)} operators, {services} services, {len(checks)} checks "
         f"({', '.join(f'{kind} {n}' for kind, n in sorted(types.items()))})",
         f"  {per_minute:.1f} probes per minute; intervals "
-        + ", ".join(sorted({format_duration(c.interval) for c in checks})),  # type: ignore[arg-type]
+        + ", ".join(sorted({format_duration(interval) for interval in intervals})),
         f"  {len(config.alerts.channels)} alert channels",
     ]
     for operator in config.operators:
@@ -245,7 +248,7 @@ async def cmd_alerts_test(path: str, channel_id: str) -> int:
 
 def cmd_alerts_outbox(db: str, dead_only: bool) -> int:
     """Pending and dead deliveries, oldest first, with their last error."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from monitor.storage import Store
 
@@ -259,13 +262,13 @@ def cmd_alerts_outbox(db: str, dead_only: bool) -> int:
         counts = store.outbox_counts()
     finally:
         store.close()
-    totals = Counter()
+    totals: Counter[str] = Counter()
     for (_, status), n in counts.items():
         totals[status] += n
     print("outbox: " + ", ".join(f"{status} {totals[status]}" for status in ("pending", "delivered", "dead", "suppressed")))
 
     def when(at: float) -> str:
-        return datetime.fromtimestamp(at, timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+        return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
     for d in sorted(rows, key=lambda d: d.id):
         retry = f" next {when(d.next_attempt_at)}" if d.status == "pending" else ""
@@ -286,9 +289,10 @@ def cmd_run(path: str, listen: tuple[str, int], db: str) -> int:
     return EXIT_OK
 
 
-async def serve(app, host: str, port: int, started=None) -> None:  # type: ignore[no-untyped-def]
+async def serve(app, host: str, port: int, started=None) -> None:
     """Serve ``app`` behind the connection guards (`monitor.serving`) until SIGINT or SIGTERM."""
-    from monitor.serving import ServerLimits, serve as serve_guarded
+    from monitor.serving import ServerLimits
+    from monitor.serving import serve as serve_guarded
     from status_site.keys import CONFIG, REGISTRY
 
     limits = ServerLimits.from_config(app[CONFIG].site.limits)

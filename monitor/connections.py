@@ -27,7 +27,7 @@ import errno
 import logging
 import re
 import socket
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
@@ -73,13 +73,13 @@ class ConnectionTracker:
         self._drop(victim, EVICTED)
         return True
 
-    def admit(self, guard: "Guard") -> None:
+    def admit(self, guard: Guard) -> None:
         assert guard.transport is not None
         self.guards[guard.transport] = guard
         self.peak = max(self.peak, len(self.guards))
         self._start_reading(guard)
 
-    def data(self, guard: "Guard", data: bytes) -> None:
+    def data(self, guard: Guard, data: bytes) -> None:
         """Bytes came in: after a response they start the next head's clock; a blank line ends a head."""
         if guard.state == IDLE:
             self._start_reading(guard)
@@ -101,7 +101,7 @@ class ConnectionTracker:
         else:
             guard.tail = (guard.tail + data[-3:])[-3:]
 
-    def forget(self, guard: "Guard") -> None:
+    def forget(self, guard: Guard) -> None:
         if guard.transport is not None and self.guards.get(guard.transport) is guard:
             del self.guards[guard.transport]
         self._leave(guard)
@@ -124,7 +124,7 @@ class ConnectionTracker:
             task.add_done_callback(lambda _: self._finished(guard, serial))
         return await handler(request)
 
-    def _finished(self, guard: "Guard", serial: int) -> None:
+    def _finished(self, guard: Guard, serial: int) -> None:
         if guard.serial != serial or guard.state != ACTIVE or guard.transport not in self.guards:
             return  # a pipelined request already started, or the connection is gone
         if guard.pipelined:
@@ -133,32 +133,33 @@ class ConnectionTracker:
             guard.state = IDLE
             self.idle[guard] = None
 
-    def _start_reading(self, guard: "Guard") -> None:
+    def _start_reading(self, guard: Guard) -> None:
         self._leave(guard)
         guard.state, guard.began, guard.tail = READING, False, b""
         self.reading[guard] = None
         guard.timer = self.loop.call_later(self.header_timeout, self._expire, guard)
 
-    def _leave(self, guard: "Guard") -> None:
+    def _leave(self, guard: Guard) -> None:
         self.reading.pop(guard, None)
         self.idle.pop(guard, None)
         if guard.timer is not None:
             guard.timer.cancel()
             guard.timer = None
 
-    def _expire(self, guard: "Guard") -> None:
+    def _expire(self, guard: Guard) -> None:
         """No complete head in time — or one that never reached the app (the middleware cancels this)."""
         guard.timer = None
         if guard.state in (READING, ACTIVE) and guard.transport in self.guards:
             self._drop(guard, HEADER_TIMED_OUT)
 
-    def _drop(self, guard: "Guard", reason: str) -> None:
+    def _drop(self, guard: Guard, reason: str) -> None:
         was_idle = guard.state == IDLE
         self.forget(guard)
         self._count(reason)
         transport = guard.transport
         if transport is not None:
             # an idle connection may still be flushing its last response: let close() finish it
+            # connection_made is typed for any transport; a stream server's is always an asyncio.Transport
             transport.close() if was_idle else transport.abort()  # type: ignore[attr-defined]
 
     def _count(self, reason: str) -> None:
@@ -175,7 +176,7 @@ class ConnectionTracker:
         for guard in list(self.guards.values()):
             self.forget(guard)
             if guard.transport is not None:
-                guard.transport.abort()  # type: ignore[attr-defined]
+                guard.transport.abort()  # type: ignore[attr-defined]  # a stream server's transport: see _drop
 
 
 class Guard(asyncio.Protocol):

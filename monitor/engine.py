@@ -14,19 +14,20 @@ The engine is not thread-safe: it lives on the database's writer thread
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
+from monitor import incidents as plans
 from monitor.clock import Clock, SystemClock
 from monitor.conditions import Assessment
 from monitor.config.model import CheckBase, Config, Operator, Service
-from monitor import incidents as plans
 from monitor.events import Event, build_event
+from monitor.judge import CheckState, Flip, ServiceStatus, judge_check, service_status
+from monitor.keys import Key
 from monitor.maintenance import MaintenanceKeeper
 from monitor.measurement import Measurement
 from monitor.recovery import EtaKeeper
-from monitor.judge import CheckState, Flip, ServiceStatus, judge_check, service_status
-from monitor.keys import Key
 from monitor.statuses import NOT_KNOWN, CheckStatus, IncidentStatus
 from monitor.storage import ResultRow, Store
 from probes.base import ProbeResult
@@ -205,7 +206,7 @@ class Engine:
                 self.publish("incident.resolved", action.incident_id)
 
     def _service_name(self, service_key: str) -> dict[str, str]:
-        return dict(self.targets[self.services[service_key][0]].service.name)
+        return {lang: text for lang, text in self.targets[self.services[service_key][0]].service.name.items()}
 
     # -- periodic work ------------------------------------------------------------
 

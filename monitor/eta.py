@@ -18,8 +18,8 @@ Pure code without I/O.
 from __future__ import annotations
 
 import bisect
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 from monitor.keys import Key
 
@@ -42,6 +42,7 @@ class Outage:
 
     @property
     def operator(self) -> str:
+        # declared str so that callers may pass one; __post_init__ made it a Key
         return self.service.operator  # type: ignore[attr-defined]
 
 

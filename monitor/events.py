@@ -39,7 +39,7 @@ class Event:
     data: dict[str, Any] = field(default_factory=dict)
 
 
-def build_event(store: "Store", config: "Config", kind: str, subject_id: int, at: float) -> Event | None:
+def build_event(store: Store, config: Config, kind: str, subject_id: int, at: float) -> Event | None:
     """The event for ``kind`` about incident or maintenance ``subject_id``; None if it vanished."""
     if kind.startswith("incident."):
         return _incident_event(store, config, kind, subject_id, at)
@@ -48,13 +48,13 @@ def build_event(store: "Store", config: "Config", kind: str, subject_id: int, at
     raise ValueError(f"unknown event type {kind!r}")
 
 
-def _names(config: "Config") -> dict[str, tuple[dict[str, str], tuple[str, ...], str]]:
+def _names(config: Config) -> dict[str, tuple[dict[str, str], tuple[str, ...], str]]:
     return {
-        Key.of(o.id, s.id): (dict(s.name), tuple(s.professions), o.name) for o in config.operators for s in o.services
+        Key.of(o.id, s.id): ({lang: text for lang, text in s.name.items()}, tuple(s.professions), o.name) for o in config.operators for s in o.services
     }
 
 
-def _incident_event(store: "Store", config: "Config", kind: str, incident_id: int, at: float) -> Event | None:
+def _incident_event(store: Store, config: Config, kind: str, incident_id: int, at: float) -> Event | None:
     incident = store.incident(incident_id)
     if incident is None:
         return None
@@ -100,7 +100,7 @@ def _incident_event(store: "Store", config: "Config", kind: str, incident_id: in
     return Event(kind, at, incident.operator_id, tuple(services), tuple(professions), data)
 
 
-def _maintenance_event(store: "Store", config: "Config", kind: str, maintenance_id: int, at: float) -> Event | None:
+def _maintenance_event(store: Store, config: Config, kind: str, maintenance_id: int, at: float) -> Event | None:
     window = store.maintenance(maintenance_id)
     if window is None:
         return None
@@ -118,7 +118,7 @@ def _maintenance_event(store: "Store", config: "Config", kind: str, maintenance_
             "services": [{"id": key, "name": names.get(key, ({"fr": key}, (), ""))[0]} for key in window.services],
         },
         "operators": [
-            {"id": o, "name": config.operator(o).name if config.operator(o) else o} for o in operators  # type: ignore[union-attr]
+            {"id": o, "name": operator.name if (operator := config.operator(o)) else o} for o in operators
         ],
     }
     professions = sorted({p for key in window.services for p in names.get(key, ({}, (), ""))[1]})

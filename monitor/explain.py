@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from monitor.clock import SystemClock
 from monitor.conditions import assess
-from monitor.config.model import CheckBase, DnsCheck, HttpCheck, TcpCheck, TlsCheck
+from monitor.config.model import Check, CheckBase, DnsCheck, HttpCheck, TcpCheck, TlsCheck
 from probes import measure
 from probes.base import ProbeContext, ProbeResult
 
@@ -39,7 +39,7 @@ def describe(result: ProbeResult, now: float) -> list[str]:
     if result.tls_version:
         facts.append(f"TLS {result.tls_version}")
     if result.cert is not None:
-        expiry = datetime.fromtimestamp(result.cert.not_after, timezone.utc).strftime("%Y-%m-%d")
+        expiry = datetime.fromtimestamp(result.cert.not_after, UTC).strftime("%Y-%m-%d")
         days = result.cert.expires_in(now) / 86400
         facts.append(f"certificate {result.cert.subject!r} expires {expiry} (in {days:.0f} days)")
     if result.dns_rcode is not None:
@@ -50,13 +50,13 @@ def describe(result: ProbeResult, now: float) -> list[str]:
     return lines
 
 
-async def explain_probe(check: CheckBase) -> tuple[bool, str]:
+async def explain_probe(check: Check) -> tuple[bool, str]:
     """Probe once; return (passed, explanation). Degraded still passes, with a warning."""
     clock = SystemClock()
     result = await measure(check, ProbeContext(clock=clock))
     now = clock.now()
     assessment = assess(result, check.conditions, now)
-    lines = [f"{check.type} {target_of(check)}"]  # type: ignore[attr-defined]
+    lines = [f"{check.type} {target_of(check)}"]
     lines += describe(result, now)
     if assessment.verdicts:
         lines.append("conditions:")

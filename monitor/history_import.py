@@ -18,10 +18,10 @@ from __future__ import annotations
 import csv
 import io
 import sys
+from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Collection
 from zoneinfo import ZoneInfo
 
 REQUIRED = ("service", "started_at", "ended_at")
@@ -78,7 +78,7 @@ def parse_time(text: str, zone: ZoneInfo) -> datetime:
     local = when.replace(tzinfo=zone)
     # a clock change makes some wall-clock times ambiguous (autumn) or nonexistent (spring)
     if local.utcoffset() != local.replace(fold=1).utcoffset():
-        again = local.astimezone(timezone.utc).astimezone(zone).replace(tzinfo=None)
+        again = local.astimezone(UTC).astimezone(zone).replace(tzinfo=None)
         what = "does not exist" if again != when else "is ambiguous"
         raise ValueError(f"{shown(value)} {what} in {zone.key} (clock change): give its UTC offset")
     return local

@@ -9,10 +9,9 @@ when every service in it is back (operational or merely degraded).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
 
-from monitor.statuses import ComponentStatus, is_outage
 from monitor.keys import Key
+from monitor.statuses import ComponentStatus, is_outage
 
 # the texts an automatic incident writes; the engine reaches them through this module
 from monitor.words.incidents import joined_message, opened_message, recovered_message, resolved_message, title  # noqa: F401
@@ -65,7 +64,7 @@ class Resolve:
     at: float
 
 
-Action = Union[Open, Join, Recover, Resolve]
+Action = Open | Join | Recover | Resolve
 
 
 def plan(incident: IncidentView | None, service_key: str, old: str | None, new: str | None, at: float) -> list[Action]:

@@ -18,7 +18,8 @@ import logging
 import sqlite3
 import time
 from collections import OrderedDict, deque
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from monitor.measurement import Measurement
 
@@ -65,8 +66,8 @@ class StoreHealth:
 class Intake:
     def __init__(
         self,
-        db: "Database",
-        engine: "Engine",
+        db: Database,
+        engine: Engine,
         health: StoreHealth,
         *,
         flush_interval: float = 1.0,
@@ -91,7 +92,7 @@ class Intake:
         self._stopping = False
         self._backoff = 0.0
 
-    def receive(self, batch: "Batch") -> bool:
+    def receive(self, batch: Batch) -> bool:
         """Take a batch (on the loop); False if it was already received (a replay)."""
         if batch.id in self.batches:
             self.duplicates += 1
@@ -134,7 +135,7 @@ class Intake:
             # taken out while the job runs: results received meanwhile can only push out older waiting ones
             items = self._in_flight = [self.waiting.popleft() for _ in range(min(self.max_job, len(self.waiting)))]
             try:
-                await self.db.write(lambda _store: self.engine.ingest(items))
+                await self.db.write(lambda _store, items=items: self.engine.ingest(items))  # type: ignore[misc]  # mypy cannot type a lambda with a default argument (python/mypy#15459)
             except STORE_ERRORS as exc:
                 self._put_back(items)
                 self.health.failed(exc, f"{self.pending} results waiting")

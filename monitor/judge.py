@@ -8,10 +8,12 @@ component values; an operator shows its worst service.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import Iterable, Literal
+from typing import Literal
 
-from monitor.statuses import SEVERITY as SERVICE_SEVERITY, CheckStatus, ComponentStatus, Outcome, is_outage, worst
+from monitor.statuses import SEVERITY as SERVICE_SEVERITY
+from monitor.statuses import CheckStatus, ComponentStatus, Outcome, is_outage, worst
 
 # the judge's names for the vocabularies of monitor.statuses (the engine and the store import them from here)
 ServiceStatus = ComponentStatus

@@ -46,7 +46,7 @@ class Key(str):
 
     __slots__ = ()
 
-    def __new__(cls, text: str) -> "Key":
+    def __new__(cls, text: str) -> Key:
         """Parse ``text``; `InvalidKey` unless it has two or three valid parts."""
         if isinstance(text, Key):
             return text
@@ -55,12 +55,12 @@ class Key(str):
         return _parse(str(text))
 
     @classmethod
-    def parse(cls, text: Any) -> "Key":
+    def parse(cls, text: Any) -> Key:
         """The same as ``Key(text)``, under the name that reads well at a boundary."""
         return cls(text)
 
     @classmethod
-    def of(cls, operator: str, service: str, check: str | None = None) -> "Key":
+    def of(cls, operator: str, service: str, check: str | None = None) -> Key:
         """Build a key from its parts (config ids), validating each."""
         parts = (operator, service) if check is None else (operator, service, check)
         for what, part in zip(("operator", "service", "check"), parts):
@@ -68,7 +68,7 @@ class Key(str):
         return super().__new__(cls, SEPARATOR.join(parts))
 
     @classmethod
-    def service_of(cls, text: Any) -> "Key":
+    def service_of(cls, text: Any) -> Key:
         """``text`` parsed as a service key: `InvalidKey` if it names a check (or is not a key)."""
         key = cls(text)
         if key.is_check:
@@ -76,7 +76,7 @@ class Key(str):
         return key
 
     @classmethod
-    def check_of(cls, text: Any) -> "Key":
+    def check_of(cls, text: Any) -> Key:
         """``text`` parsed as a check key: `InvalidKey` unless it is ``operator/service/check``."""
         key = cls(text)
         if not key.is_check:
@@ -108,7 +108,7 @@ class Key(str):
         return str.count(self, SEPARATOR) == 2
 
     @property
-    def service(self) -> "Key":
+    def service(self) -> Key:
         """The ``operator/service`` key: itself for a service key, its service's for a check key."""
         if not self.is_check:
             return self

@@ -15,9 +15,9 @@ import logging
 import os
 import sys
 import time
-from typing import Callable
+from collections.abc import Callable
 
-from monitor.agent.protocol import Assignment, Batch, BadMessage
+from monitor.agent.protocol import Assignment, BadMessage, Batch
 
 log = logging.getLogger("vigie.prober")
 LINE_LIMIT = 64 * 1024 * 1024

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 class MaintenanceKeeper:
     """Moves maintenance windows through scheduled → in_progress → completed."""
 
-    def __init__(self, engine: "Engine") -> None:
+    def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.windows: list[Maintenance] = []
         self.reload()

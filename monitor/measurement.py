@@ -14,16 +14,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from monitor.keys import InvalidKey, Key
+from monitor.statuses import Outcome
 
 if TYPE_CHECKING:
     from monitor.conditions import Assessment
     from probes.base import ProbeResult
 
-Outcome = Literal["up", "degraded", "down"]
-OUTCOMES = frozenset({"up", "degraded", "down"})
+OUTCOMES = frozenset(o.value for o in Outcome)
 PHASES = frozenset({"dns", "connect", "tls", "first_byte", "transfer"})
 MAX_REASONS = 20
 MAX_TEXT = 500  # characters of one reason or error
@@ -49,8 +49,8 @@ class Measurement:
 
     @classmethod
     def of(
-        cls, key: str, result: "ProbeResult", assessment: "Assessment", lateness: float = 0.0, location: str = "local"
-    ) -> "Measurement":
+        cls, key: str, result: ProbeResult, assessment: Assessment, lateness: float = 0.0, location: str = "local"
+    ) -> Measurement:
         return cls(
             key=key,
             at=result.started_at,
@@ -82,7 +82,7 @@ class Measurement:
         return out
 
     @classmethod
-    def from_wire(cls, data: Any, location: str) -> "Measurement":
+    def from_wire(cls, data: Any, location: str) -> Measurement:
         """Read one result of a batch; raise `BadMeasurement` naming the first bad field."""
         if not isinstance(data, dict):
             raise BadMeasurement("a result must be an object")
@@ -122,7 +122,7 @@ class Measurement:
             key=key,
             at=float(at),
             duration=float(duration),
-            outcome=outcome,
+            outcome=Outcome(outcome),
             reasons=tuple(r[:MAX_TEXT] for r in reasons),
             lateness=float(lateness),
             status=status,
@@ -140,9 +140,9 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _number(value: Any) -> bool:
+def _number(value: Any) -> TypeGuard[float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _seconds(value: Any) -> bool:
+def _seconds(value: Any) -> TypeGuard[float]:
     return _number(value) and 0 <= value < 86400

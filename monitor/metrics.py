@@ -10,9 +10,10 @@ go stale and a scrape never touches SQLite on the event loop.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily
@@ -106,7 +107,7 @@ class Readings:
     outbox: dict[tuple[str, str], int] = field(default_factory=dict)
     database_bytes: int = 0
 
-    def read(self, store: "Store") -> None:
+    def read(self, store: Store) -> None:
         counts: dict[str, int] = {}
         for incident in store.open_incidents():
             counts[incident.operator_id] = counts.get(incident.operator_id, 0) + 1
@@ -125,7 +126,7 @@ class Readings:
 class StateCollector(Collector):
     """Checks', services' and incidents' current state, and the service's own health."""
 
-    def __init__(self, engine: "Engine", readings: Readings, health: Callable[[], dict[str, Any]]) -> None:
+    def __init__(self, engine: Engine, readings: Readings, health: Callable[[], dict[str, Any]]) -> None:
         self.engine = engine
         self.readings = readings
         self.health = health

@@ -19,7 +19,7 @@ MOVE = 60.0  # seconds an estimate must move before it is recorded again
 
 
 class EtaKeeper:
-    def __init__(self, engine: "Engine") -> None:
+    def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
     def refresh(self, now: float | None = None, only: int | None = None, announce: bool = True) -> list[int]:

@@ -9,8 +9,8 @@ what uptime means to a professional.
 from __future__ import annotations
 
 import bisect
+from collections.abc import Iterator
 from datetime import datetime, timedelta
-from typing import Iterator
 from zoneinfo import ZoneInfo
 
 # upper bounds of the latency histogram, milliseconds; the last bucket is open

@@ -23,10 +23,10 @@ import asyncio
 import contextlib
 import functools
 import logging
-import time
-from datetime import datetime, timezone
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, AsyncIterator, Awaitable, Callable, TypeVar
+from typing import Any, TypeVar
 
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -103,7 +103,7 @@ class Service:
             if self.prober is not None and (problem := self.prober.problem()):
                 found.append(problem)
         if not self.store_health.ok:
-            since = datetime.fromtimestamp(self.store_health.failing_since or 0, timezone.utc).isoformat(timespec="seconds")
+            since = datetime.fromtimestamp(self.store_health.failing_since or 0, UTC).isoformat(timespec="seconds")
             waiting = self.intake.pending if self.intake else 0
             found.append(f"the store cannot write since {since} ({self.store_health.reason}); {waiting} results waiting")
         if self.site is not None and (age := self.site.age()) is not None:
@@ -115,6 +115,7 @@ class Service:
         """The service's own state, for the metrics."""
         prober = self.prober
         agent = prober.agent if prober else {}
+        dropped = agent.get("dropped")  # the prober's own report: an int, or nothing
         return {
             "scheduler": not any("stuck" in p for p in self.problems()) if self.schedule else True,
             "in_flight": agent.get("in_flight", 0),
@@ -123,7 +124,7 @@ class Service:
             "store_ok": self.store_health.ok,
             "store_failures": self.store_health.failures,
             "waiting": self.intake.pending if self.intake else 0,
-            "dropped": (self.intake.dropped if self.intake else 0) + int(agent.get("dropped", 0) or 0),
+            "dropped": (self.intake.dropped if self.intake else 0) + (dropped if isinstance(dropped, int) else 0),
             "restarts": prober.restarts if prober else 0,
         }
 
@@ -138,7 +139,7 @@ class Service:
     # -- starting and stopping -------------------------------------------------------------
 
     @contextlib.asynccontextmanager
-    async def run(self) -> AsyncIterator["Service"]:
+    async def run(self) -> AsyncIterator[Service]:
         async with contextlib.AsyncExitStack() as stack:
             await stack.enter_async_context(self._database())
             await stack.enter_async_context(self._site())
@@ -215,10 +216,10 @@ class Service:
         assert engine is not None
         # windows that began or ended while Vigie was stopped: now, once alerts can be routed
         await self._chore("maintenance", engine.maintenance.tick)
-        aps = self.chores = AsyncIOScheduler(timezone=timezone.utc)
+        aps = self.chores = AsyncIOScheduler(timezone=UTC)
 
         def every(seconds: float, name: str, fn: Callable[[], Awaitable[None]], at_once: bool = False) -> None:
-            start = {"next_run_time": datetime.now(timezone.utc)} if at_once else {}
+            start = {"next_run_time": datetime.now(UTC)} if at_once else {}
             aps.add_job(fn, IntervalTrigger(seconds=seconds), id=name, name=name, max_instances=1, coalesce=True, **start)
 
         every(HEARTBEAT, "heartbeat", self._heartbeat)

@@ -31,8 +31,9 @@ import logging
 import resource
 import signal
 import socket
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Callable, Iterator
+from typing import Any
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
@@ -63,7 +64,7 @@ class ServerLimits:
     idle_timeout: float = IDLE_TIMEOUT
 
     @classmethod
-    def from_config(cls, limits: Limits) -> "ServerLimits":
+    def from_config(cls, limits: Limits) -> ServerLimits:
         return cls(limits.connections, limits.header_timeout, limits.idle_timeout)
 
 

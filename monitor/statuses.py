@@ -18,8 +18,9 @@ strings. On Python 3.11 ``"x" in SomeEnum`` raises, hence the tuples.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
-from typing import Iterable, Literal, TypeVar
+from typing import Literal, TypeVar
 
 E = TypeVar("E", bound=StrEnum)
 
@@ -157,4 +158,4 @@ def impact(reached: Iterable[str], auto: bool) -> Indicator:
 
 def literal(values: Iterable[StrEnum]) -> object:
     """A ``Literal[...]`` of these members' values, for pydantic models (inline enum schema, plain strings)."""
-    return Literal[tuple(v.value for v in values)]  # type: ignore[valid-type]
+    return Literal[tuple(v.value for v in values)]

@@ -55,7 +55,7 @@ async def measure(check: Any, ctx: ProbeContext) -> ProbeResult:
             run.result.error = run.timeout_sentence()
         else:  # the kernel's ETIMEDOUT, not our deadline
             run.result.error = describe_exception(exc, run.label)
-    except Exception as exc:  # a probe reports, it never raises
+    except Exception as exc:  # noqa: BLE001 - a probe reports, it never raises: any failure becomes its error
         error = describe_exception(exc, run.label)
         run.result.error = error if error is not None else _bug(check, exc)
     return run.finish()

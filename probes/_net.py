@@ -49,6 +49,7 @@ class Link(asyncio.Protocol):
         self._waiter: asyncio.Future[None] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # typed for any transport; a stream connection's is always an asyncio.Transport
         self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
@@ -161,7 +162,7 @@ async def connect(
     if use_tls:
         context = _tls.cached_context(tls, alpn=alpn)
         if context is None:  # first use: the trust store is read from disk, off the loop and the clock
-            context = await run.off_the_clock(lambda: _tls.make_context(tls, alpn=alpn))  # type: ignore[assignment]
+            context = await run.off_the_clock(lambda: _tls.make_context(tls, alpn=alpn))
     infos = await resolve(run, host, port)
     link = await _open(run, infos)
     run.result.details["address"] = link.address
@@ -172,7 +173,7 @@ async def connect(
     run.phase("tls")
     try:
         assert link.transport is not None
-        link.transport = await asyncio.get_running_loop().start_tls(  # type: ignore[assignment]
+        link.transport = await asyncio.get_running_loop().start_tls(
             link.transport, link, context, server_hostname=server_name
         )
     except ssl.SSLCertVerificationError as exc:
@@ -201,7 +202,8 @@ async def _open(run: Run, infos: list[tuple[Any, ...]]) -> Link:
     for family, _, _, _, sockaddr in infos:
         link = Link()
         try:
-            await loop.create_connection(lambda: link, sockaddr[0], sockaddr[1], family=family)
+            # the default argument binds this iteration's link; mypy cannot type such a lambda (python/mypy#15459)
+            await loop.create_connection(lambda link=link: link, sockaddr[0], sockaddr[1], family=family)  # type: ignore[misc]
         except OSError as exc:
             last = exc
             continue
@@ -261,7 +263,7 @@ async def _learn_invalid_cert(
             await loop.create_connection(lambda: link, host, port, ssl=context, server_hostname=server_name)
         assert link.transport is not None
         _record_session(run, link.transport.get_extra_info("ssl_object"), server_name)
-    except Exception:  # best effort: the verification error is what matters
+    except Exception:  # noqa: BLE001 - best effort: the verification error is what matters
         return
     finally:
         run.pause()  # the second handshake counts in the tls phase, still open

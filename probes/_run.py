@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections.abc import Callable
+from typing import TypeVar
 
 import httptools
 
@@ -18,6 +19,7 @@ from probes import _tls
 from probes.base import ProbeContext, ProbeResult
 
 DEFAULT_TIMEOUT = 10.0
+T = TypeVar("T")
 
 PHASE_LABELS = {
     "dns": "during DNS resolution",
@@ -83,7 +85,7 @@ class Run:
         phases = self.result.phases
         phases[name] = phases.get(name, 0.0) + elapsed
 
-    async def off_the_clock(self, fn: Callable[[], object]) -> object:
+    async def off_the_clock(self, fn: Callable[[], T]) -> T:
         """Run ``fn`` in a thread without counting its time against the probe.
 
         For our own slow chores (loading a trust store from disk): neither the
@@ -95,8 +97,9 @@ class Run:
         value = await asyncio.to_thread(fn)
         spent = loop.time() - began
         self._start += spent
-        if self.scope is not None and self.scope.when() is not None:
-            self.scope.reschedule(self.scope.when() + spent)  # type: ignore[operator]
+        deadline = self.scope.when() if self.scope is not None else None
+        if self.scope is not None and deadline is not None:
+            self.scope.reschedule(deadline + spent)
         return value
 
     def finish(self) -> ProbeResult:

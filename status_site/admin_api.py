@@ -20,7 +20,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-from typing import Annotated, Any, Awaitable, Callable, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -67,6 +68,8 @@ When = Annotated[str, Field(max_length=64, description="ISO-8601 with offset, or
 
 
 # plain-string Literals (an inline enum in the OpenAPI document), from monitor.statuses
+# Literals built at run time from the status enums: pydantic validates against them, mypy cannot
+# read them as types (hence the valid-type ignores where they annotate a field).
 OpenStatus = literal(OPEN_INCIDENT_STATUSES)
 AnyStatus = literal(INCIDENT_STATUSES)
 
@@ -102,7 +105,7 @@ class AdminIncidentUpdate(Strict):
     take_over: bool = False
 
     @model_validator(mode="after")
-    def _one_eta(self) -> "AdminIncidentUpdate":
+    def _one_eta(self) -> AdminIncidentUpdate:
         if self.eta is not None and self.clear_eta:
             raise ValueError("give an eta or clear_eta, not both")
         return self

@@ -7,8 +7,9 @@ so the document cannot drift from what the routes accept.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -107,5 +108,5 @@ def document(routes: Sequence[AdminRoute], prefix: str, max_body: int) -> None:
             openapi.SCHEMAS[body.__name__] = schema
         openapi.register(AdminRouteDoc(
             prefix + path.replace(r":\d{1,18}", ""), summary, schema={"$ref": openapi.REF + response}, parameters=params,
-            tags=("admin",), method=method.lower(), body=body and body.__name__, created=summary.endswith("(201)"),
+            tags=("admin",), method=method.lower(), body=body.__name__ if body is not None else None, created=summary.endswith("(201)"),
             max_body=max_body))

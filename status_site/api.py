@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from aiohttp import web
 
@@ -242,8 +243,9 @@ def _eta(eta: dict[str, Any] | None) -> dict[str, Any] | None:
         return None
     out = {key: eta.get(key) for key in ("expected_at", "low", "high", "source", "basis")}
     for key in ("expected_at", "low", "high"):
-        if isinstance(out[key], (int, float)):
-            out[key] = iso(float(out[key]))
+        value = out[key]
+        if isinstance(value, (int, float)):
+            out[key] = iso(float(value))
     return out
 
 

@@ -8,7 +8,7 @@ wires the service and sets the read port (``SITE``) and the core's narrow port
 from __future__ import annotations
 
 import logging
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -96,5 +96,5 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    body = await request.app[CORE].metrics()  # type: ignore[attr-defined]
+    body = await request.app[CORE].metrics()
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

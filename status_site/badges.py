@@ -110,8 +110,8 @@ def _value(status: str | None, uptime: float | None, lang: str, formatter: Forma
 
 def operator_uptime(operator: OperatorView) -> float | None:
     """An operator's 30-day uptime: the mean of its observed services'."""
-    known = [s.uptime.get("30d") for s in operator.services if s.uptime.get("30d") is not None]
-    return sum(known) / len(known) if known else None  # type: ignore[arg-type]
+    known = [uptime for s in operator.services if (uptime := s.uptime.get("30d")) is not None]
+    return sum(known) / len(known) if known else None
 
 
 def badge_for(subject: OperatorView | ServiceView, lang: str, tz: ZoneInfo) -> Rendered:

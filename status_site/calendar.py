@@ -7,7 +7,7 @@ with ``STATUS:CANCELLED`` so that calendars remove them.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -67,7 +67,7 @@ def render_calendar(snapshot: Snapshot, lang: str = "fr") -> Rendered:
 
 
 def _utc(at: float) -> str:
-    return datetime.fromtimestamp(at, timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return datetime.fromtimestamp(at, UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
 def _prop(name: str, text: str) -> str:
@@ -79,7 +79,8 @@ def _prop(name: str, text: str) -> str:
 
 def _fold(line: str) -> str:
     """Lines of at most 75 octets, continued with CRLF and a space, never splitting a character."""
-    out, current = [], b""
+    out: list[str] = []
+    current = b""
     for ch in line:
         encoded = ch.encode("utf-8")
         if len(current) + len(encoded) > (75 if not out else 74):

@@ -39,9 +39,10 @@ import shutil
 import sqlite3
 import sys
 import tempfile
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Callable, Mapping
 from urllib.parse import quote, urljoin
 from zoneinfo import ZoneInfo
 
@@ -171,23 +172,21 @@ def site_files(app: web.Application, store: Store, snapshot: Snapshot, root: str
         html = relativize(make(links).body.decode(), links, lang)
         files[current] = (absolutize(html, root + quote(current)) if absolute else html).encode()
 
+    # page() passes the links as the last positional argument, the linker.
     for lang in languages:
-        page("/", {}, lang, lambda links: pages.render_index(app, snapshot, lang, linker=links))
+        page("/", {}, lang, partial(pages.render_index, app, snapshot, lang, None, False))
         for profession in snapshot.professions:
-            page("/", {"profession": profession}, lang,
-                 lambda links: pages.render_index(app, snapshot, lang, profession, linker=links))
+            page("/", {"profession": profession}, lang, partial(pages.render_index, app, snapshot, lang, profession, False))
         for operator in snapshot.operators:
             for window in LATENCY_RANGES:
                 params = {"range": window} if window != "24h" else {}
                 page(f"/operators/{operator.id}", params, lang,
-                     lambda links: pages.render_operator(app, store, snapshot, lang, operator.id, window, links))
+                     partial(pages.render_operator, app, store, snapshot, lang, operator.id, window))
         for incident in snapshot.incidents:
-            page(f"/incidents/{incident.id}", {}, lang,
-                 lambda links: pages.render_incident(app, snapshot, lang, incident.id, links))
-        page("/history", {}, lang, lambda links: pages.render_history(app, snapshot, lang, links))
+            page(f"/incidents/{incident.id}", {}, lang, partial(pages.render_incident, app, snapshot, lang, incident.id))
+        page("/history", {}, lang, partial(pages.render_history, app, snapshot, lang))
         not_found = "404.html" if lang == default else f"{lang}/404.html"
-        page("/", {}, lang, lambda links: pages.error_rendering(app, lang, 404, links), name=not_found,
-             absolute=True)
+        page("/", {}, lang, partial(pages.error_rendering, app, lang, 404), name=not_found, absolute=True)
     return files
 
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from datetime import datetime, timezone
-from typing import Iterator
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -39,7 +39,7 @@ def tag_uri(base_url: str, incident: IncidentView, update: UpdateView | None = N
     """'tag:statut.example.org,2026-11-29:/incidents/12/updates/34' — stable forever."""
     parts = urlsplit(base_url)
     host = (parts.hostname or "localhost").lower()
-    date = datetime.fromtimestamp(incident.started_at, timezone.utc).date().isoformat()
+    date = datetime.fromtimestamp(incident.started_at, UTC).date().isoformat()
     specific = f"{parts.path.rstrip('/')}/incidents/{incident.id}"
     if update is not None:
         specific += f"/updates/{update.id}"

@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import threading
 import weakref
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
-from monitor.statuses import PAGE_INDICATOR as INDICATORS, SEVERITY as SERVICE_SEVERITY, worst
+from monitor.statuses import PAGE_INDICATOR as INDICATORS
+from monitor.statuses import SEVERITY as SERVICE_SEVERITY
+from monitor.statuses import worst
 from monitor.storage import EtaRecord, Incident, Store
 from monitor.storage import IncidentUpdate as UpdateView  # already plain view data
 
@@ -65,7 +68,7 @@ class IncidentView:
 
 
 # per reader connection (a `Store`, used by one thread at a time): incident id -> (what it was built from, its view)
-_KEPT: "weakref.WeakKeyDictionary[Store, dict[int, tuple[tuple[Any, ...], IncidentView]]]" = weakref.WeakKeyDictionary()
+_KEPT: weakref.WeakKeyDictionary[Store, dict[int, tuple[tuple[Any, ...], IncidentView]]] = weakref.WeakKeyDictionary()
 _KEPT_LOCK = threading.Lock()
 
 
@@ -113,7 +116,7 @@ def _impact(auto: bool, reached: Iterable[str]) -> str:
     statuses = [status for status in reached if status in SERVICE_SEVERITY]
     if not statuses and not auto:
         return "minor"
-    return INDICATORS.get(worst(statuses) if statuses else "partial_outage", "major")  # type: ignore[arg-type]
+    return INDICATORS.get(worst(statuses) if statuses else "partial_outage", "major")
 
 
 def _eta_object(record: EtaRecord) -> dict[str, Any] | None:

@@ -7,7 +7,8 @@ and a narrow port for the few things a visitor or an admin may change (`CORE`).
 
 from __future__ import annotations
 
-from typing import Any, Callable, Protocol, TypeVar
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
 
 import jinja2
 from aiohttp import web

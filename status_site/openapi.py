@@ -8,13 +8,16 @@ module adds its routes with `register(RouteDoc(...))`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from monitor import statuses
-from monitor.statuses import ComponentStatus as C, IncidentStatus as I, Indicator
+from monitor.statuses import ComponentStatus as C
+from monitor.statuses import IncidentStatus as I
+from monitor.statuses import Indicator
 from status_site import api
-from status_site.views import DayView, IncidentView, OperatorView, ServiceView, Snapshot, UpdateView, AffectedView
+from status_site.views import AffectedView, DayView, IncidentView, OperatorView, ServiceView, Snapshot, UpdateView
 
 COMPONENT_STATUSES = [s.value for s in statuses.COMPONENT_STATUSES]
 INCIDENT_STATUSES = [s.value for s in statuses.INCIDENT_STATUSES]
@@ -175,9 +178,11 @@ def _path_params(*names: str) -> list[dict[str, Any]]:
     return [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}} for n in names]
 
 
+# A lambda, not a partial: example_document is defined further down. The default argument binds the path.
 for _path, _schema in DOCUMENT_SCHEMAS.items():
     register(RouteDoc(_path, SUMMARIES[_path], schema=_schema, parameters=[LANG],
-                      example=lambda p=_path: example_document(p), tags=("statuspage-v2",)))
+                      example=lambda p=_path: example_document(p),  # type: ignore[misc]  # mypy cannot type a lambda with a default argument (python/mypy#15459)
+                      tags=("statuspage-v2",)))
 register(RouteDoc("/api/openapi.json", "This document", schema={"type": "object"}))
 register(RouteDoc("/feed.atom", "Atom 1.0 feed, one entry per incident update (French unless ?lang=en)",
                   content_type="application/atom+xml", parameters=[LANG]))

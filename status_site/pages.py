@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import mimetypes
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
@@ -27,11 +28,18 @@ from monitor.storage import Store
 from monitor.words import Sentences, iso, maintenance_running
 from status_site import svg
 from status_site.i18n import negotiate
-from status_site.state import Rendered, rendered, respond
-from status_site.views import DAY, LATENCY_RANGES, UPTIME_WINDOWS, IncidentView, MaintenanceView
-from status_site.views import ServiceView, Snapshot
-from status_site.views import latency_series
 from status_site.keys import CONFIG, SITE, TEMPLATES
+from status_site.state import Rendered, rendered, respond
+from status_site.views import (
+    DAY,
+    LATENCY_RANGES,
+    UPTIME_WINDOWS,
+    IncidentView,
+    MaintenanceView,
+    ServiceView,
+    Snapshot,
+    latency_series,
+)
 
 STATIC_DIR = Path(__file__).parent / "static"
 HTML = "text/html; charset=utf-8"
@@ -220,10 +228,10 @@ def render_index(
 ) -> Rendered:
     """The overview, optionally narrowed to the services one profession uses."""
     page = Page(app, lang, "/", {"profession": profession} if profession else {}, linker)
-    groups = [
+    narrowed = [
         (o, [s for s in o.services if profession is None or profession in s.professions]) for o in snapshot.operators
     ]
-    groups = [(o, services, worst(s.status for s in services)) for o, services in groups if services]
+    groups = [(o, services, worst(s.status for s in services)) for o, services in narrowed if services]
     keys = {s.key for _, services, _ in groups for s in services}
     unresolved = [i for i in snapshot.unresolved if any(a.key in keys for a in i.services) or profession is None]
     sentence, overall = page.banner((o.name, [(s.name, s.status) for s in services]) for o, services, _ in groups)
@@ -279,8 +287,8 @@ def render_operator(
         window=window,
         windows=list(LATENCY_RANGES),
         uptime_windows=list(UPTIME_WINDOWS),
-        charts={k: svg.latency_chart(v, page.fmt, page.t, window, now, page.name(snapshot.service(k).name))  # type: ignore[union-attr]
-                for k, v in charts.items()},
+        charts={s.key: svg.latency_chart(charts[s.key], page.fmt, page.t, window, now, page.name(s.name))
+                for s in operator.services},
         incidents=[i for i in snapshot.incidents if i.operator_id == operator_id],
         maintenances=shown_maintenances(snapshot, now, {s.key for s in operator.services}),
     )

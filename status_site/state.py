@@ -18,8 +18,9 @@ import gzip
 import hashlib
 import logging
 from collections import Counter
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Hashable, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from aiohttp import web
 

@@ -24,14 +24,15 @@ which is the protection there (a mail provider's one-click POST has no Origin).
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from aiohttp import web
 
 from alerts.subscriptions import (
-    InvalidAddress,
     PENDING_TTL,
+    InvalidAddress,
     RateLimiter,
     Subscriptions,
     clean_choices,

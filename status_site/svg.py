@@ -9,11 +9,13 @@ below the bar, and every drawing comes with words for screen readers.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from markupsafe import Markup, escape
 
-from monitor.statuses import NOT_KNOWN, OUTAGES, ComponentStatus as C
+from monitor.statuses import NOT_KNOWN, OUTAGES
+from monitor.statuses import ComponentStatus as C
 from monitor.words import Formatter, Texts
 from status_site.views import DAY, LATENCY_RANGES, DayView
 

@@ -24,12 +24,15 @@ from __future__ import annotations
 
 import threading
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Sequence
+from typing import Any
 
 from monitor.rollups import bucket_end, bucket_start, day_label, split_span
-from monitor.statuses import COMPONENT_STATUSES as STATUSES, SEVERITY, ComponentStatus as C
+from monitor.statuses import COMPONENT_STATUSES as STATUSES
+from monitor.statuses import SEVERITY
+from monitor.statuses import ComponentStatus as C
 
 DAY = 86400.0
 BAR_DAYS = 90
@@ -72,7 +75,7 @@ class Calendar:
     lower: dict[str, int]  # the first bucket read, per period
 
     @staticmethod
-    def at(now: float) -> "Calendar":
+    def at(now: float) -> Calendar:
         starts, ends, labels = _days(bucket_start("day", now))
         firsts = {name: bucket_start(_period(span), now - span) for name, span in UPTIME_WINDOWS.items()}
         lower = {"day": bucket_start("day", min(starts[0], now - UPTIME_WINDOWS["90d"])), "hour": firsts["24h"]}
@@ -108,7 +111,7 @@ class _Final:
 
 
 # per reader connection (a `Store`, used by one thread at a time): (period, service) -> its final rows
-_KEPT: "weakref.WeakKeyDictionary[Any, dict[tuple[str, str], _Final]]" = weakref.WeakKeyDictionary()
+_KEPT: weakref.WeakKeyDictionary[Any, dict[tuple[str, str], _Final]] = weakref.WeakKeyDictionary()
 _KEPT_LOCK = threading.Lock()
 
 

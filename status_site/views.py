@@ -13,8 +13,9 @@ from typing import Any
 from monitor.config.model import Config
 from monitor.judge import CheckState
 from monitor.keys import Key
-from monitor.statuses import PAGE_INDICATOR as INDICATORS, worst
 from monitor.rollups import percentile
+from monitor.statuses import PAGE_INDICATOR as INDICATORS
+from monitor.statuses import worst
 from monitor.storage import Store
 from status_site.incident_views import AffectedView, IncidentView, UpdateView, read_incidents
 from status_site.uptime import BAR_DAYS, DAY, UPTIME_WINDOWS, Calendar, DayView, Touching, Uptime
@@ -147,7 +148,7 @@ def build_snapshot(store: Store, config: Config, now: float, version: int = 0) -
                     name=dict(service.name),
                     description=dict(service.description) if service.description else None,
                     professions=tuple(service.professions),
-                    status=status,  # type: ignore[arg-type]
+                    status=status,
                     since=since,
                     checks=tuple(_check_view(k, i, t, check_states.get(k)) for k, i, t in checks_layout),
                     uptime=uptime.uptimes(key),
@@ -161,12 +162,12 @@ def build_snapshot(store: Store, config: Config, now: float, version: int = 0) -
                 id=operator.id,
                 name=operator.name,
                 url=operator.url,
-                status=worst(s.status for s in services),  # type: ignore[arg-type]
+                status=worst(s.status for s in services),
                 services=tuple(services),
                 position=o_index,
             )
         )
-    overall = worst(o.status for o in operators)  # type: ignore[arg-type]
+    overall = worst(o.status for o in operators)
     professions = sorted({p for o in operators for p in o.professions})
     names = layout.names
     return Snapshot(
@@ -218,7 +219,7 @@ def _layout(config: Config) -> _Layout:
     operators = tuple(
         (operator, tuple(
             (service, Key.of(operator.id, service.id), tuple(
-                (Key.of(operator.id, service.id, check.id), check.id, check.type)  # type: ignore[attr-defined]
+                (Key.of(operator.id, service.id, check.id), check.id, check.type)
                 for check in service.checks
             ))
             for service in operator.services
@@ -253,7 +254,7 @@ def latency_series(store: Store, config: Config, key: str, window: str, now: flo
     service = next((s for s in operator.services if s.id == service_key.service_id), None) if operator else None
     merged: dict[int, list[int]] = {}
     for check in service.checks if service else ():
-        if check.type == "dns":  # type: ignore[attr-defined]
+        if check.type == "dns":
             continue
         for row in store.check_rollups(Key.of(service_key.operator, service_key.service_id, check.id), period, now - span, now + 1):
             hist = merged.setdefault(row["bucket"], [0] * len(row["histogram"]))

@@ -38,13 +38,13 @@ def message(event_type: str, data: dict[str, Any], at: float, lang: str, tz: str
 class AppriseChannel(Channel):
     kind = "apprise"
 
-    def __init__(self, spec: "ChannelSpec", ctx: ChannelContext) -> None:
+    def __init__(self, spec: ChannelSpec, ctx: ChannelContext) -> None:
         super().__init__(spec, ctx)
         self.apprise = apprise.Apprise()
         self.valid = bool(self.apprise.add(spec.url or ""))
         self.secrets = secrets_of(spec.url or "")
 
-    async def send(self, delivery: "Delivery") -> None:
+    async def send(self, delivery: Delivery) -> None:
         if not self.valid:
             raise TransportError("the apprise URL is not one apprise understands", permanent=True)
         config = self.ctx.config

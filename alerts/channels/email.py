@@ -23,10 +23,12 @@ import asyncio
 import logging
 import re
 import ssl
-from datetime import datetime, timezone
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
-from typing import TYPE_CHECKING, Any, Mapping
+from functools import partial
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -40,9 +42,10 @@ from monitor.keys import Key
 from monitor.words import Sentences, localized, mail_words, notice_words, profession_word
 
 if TYPE_CHECKING:
-    from monitor.config.model import Channel as ChannelSpec, Smtp
+    from monitor.config.model import Channel as ChannelSpec
+    from monitor.config.model import Smtp
     from monitor.storage.database import Database
-    from monitor.storage.outbox import Delivery, EventRow
+    from monitor.storage.outbox import Delivery
     from monitor.storage.subscribers import Subscriber
 
 log = logging.getLogger("vigie.alerts.email")
@@ -63,7 +66,7 @@ def one_line(text: str) -> str:
     return re.sub(r"[\x00-\x1f\x7f]+", " ", text).strip()
 
 
-def message_id(delivery: "Delivery", host: str) -> str:
+def message_id(delivery: Delivery, host: str) -> str:
     """``<vigie.42.subscriber-7@statut.example.org>``: the same for every attempt of a delivery."""
     channel = re.sub(r"[^A-Za-z0-9.-]", "-", delivery.channel)
     return f"<vigie.{delivery.event.id}.{channel}@{host}>"
@@ -87,7 +90,7 @@ def render_mail(
     message["Subject"] = subject_line
     message["From"] = one_line(sender)
     message["To"] = ", ".join(one_line(a) for a in to)
-    message["Date"] = format_datetime(datetime.fromtimestamp(now, timezone.utc))
+    message["Date"] = format_datetime(datetime.fromtimestamp(now, UTC))
     message["Message-ID"] = msg_id
     message["Auto-Submitted"] = "auto-generated"
     message["X-Auto-Response-Suppress"] = "All"
@@ -109,7 +112,7 @@ class Mailer:
         smtp = ctx.config.alerts.smtp
         if smtp is None:
             raise TransportError("no 'alerts.smtp' section in the config", permanent=True)
-        self.smtp: "Smtp" = smtp
+        self.smtp: Smtp = smtp
         self.ctx = ctx
         self.host = urlsplit(ctx.config.site.base_url).hostname or "vigie.invalid"
         self.tz = ZoneInfo(ctx.config.site.timezone)
@@ -158,11 +161,11 @@ class EmailChannel(Channel):
 
     kind = "email"
 
-    def __init__(self, spec: "ChannelSpec", ctx: ChannelContext) -> None:
+    def __init__(self, spec: ChannelSpec, ctx: ChannelContext) -> None:
         super().__init__(spec, ctx)
         self.mailer = Mailer(ctx)
 
-    def compose(self, delivery: "Delivery") -> EmailMessage:
+    def compose(self, delivery: Delivery) -> EmailMessage:
         lang = self.spec.language
         view = alert_view(delivery.event, lang, self.mailer.tz, self.ctx.config.site.base_url)
         return render_mail(
@@ -171,11 +174,11 @@ class EmailChannel(Channel):
             subject_line=one_line(view["subject"]),
         )
 
-    async def send(self, delivery: "Delivery") -> None:
+    async def send(self, delivery: Delivery) -> None:
         await self.mailer.deliver(self.compose(delivery), list(self.spec.to))
 
     @classmethod
-    def for_subscriber(cls, ctx: ChannelContext, db: "Database") -> "SubscriberMailer":
+    def for_subscriber(cls, ctx: ChannelContext, db: Database) -> SubscriberMailer:
         """The sender of every ``subscriber:<id>`` delivery (alerts and confirmation mails)."""
         return SubscriberMailer(ctx, db)
 
@@ -190,7 +193,7 @@ class SubscriberMailer(Channel):
 
     kind = "email"
 
-    def __init__(self, ctx: ChannelContext, db: "Database") -> None:
+    def __init__(self, ctx: ChannelContext, db: Database) -> None:
         from monitor.config.model import Channel as ChannelSpec
 
         self.mailer = Mailer(ctx)
@@ -201,42 +204,41 @@ class SubscriberMailer(Channel):
         self.db = db
         self.base_url = ctx.config.site.base_url
 
-    def resolve(self, channel: str) -> "SubscriberMailer | None":
+    def resolve(self, channel: str) -> SubscriberMailer | None:
         """A dispatcher resolver: this mailer for ``subscriber:<id>`` channels, None for others."""
         return self if channel.startswith("subscriber:") else None
 
-    async def subscriber(self, delivery: "Delivery") -> "Subscriber | None":
+    async def subscriber(self, delivery: Delivery) -> Subscriber | None:
         prefix, _, raw = delivery.channel.partition(":")
         if prefix != "subscriber" or not raw.isdigit():
             raise TransportError(f"not a subscriber channel: {delivery.channel!r}", permanent=True)
         return await self.db.read(lambda store: store.subscriber(int(raw)))
 
-    def unsubscribe_url(self, subscriber: "Subscriber") -> str:
+    def unsubscribe_url(self, subscriber: Subscriber) -> str:
         return f"{self.base_url}/subscriptions/unsubscribe?" + urlencode({"token": subscriber.leave_token})
 
-    async def compose(self, delivery: "Delivery", subscriber: "Subscriber") -> EmailMessage | None:
+    async def compose(self, delivery: Delivery, subscriber: Subscriber) -> EmailMessage | None:
         lang = subscriber.language if subscriber.language in ("fr", "en") else "fr"
-        common = dict(sender=self.mailer.smtp.from_, to=[subscriber.address], now=self.ctx.clock.now(),
-                      msg_id=message_id(delivery, self.mailer.host), unsubscribe_url=self.unsubscribe_url(subscriber))
+        mail = partial(render_mail, sender=self.mailer.smtp.from_, to=[subscriber.address], now=self.ctx.clock.now(),
+                       msg_id=message_id(delivery, self.mailer.host), unsubscribe_url=self.unsubscribe_url(subscriber))
         if delivery.event.type == CONFIRM_EVENT:
             if subscriber.confirmed:
                 return None
             # a fresh token per attempt: the raw token exists only in the mail
             token = new_token()
             await self.db.write(lambda store: store.set_confirm_hash(subscriber.id, token_hash(token)))
-            view = {
+            confirm = {
                 "confirm_url": link(f"{self.base_url}/subscriptions/confirm", lang, token=token),
                 "choices": describe_choices(self.ctx.config, subscriber, lang),
                 "hours": int(PENDING_TTL // 3600),
             }
-            return render_mail("confirm", view, lang, subject_line=f"[Vigie] {notice_words(lang).confirm}", **common)
+            return mail("confirm", confirm, lang, subject_line=f"[Vigie] {notice_words(lang).confirm}")
         if not subscriber.confirmed:
             return None
         view = alert_view(delivery.event, lang, self.mailer.tz, self.ctx.config.site.base_url)
-        return render_mail(view["template"], view, lang,
-                           subject_line=one_line(view["subject"]), **common)
+        return mail(view["template"], view, lang, subject_line=one_line(view["subject"]))
 
-    async def send(self, delivery: "Delivery") -> None:
+    async def send(self, delivery: Delivery) -> None:
         subscriber = await self.subscriber(delivery)
         message = None if subscriber is None else await self.compose(delivery, subscriber)
         if subscriber is None or message is None:
@@ -245,7 +247,7 @@ class SubscriberMailer(Channel):
         await self.mailer.deliver(message, [subscriber.address])
 
 
-def describe_choices(config: Any, subscriber: "Subscriber", lang: str) -> list[str]:
+def describe_choices(config: Any, subscriber: Subscriber, lang: str) -> list[str]:
     """The subscriber's choices in words, for the confirmation mail."""
     operators = {o.id: o for o in config.operators}
     lines = ["*"] if "*" in subscriber.operators else [operators[o].name for o in subscriber.operators if o in operators]
@@ -254,7 +256,7 @@ def describe_choices(config: Any, subscriber: "Subscriber", lang: str) -> list[s
         operator_id, service_id = service_key.operator, service_key.service_id
         operator = operators.get(operator_id)
         service = next((s for s in operator.services if s.id == service_id), None) if operator else None
-        if service is not None:
-            lines.append(f"{operator.name} — {localized(service.name, lang)}")  # type: ignore[union-attr]
+        if operator is not None and service is not None:
+            lines.append(f"{operator.name} — {localized(service.name, lang)}")
     lines += [profession_word(lang, p) for p in subscriber.professions]
     return lines

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import email.utils
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import aiohttp
@@ -33,14 +33,14 @@ USER_AGENT = f"Vigie/{__version__} (+webhooks)"
 RETRYABLE = {408, 429}
 
 
-def webhook_id(delivery: "Delivery") -> str:
+def webhook_id(delivery: Delivery) -> str:
     """Stable across retries: one event, one channel. Test messages (event id 0) get their own."""
     if delivery.event.id > 0:
         return f"msg_{delivery.event.id}_{delivery.channel}"
     return f"msg_test_{int(delivery.event.at * 1000)}_{delivery.channel}"
 
 
-def payload(delivery: "Delivery") -> str:
+def payload(delivery: Delivery) -> str:
     event = delivery.event
     return json.dumps(
         {"type": event.type, "timestamp": iso(event.at), "data": event.data}, ensure_ascii=False, separators=(",", ":")
@@ -62,15 +62,13 @@ def retry_after(value: str | None, now: float) -> float | None:
 
 
 def _error(message: str, permanent: bool = False, after: float | None = None) -> TransportError:
-    error = TransportError(message, permanent)
-    error.retry_after = after  # type: ignore[attr-defined]
-    return error
+    return TransportError(message, permanent, after)
 
 
 class WebhookChannel(Channel):
     kind = "webhook"
 
-    def __init__(self, spec: "ChannelSpec", ctx: ChannelContext) -> None:
+    def __init__(self, spec: ChannelSpec, ctx: ChannelContext) -> None:
         super().__init__(spec, ctx)
         self.url = URL(spec.url or "")
         self.where = f"{self.url.scheme}://{self.url.host}:{self.url.port}" if self.url.host else "(invalid URL)"
@@ -86,10 +84,10 @@ class WebhookChannel(Channel):
             self._session = aiohttp.ClientSession(headers={"User-Agent": USER_AGENT})
         return self._session
 
-    def headers(self, delivery: "Delivery", body: str) -> dict[str, str]:
+    def headers(self, delivery: Delivery, body: str) -> dict[str, str]:
         assert self.signer is not None
         msg_id = webhook_id(delivery)
-        now = datetime.fromtimestamp(int(self.ctx.clock.now()), timezone.utc)
+        now = datetime.fromtimestamp(int(self.ctx.clock.now()), UTC)
         return {
             "webhook-id": msg_id,
             "webhook-timestamp": str(int(now.timestamp())),
@@ -97,7 +95,7 @@ class WebhookChannel(Channel):
             "content-type": "application/json",
         }
 
-    async def send(self, delivery: "Delivery") -> None:
+    async def send(self, delivery: Delivery) -> None:
         if self.signer is None:
             raise _error("the webhook secret is not a valid whsec_ key", permanent=True)
         if self.url.scheme not in ("http", "https") or not self.url.host:

@@ -19,8 +19,10 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Callable, Coroutine
+from typing import Any
 
-from monitor.agent.protocol import Assignment, Batch, BadMessage
+from monitor.agent.protocol import Assignment, BadMessage, Batch
 from monitor.limits import raise_nofile_limit
 
 log = logging.getLogger("vigie.agent")
@@ -96,6 +98,7 @@ def main() -> int:
     channel_out = os.dup(1)
     os.dup2(2, 1)
     raise_nofile_limit()
+    runner: Callable[[Coroutine[Any, Any, int]], int]
     try:
         import uvloop
 

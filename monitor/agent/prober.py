@@ -12,7 +12,7 @@ import asyncio
 import logging
 import secrets
 from collections import deque
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 from monitor.agent.protocol import Assignment, Batch, agent_facts
 from monitor.agent.schedule import Schedule

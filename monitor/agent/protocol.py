@@ -41,8 +41,8 @@ class Assignment:
     version: str = ""
 
     @classmethod
-    def for_location(cls, config: Config, location: str = LOCAL) -> "Assignment":
-        checks = {Key.of(o.id, s.id, c.id): c for o, s, c in config.iter_checks()}
+    def for_location(cls, config: Config, location: str = LOCAL) -> Assignment:
+        checks: dict[str, CheckBase] = {Key.of(o.id, s.id, c.id): c for o, s, c in config.iter_checks()}
         wire = {key: _dump(check) for key, check in checks.items()}
         version = hashlib.blake2b(json.dumps(wire, sort_keys=True).encode(), digest_size=8).hexdigest()
         return cls(location, checks, config.scheduler.max_concurrency, version)
@@ -58,7 +58,7 @@ class Assignment:
         }
 
     @classmethod
-    def from_wire(cls, data: Any) -> "Assignment":
+    def from_wire(cls, data: Any) -> Assignment:
         if not isinstance(data, dict) or data.get("type") != "assignment":
             raise BadMessage("not an assignment")
         if data.get("protocol") != PROTOCOL:
@@ -98,7 +98,7 @@ class Batch:
         }
 
     @classmethod
-    def from_wire(cls, data: Any, assigned: set[str] | dict[str, Any], location: str | None = None) -> "Batch":
+    def from_wire(cls, data: Any, assigned: set[str] | dict[str, Any], location: str | None = None) -> Batch:
         """Read a batch; every result must be about a check in ``assigned``."""
         if not isinstance(data, dict) or data.get("type") != "results":
             raise BadMessage("not a batch of results")
@@ -123,7 +123,9 @@ class Batch:
             if measurement.key not in assigned:
                 raise BadMessage(f"results[{index}]: check {measurement.key!r} is not assigned to {sender!r}")
             results.append(measurement)
-        agent = data.get("agent") if isinstance(data.get("agent"), dict) else {}
+        agent = data.get("agent")
+        if not isinstance(agent, dict):
+            agent = {}
         return cls(batch_id, sender, float(sent_at), results, agent)
 
 

@@ -18,7 +18,7 @@ import asyncio
 import logging
 import math
 from collections import defaultdict
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 log = logging.getLogger("vigie.agent")
 Run = Callable[[str, float, float], Awaitable[None]]  # (key, planned epoch, lateness seconds)

@@ -139,7 +139,7 @@ class Condition:
         assert self._ast is not None
         try:
             passed, observed = _judge(self._ast, result, now)
-        except Exception as exc:  # a malformed result must cost one verdict, never the judge's loop
+        except Exception as exc:  # noqa: BLE001 - a malformed result must cost one verdict, never the judge's loop
             passed, observed = False, f"cannot evaluate: {type(exc).__name__}: {exc}"
         return Verdict(self.name, passed, self.severity, clip(observed))
 

@@ -63,6 +63,10 @@ def _phase(name: str) -> Callable[[ProbeResult, float, Any], float]:
     return lambda r, now, arg: _need(r.phases.get(name), f"no {name} phase measured")
 
 
+def _phase_shown(name: str) -> Callable[[Any, Any], str]:
+    return lambda seconds, arg: f"{name} {_secs(seconds)}"
+
+
 def _secs(seconds: float) -> str:
     return f"{seconds:.2f}s" if abs(seconds) >= 1 else f"{seconds * 1000:.0f}ms"
 
@@ -119,7 +123,7 @@ SUBJECTS: dict[str, Subject] = {
         lambda v, a: "answers: " + ", ".join(sorted(v)) if v else "no answers",
     ),
     **{
-        f"phase.{p}": Subject("seconds", _phase(p), lambda v, a, p=p: f"{p} {_secs(v)}")
+        f"phase.{p}": Subject("seconds", _phase(p), _phase_shown(p))
         for p in ("dns", "connect", "tls", "first_byte", "transfer")
     },
     "redirects": Subject("count", lambda r, n, a: len(r.redirects), lambda v, a: f"{v} redirects"),

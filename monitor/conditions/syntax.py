@@ -97,7 +97,8 @@ class _Parser:
             raise ConditionSyntaxError(
                 f"unknown field {first.text!r} (expected one of: {', '.join(SUBJECTS)})", first.pos
             )
-        arg, label = None, name
+        arg: tuple[str, tuple[int | str, ...]] | str | None = None  # json: (path text, steps); header: its name
+        label = name
         if name == "json":
             path = self.take()
             if path.kind != "path":
@@ -166,7 +167,9 @@ def _scalar(token: _Token) -> Lit:
         body = re.sub(r"\\(.)", lambda m: _ESCAPES.get(m[1], m[0]), token.text[1:-1], flags=re.S)
         return Lit("string", body, token.text, token.pos)
     if token.kind == "number":
-        digits, unit = _NUMBER_RE.fullmatch(token.text).groups()  # type: ignore[union-attr]
+        parts = _NUMBER_RE.fullmatch(token.text)
+        assert parts is not None  # the tokenizer made this token with the same pattern
+        digits, unit = parts.groups()
         if len(digits) > 40:
             raise ConditionSyntaxError("number too long", token.pos)
         if unit is not None:

@@ -4,9 +4,13 @@ The model is loaded on first use, so that commands which never read a config
 (``vigie incident …``) start at once.
 """
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from monitor.config.errors import ConfigError, Problem
+
+if TYPE_CHECKING:  # what __getattr__ returns, for the type checker (otherwise every import of these is Any)
+    from monitor.config.loader import Loaded, load_config, parse_config
+    from monitor.config.model import Config
 
 __all__ = ["Config", "ConfigError", "Loaded", "Problem", "load_config", "parse_config"]
 

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from monitor.config.errors import ConfigError, Problem
 from monitor.config.model import CHECK_TYPES, Config
@@ -122,7 +124,7 @@ def _readable_path(data: Any, loc: Path_) -> tuple[Path_, Path_]:
     return tuple(real), tuple(shown)
 
 
-def _message(error: dict[str, Any], shown: Path_) -> str:
+def _message(error: ErrorDetails, shown: Path_) -> str:
     kind = error["type"]
     where = _dotted(shown)
     if kind == "missing":
@@ -139,7 +141,7 @@ def _message(error: dict[str, Any], shown: Path_) -> str:
     return f"{where}: {msg}"
 
 
-def _locate(doc: _Located, data: Any, error: dict[str, Any]) -> Problem:
+def _locate(doc: _Located, data: Any, error: ErrorDetails) -> Problem:
     real, shown = _readable_path(data, tuple(error["loc"]))
     kind = error["type"]
     if kind == "extra_forbidden" and real in doc.keys:
@@ -212,9 +214,11 @@ def _warnings(doc: _Located, config: Config) -> list[Problem]:
                 path: Path_ = ("operators", i, "services", j, "checks", k)
                 node = doc.values.get(path + ("interval",)) or doc.values[path]
                 key = Key.of(operator.id, service.id, check.id)
-                if check.interval < 10:
+                interval, timeout = check.interval, check.timeout
+                assert interval is not None and timeout is not None  # Config._inherit_defaults filled both
+                if interval < 10:
                     warnings.append(doc.at(node, f"{key}: interval below 10s probes the operator very often"))
-                if check.timeout > check.interval:
+                if timeout > interval:
                     warnings.append(doc.at(node, f"{key}: timeout is longer than the interval"))
     if config.storage.raw_retention is not None:
         node = doc.values.get(("storage", "raw_retention")) or doc.values[()]

@@ -7,7 +7,8 @@ leave ``interval``/``timeout``/thresholds unset to inherit ``defaults``;
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Iterator, Literal, Union
+from collections.abc import Iterator
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -46,7 +47,8 @@ PROFESSIONS = (
     "etablissement",
     "centre-de-sante",
 )
-LANGUAGES = ("fr", "en")
+Language = Literal["fr", "en"]
+LANGUAGES: tuple[Language, ...] = ("fr", "en")
 
 
 def _duration(value: Any) -> float:
@@ -71,6 +73,7 @@ Id = Annotated[
     StringConstraints(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"),
     Field(description="lowercase letters, digits and '-'"),
 ]
+# mypy cannot read a Literal built from a tuple at run time; pydantic can, and validates against it
 Profession = Literal[PROFESSIONS]  # type: ignore[valid-type]
 
 
@@ -82,7 +85,7 @@ def _localized(value: Any) -> Any:
 
 
 Localized = Annotated[
-    dict[Literal["fr", "en"], Annotated[str, StringConstraints(min_length=1)]],
+    dict[Language, Annotated[str, StringConstraints(min_length=1)]],
     BeforeValidator(_localized),
     WithJsonSchema(
         {
@@ -201,7 +204,7 @@ class Limits(Strict):
 class Site(Strict):
     title: str = "Vigie — état du tiers payant"
     base_url: str = "http://127.0.0.1:8080"
-    languages: list[Literal["fr", "en"]] = Field(default_factory=lambda: ["fr", "en"], min_length=1)
+    languages: list[Language] = Field(default_factory=lambda: list(LANGUAGES), min_length=1)
     timezone: str = "Europe/Paris"
     templates_dir: str | None = None
     limits: Limits = Field(default_factory=Limits)
@@ -246,7 +249,7 @@ class CheckBase(Strict):
     conditions: list[ConditionSpec] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _timeout_within_interval(self) -> "CheckBase":
+    def _timeout_within_interval(self) -> CheckBase:
         if self.interval is not None and self.interval < 1:
             raise PydanticCustomError("interval", "interval must be at least 1s")
         if self.timeout is not None and self.timeout <= 0:
@@ -282,7 +285,7 @@ class TcpCheck(CheckBase):
 
 class DnsCheck(CheckBase):
     type: Literal["dns"]
-    name: str = Field(min_length=1)  # type: ignore[assignment]
+    name: str = Field(min_length=1)
     record_type: Literal["A", "AAAA", "CNAME", "MX", "NS", "TXT", "SOA", "SRV", "CAA", "PTR"] = "A"
     resolver: str | None = Field(None, description="'host' or 'host:port'; the system resolver if unset")
     transport: Literal["udp", "tcp"] = "udp"
@@ -295,7 +298,7 @@ class TlsCheck(CheckBase):
     tls: TlsOptions = Field(default_factory=TlsOptions)
 
 
-Check = Annotated[Union[HttpCheck, TcpCheck, DnsCheck, TlsCheck], Field(discriminator="type")]
+Check = Annotated[HttpCheck | TcpCheck | DnsCheck | TlsCheck, Field(discriminator="type")]
 CHECK_TYPES = ("http", "tcp", "dns", "tls")
 
 
@@ -334,16 +337,17 @@ class Channel(Strict):
     to: list[str] = Field(default_factory=list)
     url: str | None = None
     secret: str | None = None
-    language: Literal["fr", "en"] = "fr"
+    language: Language = "fr"
     operators: list[str] = Field(default_factory=lambda: ["*"])
     services: list[str] = Field(default_factory=lambda: ["*"])
     professions: list[Profession] = Field(default_factory=list)
+    # a Literal built at run time, as Profession is: pydantic reads it, mypy cannot
     events: list[Literal[EVENT_TYPES]] = Field(default_factory=lambda: list(EVENT_TYPES))  # type: ignore[valid-type]
     timeout: Duration = 10.0
     reminder: Duration | None = Field(None, description="repeat an open incident's alert this often, e.g. 2h")
 
     @model_validator(mode="after")
-    def _complete(self) -> "Channel":
+    def _complete(self) -> Channel:
         if self.type == "email" and not self.to:
             raise PydanticCustomError("channel", "an email channel needs 'to'")
         if self.type in ("webhook", "apprise") and not self.url:
@@ -367,7 +371,7 @@ class Alerts(Strict):
     max_age: Duration = Field(24 * 3600.0, description="how long a delivery is retried before it is dead")
 
     @model_validator(mode="after")
-    def _smtp_for_email(self) -> "Alerts":
+    def _smtp_for_email(self) -> Alerts:
         if any(c.type == "email" for c in self.channels) and self.smtp is None:
             raise PydanticCustomError("alerts", "email channels need an 'smtp' section")
         return self
@@ -409,7 +413,7 @@ class Storage(Strict):
         return value if value is None else at_least_floor("results", value)
 
     @model_validator(mode="after")
-    def _raw_retention_is_results(self) -> "Storage":
+    def _raw_retention_is_results(self) -> Storage:
         """The deprecated ``raw_retention`` still sets the raw results' retention (``vigie validate`` warns)."""
         if self.raw_retention is None:
             return self
@@ -434,14 +438,14 @@ class Config(Strict):
     scheduler: Scheduler = Field(default_factory=Scheduler)
 
     @model_validator(mode="after")
-    def _inherit_defaults(self) -> "Config":
+    def _inherit_defaults(self) -> Config:
         for _, _, check in self.iter_checks():
             for key in ("interval", "timeout", "failure_threshold", "success_threshold"):
                 if getattr(check, key) is None:
                     setattr(check, key, getattr(self.defaults, key))
         return self
 
-    def iter_checks(self) -> Iterator[tuple[Operator, Service, CheckBase]]:
+    def iter_checks(self) -> Iterator[tuple[Operator, Service, Check]]:
         for operator in self.operators:
             for service in operator.services:
                 for check in service.checks:
@@ -453,7 +457,7 @@ class Config(Strict):
     def service_keys(self) -> list[Key]:
         return [Key.of(o.id, s.id) for o in self.operators for s in o.services]
 
-    def find_check(self, key: str) -> tuple[Operator, Service, CheckBase] | None:
+    def find_check(self, key: str) -> tuple[Operator, Service, Check] | None:
         for operator, service, check in self.iter_checks():
             if Key.of(operator.id, service.id, check.id) == key:
                 return operator, service, check

@@ -15,12 +15,13 @@ from monitor.cli import EXIT_OK, EXIT_USAGE, serve
 from monitor.demo.fleet import DemoFleet
 from monitor.demo.history import past_outages
 from monitor.demo.sinks import MailSink, WebhookSink, alerts_config
-from monitor.storage import EtaRecord, Store
 from monitor.durations import parse_duration
 from monitor.judge import Flip
 from monitor.statuses import NOT_KNOWN
+from monitor.storage import EtaRecord, Store
 from monitor.words import Sentences
 from monitor.words.narrator import eta_line, flip_line, incident_line
+
 
 class Narrator:
     """Prints what a professional would want to know, as it happens (an engine listener).

@@ -22,8 +22,8 @@ import asyncio
 import contextlib
 import logging
 import struct
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable, Iterable
 
 import dns.exception
 import dns.flags
@@ -146,7 +146,7 @@ class DnsServer:
             await self._tcp.wait_closed()
             self._tcp = None
 
-    async def __aenter__(self) -> "DnsServer":
+    async def __aenter__(self) -> DnsServer:
         await self.start()
         return self
 
@@ -245,6 +245,7 @@ class _UdpProtocol(asyncio.DatagramProtocol):
         self.transport: asyncio.DatagramTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # typed for any transport; a datagram endpoint's is always an asyncio.DatagramTransport
         self.transport = transport  # type: ignore[assignment]
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:

@@ -163,7 +163,7 @@ class DemoFleet:
         if self._own_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
-    async def __aenter__(self) -> "DemoFleet":
+    async def __aenter__(self) -> DemoFleet:
         await self.start()
         return self
 
@@ -293,8 +293,8 @@ class DemoFleet:
             operator.portal_host,
             common_name=operator.portal_host,
             organization_name=operator.name,
-            not_before=dt.datetime.fromtimestamp(not_before, tz=dt.timezone.utc),
-            not_after=dt.datetime.fromtimestamp(not_after, tz=dt.timezone.utc),
+            not_before=dt.datetime.fromtimestamp(not_before, tz=dt.UTC),
+            not_after=dt.datetime.fromtimestamp(not_after, tz=dt.UTC),
         )
 
     async def _serve(self, operator: OperatorSpec, ca: trustme.CA) -> None:

@@ -13,8 +13,9 @@ import email
 import email.policy
 import secrets
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from aiohttp import web
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -45,6 +46,7 @@ class MailSink:
     _server: Any = None
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802 - aiosmtpd's name
+        # content is typed bytes | str | None; without decode_data (below, the default) aiosmtpd gives bytes
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)  # type: ignore[arg-type]
         subject = str(message.get("Subject", ""))
         self.received.append(Received("email", subject, message))

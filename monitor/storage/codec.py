@@ -10,7 +10,7 @@ for the JSON list. The writer merges BLOBs pair by pair, without the dense list.
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from monitor.rollups import LATENCY_BOUNDS_MS
 

@@ -17,8 +17,9 @@ import asyncio
 import concurrent.futures
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import TypeVar
 
 from monitor.storage.store import Store
 

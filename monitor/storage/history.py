@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
 
 from monitor.eta import Outage
 from monitor.statuses import is_outage
@@ -26,7 +27,7 @@ class EtaRecord:
 
 
 class HistoryMixin:
-    db: "Database"
+    db: Database
 
     def outage_history(self, now: float) -> list[Outage]:
         """Every service outage known: from service flips (ongoing ones censored at ``now``) and imports."""

@@ -40,7 +40,7 @@ class Incident:
 
 
 class IncidentsMixin:
-    db: "Database"
+    db: Database
 
     def open_incident(
         self,

@@ -31,7 +31,7 @@ class Maintenance:
 
 
 class MaintenancesMixin:
-    db: "Database"
+    db: Database
 
     def add_maintenance(
         self, services: list[str], starts_at: float, ends_at: float, title: dict[str, str], message: dict[str, str], at: float

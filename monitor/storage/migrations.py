@@ -27,7 +27,7 @@ def _run(db: Database, script: str) -> None:
 
 @migrations(name="0001_initial")
 def m0001_initial(db: Database) -> None:
-    _run(db, 
+    _run(db,
         """
         CREATE TABLE checks (
             id INTEGER PRIMARY KEY,

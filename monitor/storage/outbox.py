@@ -9,8 +9,9 @@ deliveries with a lease, so a crash in the middle of a send only delays it
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from sqlite_utils import Database
@@ -46,7 +47,7 @@ WITH_EVENT = (
 
 
 class OutboxMixin:
-    db: "Database"
+    db: Database
 
     def record_event(
         self, type: str, at: float, operator_id: str | None, services: Iterable[str], data: dict[str, Any],

@@ -23,7 +23,8 @@ outages are kept for good: the site shows them and they are small.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterator, Protocol
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Protocol
 
 from monitor.judge import is_outage
 
@@ -53,7 +54,7 @@ class RetentionPolicy(Protocol):
 
 
 class RetentionMixin:
-    db: "Database"
+    db: Database
     _check_ids: dict[str, int]
 
     def prune(

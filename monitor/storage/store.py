@@ -17,31 +17,31 @@ import json
 import logging
 import sqlite3
 from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 from sqlite_utils import Database
 
 from monitor.judge import CheckState, Flip
 from monitor.keys import Key
-from monitor.statuses import AVAILABLE, COMPONENT_STATUSES, OBSERVED, Outcome
 from monitor.rollups import (
     PERIODS,
     bucket_start,
-    empty_histogram,
     latency_bucket,
     split_span,
 )
+from monitor.statuses import AVAILABLE, COMPONENT_STATUSES, OBSERVED, Outcome
 from monitor.storage.codec import add_histograms, decode_histogram, encode_buckets
 from monitor.storage.history import HistoryMixin
 from monitor.storage.incidents import IncidentsMixin
 from monitor.storage.maintenances import MaintenancesMixin
+from monitor.storage.migrations import migrations
 from monitor.storage.outbox import OutboxMixin
 from monitor.storage.retention import RetentionMixin
 from monitor.storage.subscribers import SubscribersMixin
-from monitor.storage.migrations import migrations
 
 log = logging.getLogger("vigie.storage")
 Callback = Callable[[], None]
@@ -56,7 +56,7 @@ class ResultRow:
 
     key: str
     at: float
-    outcome: str  # up | degraded | down
+    outcome: Outcome  # up | degraded | down
     duration: float  # seconds
     lateness: float = 0.0  # seconds between planned and actual start
     status: int | None = None
@@ -344,7 +344,8 @@ class Store(IncidentsMixin, MaintenancesMixin, HistoryMixin, OutboxMixin, Subscr
         return int(cursor.lastrowid or 0)
 
     def flips(self, key: str | None = None, kind: str | None = None, since: float = 0.0) -> list[Flip]:
-        where, params = ["at >= ?"], [since]
+        where: list[str] = ["at >= ?"]
+        params: list[object] = [since]
         if key is not None:
             where.append("key = ?")
             params.append(key)

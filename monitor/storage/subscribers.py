@@ -10,8 +10,9 @@ deletes its deliveries from the outbox, so nothing about it is left.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from sqlite_utils import Database
@@ -40,7 +41,7 @@ class Subscriber:
 
 
 class SubscribersMixin:
-    db: "Database"
+    db: Database
 
     def add_pending_subscriber(
         self, address: str, language: str, operators: Iterable[str], services: Iterable[str],

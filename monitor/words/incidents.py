@@ -7,7 +7,7 @@ webhooks. A service's name may lack English: French stands in.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping, Sequence
 
 from monitor.words.languages import join_words
 
@@ -16,7 +16,7 @@ def _en(name: Mapping[str, str]) -> str:
     return name.get("en") or name["fr"]
 
 
-def title(operator_name: str, service_names: list[Mapping[str, str]]) -> dict[str, str]:
+def title(operator_name: str, service_names: Sequence[Mapping[str, str]]) -> dict[str, str]:
     """'Almerys : PEC optique et Droits indisponibles' / 'Almerys: Optical PEC and Rights unavailable'."""
     fr = join_words([n["fr"] for n in service_names], "fr")
     en = join_words([_en(n) for n in service_names], "en")

@@ -6,7 +6,8 @@ sentence the incident's page shows (`Sentences.recovery`).
 
 from __future__ import annotations
 
-from monitor.statuses import CheckStatus, ComponentStatus as C
+from monitor.statuses import CheckStatus
+from monitor.statuses import ComponentStatus as C
 
 # a service's flip, in a few words
 NARRATOR_WORDS: dict[str, str] = {

@@ -9,7 +9,8 @@ strings (an event's data carries the latter): `epoch` reads both.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping, Protocol
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from monitor.statuses import OUTAGES, ComponentStatus, MaintenanceStatus, worst

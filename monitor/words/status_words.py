@@ -10,9 +10,12 @@ a word in every language. ``None`` is a component whose status is not known yet.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
-from monitor.statuses import CheckStatus, ComponentStatus as C, IncidentStatus as I, MaintenanceStatus as M
+from monitor.statuses import CheckStatus
+from monitor.statuses import ComponentStatus as C
+from monitor.statuses import IncidentStatus as I
+from monitor.statuses import MaintenanceStatus as M
 from monitor.words.languages import pick
 
 # the pages: a service's status line, next to its icon

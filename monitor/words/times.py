@@ -14,7 +14,7 @@ People read times in the site's time zone (Europe/Paris by default):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -32,7 +32,7 @@ def iso(at: float | None, zone: tzinfo | None = None) -> str | None:
         return None
     if zone is not None:
         return datetime.fromtimestamp(at, zone).isoformat(timespec="seconds")
-    return datetime.fromtimestamp(at, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def epoch(value: Any) -> float | None:
@@ -55,7 +55,7 @@ class Formatter:
     tz: ZoneInfo
 
     def _dt(self, at: float) -> datetime:
-        return datetime.fromtimestamp(at, timezone.utc)
+        return datetime.fromtimestamp(at, UTC)
 
     def datetime(self, at: float) -> str:
         """'29 novembre 2026 à 14 h 05' / 'November 29, 2026 at 2:05 PM'."""

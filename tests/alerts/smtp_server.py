@@ -25,11 +25,11 @@ import ssl
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any, Callable, Iterator
-
+from typing import Any
 
 # -- the child process ----------------------------------------------------------------
 
@@ -139,7 +139,7 @@ class SmtpServer:
 
     @classmethod
     def start(cls, directory: Path, mode: str = "accept", tls: str = "none", cert: Path | None = None,
-              key: Path | None = None, user: str | None = None, password: str | None = None) -> "SmtpServer":
+              key: Path | None = None, user: str | None = None, password: str | None = None) -> SmtpServer:
         directory.mkdir(parents=True, exist_ok=True)
         command = [sys.executable, __file__, str(directory), "--mode", mode, "--tls", tls]
         if cert and key:

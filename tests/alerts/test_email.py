@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
-from html import unescape
 import socket
 import time
+from collections.abc import Callable
 from datetime import datetime
 from email.message import EmailMessage
+from html import unescape
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest

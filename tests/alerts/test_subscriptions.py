@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable
+from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
@@ -24,11 +25,11 @@ from alerts.subscriptions import (
 from monitor.clock import FakeClock
 from monitor.config import parse_config
 from monitor.events import Event
-from monitor.storage import Store
 from monitor.service import create_app
-from tests.conftest import run, service_of
+from monitor.storage import Store
 from status_site.subscribe import LIMITS
 from tests.alerts.smtp_server import SmtpServer, smtp_servers  # noqa: F401 - a fixture
+from tests.conftest import run, service_of
 
 CONFIG = """
 site: {{base_url: "https://statut.example.org"}}
@@ -346,7 +347,7 @@ async def test_it_alerts_a_confirmed_subscriber_through_the_apps_own_wiring(site
     for ok in (True, False, False, False):
         result = ProbeResult(started_at=site.clock.now(), duration=0.01, error=None if ok else "connection refused")
         assessment = assess(result, engine.targets[key].check.conditions, site.clock.now())
-        await run(app, lambda engine: engine.observe(key, result, assessment))
+        await run(app, lambda engine, result=result, assessment=assessment: engine.observe(key, result, assessment))
         site.clock.advance(60)
     assert await dispatcher.step() == 1
     alert = await site.smtp.next_message()

@@ -8,10 +8,11 @@ page it has open sees the change through real HTTP, with no thread in between.
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -21,10 +22,9 @@ from monitor.clock import FakeClock
 from monitor.conditions.evaluate import assess
 from monitor.config import parse_config
 from monitor.engine import Engine
+from monitor.service import create_app
 from monitor.storage import Store
 from probes.base import ProbeResult
-from monitor.service import create_app
-from status_site.keys import SITE
 from tests.conftest import changed, run, service_of, write
 
 CHROMIUM = Path("/usr/bin/chromium")

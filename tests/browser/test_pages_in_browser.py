@@ -19,7 +19,7 @@ from aiohttp import web
 
 from status_site.export import site_files, write_tree
 from status_site.views import build_snapshot
-from tests.browser.conftest import ARTIFACTS, CHROMIUM, LiveSite, MakeSite, OpenPage, Visit
+from tests.browser.conftest import ARTIFACTS, CHROMIUM, LiveSite, MakeSite, OpenPage
 from tests.conftest import read, write
 
 if not CHROMIUM.exists():

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -185,7 +186,7 @@ def test_it_refuses_bad_windows_and_writes_nothing(engine: Engine, clock: FakeCl
         kwargs: dict[str, Any] = dict(services=["almerys/pec"], starts_at=now + HOUR, ends_at=now + 2 * HOUR,
                                       title={"fr": "T"}, message={"fr": "M"})
         kwargs.update(change)
-        assert expected in refused(engine, status, lambda: admin.add_maintenance(engine, **kwargs), events)
+        assert expected in refused(engine, status, lambda kwargs=kwargs: admin.add_maintenance(engine, **kwargs), events)
     refused(engine, 404, lambda: admin.cancel_maintenance(engine, 42), events)
     # the same hours on another service do not overlap
     window(engine, 1.5 * HOUR, 3 * HOUR, ("almerys/droits",))

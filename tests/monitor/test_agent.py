@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from monitor.agent.prober import Prober
-from monitor.agent.protocol import Assignment, Batch, BadMessage
+from monitor.agent.protocol import Assignment, BadMessage, Batch
 from monitor.agent.schedule import Schedule, planned_time, spread_offsets
 from monitor.config import parse_config
 from monitor.measurement import Measurement

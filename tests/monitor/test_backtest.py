@@ -10,8 +10,8 @@ import pytest
 
 from monitor import backtest as backtest_module
 from monitor.backtest import FIXED_POINTS, Report, backtest, format_report, known_at, replay, synthetic_history
-from monitor.eta import Outage, estimate_for
 from monitor.cli import main
+from monitor.eta import Outage, estimate_for
 from monitor.storage import Store
 
 

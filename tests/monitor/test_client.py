@@ -9,9 +9,10 @@ import subprocess
 import sys
 import time
 import urllib.request
-from datetime import datetime, timedelta, timezone
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -128,7 +129,7 @@ def vigie(url: str, *args: str, token: str | None = TOKEN, expect: int = 0) -> s
 
 def test_it_runs_an_incident_from_the_command_line(instance: str) -> None:
     eta_text = (datetime.now(PARIS) + timedelta(hours=2)).strftime("%H:%M")
-    eta = datetime.fromtimestamp(parse_time(eta_text, time.time()), timezone.utc)
+    eta = datetime.fromtimestamp(parse_time(eta_text, time.time()), UTC)
 
     out = vigie(instance, "incident", "open", "almerys", "--services", "pec-optique",
                 "--title", "PEC optique perturbée", "--message", "Les demandes échouent.",

@@ -7,8 +7,8 @@ import asyncio
 import signal
 import sqlite3
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from tests.conftest import SwitchableTarget
 

@@ -130,7 +130,7 @@ async def test_it_builds_a_complete_config(fleet: DemoFleet) -> None:
         ("isante", "iSanté"),
         ("kalixia", "Kalixia"),
     ]
-    for operator, service, check in config.iter_checks():
+    for _operator, service, check in config.iter_checks():
         assert service.name["fr"] and service.name["en"] and service.professions
         assert check.interval == 5.0
         if isinstance(check, (HttpCheck, TlsCheck)):

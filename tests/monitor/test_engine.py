@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+
 import pytest
 
 from monitor.clock import FakeClock
@@ -10,7 +11,8 @@ from monitor.config import parse_config
 from monitor.engine import Engine
 from monitor.measurement import Measurement
 from monitor.storage import Store
-from tests.conftest import SwitchableTarget as Target, probe_now
+from tests.conftest import SwitchableTarget as Target
+from tests.conftest import probe_now
 
 
 def config_for(url: str):

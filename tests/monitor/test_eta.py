@@ -5,12 +5,13 @@ from __future__ import annotations
 import math
 import random
 import statistics
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from statistics import NormalDist
-from typing import Callable, Iterator
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from monitor.clock import FakeClock
 from monitor.config import parse_config

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -14,7 +14,7 @@ from monitor.storage import Store
 
 PARIS = ZoneInfo("Europe/Paris")
 SERVICES = {"almerys/pec", "almerys/droits", "viamedis/portail"}
-NOW = datetime(2025, 1, 1, tzinfo=timezone.utc).timestamp()
+NOW = datetime(2025, 1, 1, tzinfo=UTC).timestamp()
 HEADER = "service,started_at,ended_at,source,note\n"
 CONFIG = """
 operators:

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from alerts.flapping import latest_period
 from monitor.clock import FakeClock
 from monitor.config import parse_config
-from monitor.engine import Engine
 from monitor.config.model import Retention
+from monitor.engine import Engine
 from monitor.judge import Flip
 from monitor.storage import ResultRow, Store
 from monitor.storage.retention import CHUNK

@@ -98,7 +98,7 @@ async def test_it_answers_every_get_without_writing_a_byte(aiohttp_client: Any, 
     for status in (200, 503, 503):
         result = ProbeResult(started_at=clock.now(), duration=0.1, status=status)
         assessment = assess(result, service_of(app).engine.targets["almerys/pec/api"].check.conditions, clock.now())
-        await run(app, lambda engine: engine.observe("almerys/pec/api", result, assessment))
+        await run(app, lambda engine, result=result, assessment=assessment: engine.observe("almerys/pec/api", result, assessment))
         clock.advance(30)
     clock.advance(3600)  # an hour not yet accounted: the pages count it without writing it
     before = digest(tmp_path / "v.db")

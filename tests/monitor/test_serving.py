@@ -11,7 +11,7 @@ import contextlib
 import resource
 import subprocess
 import sys
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import web

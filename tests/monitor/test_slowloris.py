@@ -15,8 +15,8 @@ import re
 import resource
 import signal
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import AsyncIterator
 
 import aiohttp
 import pytest

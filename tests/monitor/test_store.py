@@ -7,11 +7,10 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlite_utils import Database
 
 from monitor.config.model import Retention
 from monitor.judge import CheckState, Flip
-from sqlite_utils import Database
-
 from monitor.storage import ResultRow, Store
 from monitor.storage.migrations import migrations
 

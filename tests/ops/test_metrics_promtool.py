@@ -70,7 +70,8 @@ def test_it_keeps_labels_to_a_bounded_set(probed_scrape: str) -> None:
 
 def test_it_reports_the_scripted_certificate_and_statuses(probed_scrape: str) -> None:
     rows = samples(probed_scrape)
-    kalixia = [l for n, l in rows if n == "vigie_tls_cert_expiry_timestamp_seconds" and l["operator"] == "kalixia"]
+    kalixia = [labels for n, labels in rows
+               if n == "vigie_tls_cert_expiry_timestamp_seconds" and labels["operator"] == "kalixia"]
     assert kalixia
-    current = [l["status"] for n, l in rows if n == "vigie_check_status"]
+    current = [labels["status"] for n, labels in rows if n == "vigie_check_status"]
     assert set(current) <= {"unknown", "up", "degraded", "down"}

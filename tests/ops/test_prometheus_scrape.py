@@ -20,9 +20,9 @@ import re
 import subprocess
 import time
 import urllib.parse
+from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import yaml

@@ -27,7 +27,7 @@ from cryptography.x509.oid import NameOID
 
 from probes.base import ProbeContext
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def pytest_asyncio_loop_factories(

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any
 
 import pytest
 from aiohttp import web
 
 from monitor.clock import FakeClock
 from monitor.config import parse_config
+from monitor.service import create_app
 from monitor.storage import Store
 from status_site import admin_api
-from monitor.service import create_app
 from tests.monitor.test_admin import everything
 from tests.status_site.conftest import OUTAGE_AT, SITE_CONFIG, Site
 

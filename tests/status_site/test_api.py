@@ -14,10 +14,9 @@ from referencing import Registry, Resource
 from monitor.clock import FakeClock
 from monitor.conditions import assess
 from monitor.config import parse_config
+from monitor.service import create_app
 from probes.base import ProbeResult
 from status_site import api, openapi
-from monitor.service import create_app
-from monitor.storage import Store
 from tests.conftest import changed, read, run, service_of, write
 
 SCHEMAS = Path(__file__).parent / "schemas"

@@ -12,9 +12,10 @@ import posixpath
 import re
 import subprocess
 import sys
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, AsyncIterator, Iterator
+from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
 
 import aiohttp
@@ -28,9 +29,9 @@ from monitor.clock import FakeClock
 from monitor.config import parse_config
 from monitor.config.model import Config
 from monitor.engine import Engine
+from monitor.service import create_app
 from monitor.storage import Store
 from status_site import api
-from monitor.service import create_app
 from status_site.export import ExportReport, export_site
 from tests.conftest import SwitchableTarget, probe_now
 

@@ -7,8 +7,8 @@ import xml.etree.ElementTree as ET
 import feedparser
 
 from monitor.clock import FakeClock
-from tests.conftest import changed, run, write
 from status_site.badges import COLOURS, LABEL_COLOUR, TEXT_COLOUR, text_width
+from tests.conftest import changed, run, write
 from tests.status_site.test_api import CONTROL, HOSTILE, all_ok, app_client, observe, open_outage  # noqa: F401  (fixture)
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -51,7 +51,7 @@ async def test_it_writes_one_feed_entry_per_incident_update(app_client, clock: F
     ]
     for entry in feed.entries:
         assert entry.link == f"https://statut.example.org/incidents/{incident_id}"
-        assert entry.id.startswith(f"tag:statut.example.org,") and f"/incidents/{incident_id}/updates/" in entry.id
+        assert entry.id.startswith("tag:statut.example.org,") and f"/incidents/{incident_id}/updates/" in entry.id
     assert feed.entries[0].content[0].value.startswith("Tous les services")
     assert feed.entries[0].updated_parsed >= feed.entries[1].updated_parsed
 

@@ -8,11 +8,12 @@ the JSON a real HTTP receiver got from apprise's ``json://`` scheme.
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from html import unescape
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -25,10 +26,10 @@ from monitor.clock import FakeClock
 from monitor.conditions.evaluate import assess
 from monitor.config import parse_config
 from monitor.events import build_event
-from probes.base import ProbeResult
 from monitor.service import create_app
-from tests.conftest import changed, read, run, service_of, write
+from probes.base import ProbeResult
 from tests.alerts.smtp_server import SmtpServer, smtp_servers  # noqa: F401 - a fixture
+from tests.conftest import changed, read, run, service_of, write
 
 PARIS = ZoneInfo("Europe/Paris")
 STARTED = datetime(2026, 11, 30, 14, 5, tzinfo=PARIS).timestamp()
