@@ -117,8 +117,10 @@ operators:
                 while True:
                     with contextlib.suppress(aiohttp.ClientError):
                         async with session.get(f"{url}/metrics") as response:
-                            if "vigie_probe_success{" in await response.text():
-                                break
+                            text = await response.text()
+                            reported = [line for line in text.splitlines() if line.startswith("vigie_probe_success{")]
+                            if all(any(f'check="{c}"' in line for line in reported) for c in ("api", "tcp")):
+                                break  # both checks have been probed once: what the test reads exists
                     assert process.returncode is None, log.read_text()
                     await asyncio.sleep(0.1)  # polling step
         yield url, log
