@@ -11,8 +11,10 @@ a flip and opens an incident), and waits until every check has passed once. Then
 
 Reported per variant: /healthz answered, its p50/p99 during the attack ÷ baseline, probes that
 failed during the attack (from the database), flips to down and incidents opened, "Too many open
-files" lines in Vigie's log, and the guards' counters. `unguarded` is the server as it was before
-the guards: `site.limits.connections` far above the file limit, an hour for a head, 75 s idle.
+files" lines in Vigie's log, and the guards' counters. `unguarded` is this code with the guards
+off (`site.limits.connections` far above the file limit, an hour for a head, 75 s idle): its probes
+still have descriptors of their own, in the local prober's process. `before (79a9f6e)` is main
+before issue 9 — one process, probes on the loop that serves — extracted with `git archive`.
 
     python bench/slowloris.py              # 2,000 connections, 60 s per variant (~3 min)
     python bench/slowloris.py --quick      # 1,100 connections, 10 s
@@ -41,14 +43,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _targets import ROOT, free_port, local_target, percentile, stop, table, wait_http, write_json  # noqa: E402
 
 NOFILE = 1024
+# name -> (site.limits, code): the current code with its guards and without them, and the code of
+# main before issue 9 (79a9f6e: one process, probes on the loop that serves, no guards, no limits key)
 VARIANTS = {
-    "guarded": "{}",
-    "unguarded": "{connections: 1000000, header_timeout: 1h, idle_timeout: 75s}",
+    "guarded": ("{}", None),
+    "unguarded": ("{connections: 1000000, header_timeout: 1h, idle_timeout: 75s}", None),
+    "before (79a9f6e)": (None, "79a9f6e"),
 }
 
 
-def config_text(target_url: str, checks: int, interval: str, limits: str) -> str:
-    lines = [f"site: {{limits: {limits}}}",
+def config_text(target_url: str, checks: int, interval: str, limits: str | None) -> str:
+    lines = [f"site: {{limits: {limits}}}" if limits is not None else "site: {}",
              f"defaults: {{interval: {interval}, timeout: 5s, failure_threshold: 1, success_threshold: 1}}",
              "operators:"]
     per_service = 5
@@ -151,10 +156,23 @@ def metric(text: str, name: str, **labels: str) -> float:
     return float("nan")
 
 
+def extract(ref: str, into: Path) -> Path:
+    """The tree of ``ref`` as plain files (``git archive``: nothing in .git changes)."""
+    into.mkdir(parents=True)
+    archive = subprocess.Popen(["git", "-C", str(ROOT), "archive", ref], stdout=subprocess.PIPE)
+    subprocess.run(["tar", "-x", "-C", str(into)], stdin=archive.stdout, check=True)
+    if archive.wait() != 0:
+        raise SystemExit(f"git archive {ref} failed")
+    return into
+
+
 def probe_results(db: Path, since: float, until: float) -> tuple[int, int, list[str]]:
     """(probes, failed, most frequent errors) in [since, until); (-1, -1, []) if the schema moved."""
     try:
         with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10) as conn:
+            latest = conn.execute("SELECT max(at) FROM results").fetchone()[0] or 0
+            if latest > 1e11:  # the compact schema (migration 0005) keeps integer milliseconds
+                since, until = since * 1000, until * 1000
             total, failed = conn.execute(
                 "SELECT count(*), coalesce(sum(outcome != 0), 0) FROM results WHERE at >= ? AND at < ?", (since, until)
             ).fetchone()
@@ -166,15 +184,18 @@ def probe_results(db: Path, since: float, until: float) -> tuple[int, int, list[
     return int(total), int(failed), errors
 
 
-async def run_variant(name: str, limits: str, target_url: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
-    config, db, log = workdir / f"{name}.yaml", workdir / f"{name}.db", workdir / f"{name}.log"
+async def run_variant(name: str, limits: str | None, code: str | None, target_url: str, args: argparse.Namespace,
+                      workdir: Path) -> dict[str, Any]:
+    slug = re.sub(r"\W+", "-", name).strip("-")
+    config, db, log = workdir / f"{slug}.yaml", workdir / f"{slug}.db", workdir / f"{slug}.log"
     config.write_text(config_text(target_url, args.checks, args.interval, limits), encoding="utf-8")
+    root = ROOT if code is None else extract(code, workdir / f"code-{code}")
     port = free_port()
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "monitor", "--log-format", "json", "run", "-c", str(config), "--db", str(db),
              "--listen", f"127.0.0.1:{port}"],
-            cwd=ROOT, stdout=out, stderr=out, stdin=subprocess.DEVNULL,
+            cwd=root, stdout=out, stderr=out, stdin=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(root)},
             preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (NOFILE, NOFILE)),
         )
     url = f"http://127.0.0.1:{port}"
@@ -209,6 +230,7 @@ async def run_variant(name: str, limits: str, target_url: str, args: argparse.Na
     return {
         "variant": name,
         "limits": limits,
+        "code": code or "this checkout",
         "healthz_asked": len(during),
         "healthz_answered": len(answered),
         "healthz_p50_ms": percentile(answered, 50) * 1000 if answered else None,
@@ -237,9 +259,9 @@ def ratio(a: float | None, b: float | None) -> str:
 async def main_async(args: argparse.Namespace) -> int:
     results = []
     with local_target() as target, tempfile.TemporaryDirectory(prefix="vigie-slowloris-") as tmp:
-        for name, limits in VARIANTS.items():
+        for name, (limits, code) in VARIANTS.items():
             print(f"{name}: {args.checks} checks, {args.connections} connections for {args.duration:g} s …", flush=True)
-            results.append(await run_variant(name, limits, target.http_url, args, Path(tmp)))
+            results.append(await run_variant(name, limits, code, target.http_url, args, Path(tmp)))
     rows = [[r["variant"], f"{r['healthz_answered']}/{r['healthz_asked']}",
              ratio(r["healthz_p50_ms"], r["baseline_p50_ms"]), ratio(r["healthz_p99_ms"], r["baseline_p99_ms"]),
              f"{r['probes_failed']}/{r['probes_during_attack']}", str(r["flips_to_down"]), str(r["incidents_opened"]),

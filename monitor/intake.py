@@ -137,6 +137,7 @@ class Intake:
             try:
                 await self.db.write(lambda _store, items=items: self.engine.ingest(items))  # type: ignore[misc]  # mypy cannot type a lambda with a default argument (python/mypy#15459)
             except STORE_ERRORS as exc:
+                self._in_flight = []
                 self._put_back(items)
                 self.health.failed(exc, f"{self.pending} results waiting")
                 self._backoff = min(max(self._backoff * 2, 1.0), 10.0)
@@ -164,6 +165,7 @@ class Intake:
             try:
                 await self.db.write(functools.partial(self._ingest_one, item))
             except STORE_ERRORS as exc:
+                self._in_flight = []
                 self._put_back(items[index:])
                 self.health.failed(exc, f"{self.pending} results waiting")
                 return written, True
