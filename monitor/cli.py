@@ -184,6 +184,10 @@ def summary(path: str, config: Config) -> str:
         + ", ".join(sorted({format_duration(interval) for interval in intervals})),
         f"  {len(config.alerts.channels)} alert channels",
     ]
+    used = config.location_ids()
+    if used != ["local"]:
+        counts = Counter(i for c in checks for i in (c.locations or ["local"]))
+        lines.append("  locations: " + ", ".join(f"{i} ({counts[i]} checks)" for i in used))
     for operator in config.operators:
         names = ", ".join(s.id for s in operator.services)
         lines.append(f"  - {operator.id} ({operator.name}): {names}")

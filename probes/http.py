@@ -10,6 +10,7 @@ longer than ``max_body`` fails the probe, as blackbox_exporter's
 
 from __future__ import annotations
 
+import base64
 from urllib.parse import urljoin, urlsplit
 
 from monitor.config.model import HttpCheck, TlsOptions
@@ -31,6 +32,9 @@ async def probe(check: HttpCheck, run: Run) -> None:
     url, method = _strip_fragment(check.url), check.method
     payload = check.body.encode("utf-8") if check.body is not None else None
     headers = tuple(check.headers.items())
+    if check.basic_auth is not None:
+        token = base64.b64encode(f"{check.basic_auth.username}:{check.basic_auth.password}".encode()).decode()
+        headers += (("Authorization", f"Basic {token}"),)
     origin = _origin(url)
     visited = {(method, url)}
     while True:

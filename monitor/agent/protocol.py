@@ -12,12 +12,13 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
 from monitor import __version__
-from monitor.config.model import Check, CheckBase, Config
+from monitor.config.model import AGENT_SECRET_RE, Check, CheckBase, Config, agent_secrets
 from monitor.keys import Key
 from monitor.measurement import BadMeasurement, Measurement
 
@@ -42,7 +43,9 @@ class Assignment:
 
     @classmethod
     def for_location(cls, config: Config, location: str = LOCAL) -> Assignment:
-        checks: dict[str, CheckBase] = {Key.of(o.id, s.id, c.id): c for o, s, c in config.iter_checks()}
+        checks: dict[str, CheckBase] = {
+            Key.of(o.id, s.id, c.id): c for o, s, c in config.iter_checks() if location in (c.locations or [LOCAL])
+        }
         wire = {key: _dump(check) for key, check in checks.items()}
         version = hashlib.blake2b(json.dumps(wire, sort_keys=True).encode(), digest_size=8).hexdigest()
         return cls(location, checks, config.scheduler.max_concurrency, version)
@@ -70,6 +73,25 @@ class Assignment:
             except (KeyError, TypeError, ValidationError) as exc:
                 raise BadMessage(f"check {item.get('key') if isinstance(item, dict) else item!r}: {exc}") from None
         return cls(str(data.get("location")), checks, int(data.get("max_concurrency") or 64), str(data.get("version")))
+
+
+def resolve_agent_secrets(check: CheckBase, env: Mapping[str, str]) -> CheckBase:
+    """The check with its ``${agent:NAME}`` secrets taken from this agent's environment; KeyError names one unset."""
+    if not agent_secrets(check):
+        return check
+    data = _dump(check)
+
+    def resolve(value: Any) -> Any:
+        if isinstance(value, str):
+            return AGENT_SECRET_RE.sub(lambda m: env[m.group(1)], value)
+        if isinstance(value, dict):
+            return {k: resolve(v) for k, v in value.items()}
+        return value
+
+    for field_name in ("url", "body", "headers", "basic_auth", "send"):
+        if field_name in data:
+            data[field_name] = resolve(data[field_name])
+    return _CHECK.validate_python(data)
 
 
 def _dump(check: CheckBase) -> dict[str, Any]:

@@ -254,6 +254,9 @@ def parse_config(text: str, file: str = "<config>", env: Mapping[str, str] | Non
         ]
         raise ConfigError(problems) from None
     problems += _unknown_references(doc, config)
+    for path, message in config.location_problems():
+        node = next((doc.values[path[:n]] for n in range(len(path), -1, -1) if path[:n] in doc.values), doc.values[()])
+        problems.append(doc.at(node, message))
     if problems:
         raise ConfigError(problems)
     return Loaded(config, _warnings(doc, config))

@@ -7,6 +7,7 @@ leave ``interval``/``timeout``/thresholds unset to inherit ``defaults``;
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -239,9 +240,40 @@ class TlsOptions(Strict):
     server_name: str | None = Field(None, description="SNI and hostname to verify, if not the URL's host")
 
 
+LOCAL = "local"  # the central's own prober
+AGENT_SECRET_RE = re.compile(r"\$\{agent:([A-Za-z_][A-Za-z0-9_]*)\}")  # resolved on the agent, never on the central
+
+
+class Location(Strict):
+    """A place probes run from: ``local`` is the central's own prober, every other one a ``vigie agent``."""
+
+    id: Id
+    name: Localized
+    secret: str | None = Field(
+        None, description="Standard Webhooks secret (whsec_…) that signs the agent's requests; give it as ${ENV}"
+    )
+
+    @model_validator(mode="after")
+    def _secret(self) -> Location:
+        if self.id == LOCAL:
+            if self.secret is not None:
+                raise PydanticCustomError("location", "location 'local' is the central's own prober: it has no secret")
+        elif not self.secret or not self.secret.startswith("whsec_"):
+            raise PydanticCustomError("location", "an agent's location needs a 'secret' starting with whsec_, as ${ENV}")
+        return self
+
+
+def _majority(count: int) -> int:
+    return count // 2 + 1
+
+
 class CheckBase(Strict):
     id: Id
     name: str | None = None
+    locations: list[Id] | None = Field(
+        None, min_length=1, description="where the check runs from; default: the service's, else [local]"
+    )
+    quorum: int | None = Field(None, ge=1, description="locations that must agree on an outage; default: a majority")
     interval: Duration | None = None
     timeout: Duration | None = None
     failure_threshold: int | None = Field(None, ge=1, le=100)
@@ -257,11 +289,17 @@ class CheckBase(Strict):
         return self
 
 
+class BasicAuth(Strict):
+    username: str
+    password: str
+
+
 class HttpCheck(CheckBase):
     type: Literal["http"]
     url: str
     method: Literal["GET", "HEAD", "POST", "PUT", "OPTIONS"] = "GET"
     headers: dict[str, str] = Field(default_factory=dict)
+    basic_auth: BasicAuth | None = Field(None, description="HTTP Basic credentials; ${agent:NAME} keeps them on the agent")
     body: str | None = None
     follow_redirects: bool = True
     max_redirects: int = Field(10, ge=0, le=50)
@@ -307,6 +345,8 @@ class Service(Strict):
     name: Localized
     description: Localized | None = None
     professions: list[Profession] = Field(default_factory=list)
+    locations: list[Id] | None = Field(None, min_length=1, description="default locations of its checks")
+    quorum: int | None = Field(None, ge=1, description="default quorum of its checks")
     checks: list[Check] = Field(min_length=1)
 
 
@@ -315,6 +355,21 @@ class Operator(Strict):
     name: str = Field(min_length=1)
     url: str | None = None
     services: list[Service] = Field(min_length=1)
+
+
+LOCAL_LOCATION = Location(id=LOCAL, name={"fr": "Vigie (serveur central)", "en": "Vigie (central server)"})
+
+
+def agent_secrets(check: CheckBase) -> list[str]:
+    """The names of the ``${agent:NAME}`` secrets a check's credentials carry (resolved on its agent)."""
+    texts: list[str] = []
+    if isinstance(check, HttpCheck):
+        texts = [check.url, check.body or "", *check.headers.values()]
+        if check.basic_auth is not None:
+            texts += [check.basic_auth.username, check.basic_auth.password]
+    elif isinstance(check, TcpCheck):
+        texts = [check.send or ""]
+    return sorted({m.group(1) for text in texts for m in AGENT_SECRET_RE.finditer(text)})
 
 
 class Smtp(Strict):
@@ -432,6 +487,7 @@ class Scheduler(Strict):
 class Config(Strict):
     site: Site = Field(default_factory=Site)
     defaults: Defaults = Field(default_factory=Defaults)
+    locations: list[Location] = Field(default_factory=list, description="agents' locations; 'local' is implicit")
     operators: list[Operator] = Field(min_length=1)
     alerts: Alerts = Field(default_factory=Alerts)
     storage: Storage = Field(default_factory=Storage)
@@ -439,11 +495,54 @@ class Config(Strict):
 
     @model_validator(mode="after")
     def _inherit_defaults(self) -> Config:
-        for _, _, check in self.iter_checks():
+        for _, service, check in self.iter_checks():
             for key in ("interval", "timeout", "failure_threshold", "success_threshold"):
                 if getattr(check, key) is None:
                     setattr(check, key, getattr(self.defaults, key))
+            if check.locations is None:
+                check.locations = list(service.locations or [LOCAL])
+            if check.quorum is None:
+                check.quorum = service.quorum if service.quorum is not None else _majority(len(check.locations))
         return self
+
+    def location_problems(self) -> Iterator[tuple[tuple[str | int, ...], str]]:
+        """Where locations and quorums do not add up: (path in the file, message); ``parse_config`` reports them."""
+        ids = [location.id for location in self.locations]
+        for i, location in enumerate(self.locations):
+            if location.id in ids[:i]:
+                yield ("locations", i, "id"), f"locations: {location.id} is listed twice"
+        known = {LOCAL, *ids}
+        for i, operator in enumerate(self.operators):
+            for j, service in enumerate(operator.services):
+                for k, check in enumerate(service.checks):
+                    path: tuple[str | int, ...] = ("operators", i, "services", j, "checks", k)
+                    where = Key.of(operator.id, service.id, check.id)
+                    assert check.locations is not None and check.quorum is not None
+                    own = "locations" if "locations" in check.model_fields_set else None
+                    at = path + ("locations",) if own else ("operators", i, "services", j, "locations")
+                    for location_id in check.locations:
+                        if location_id not in known:
+                            yield at, f"{where}: unknown location {location_id!r} (not in locations)"
+                    if len(set(check.locations)) != len(check.locations):
+                        yield at, f"{where}: a location is named twice"
+                    if check.quorum > len(check.locations):
+                        yield at, f"{where}: quorum {check.quorum} is more than its {len(check.locations)} location(s)"
+                    if LOCAL in check.locations and agent_secrets(check):
+                        yield path, (
+                            f"{where}: ${{agent:…}} secrets are resolved on an agent only, so 'local' cannot run "
+                            "this check: give it agents' locations"
+                        )
+
+    def location(self, location_id: str) -> Location | None:
+        if location_id == LOCAL:
+            return next((loc for loc in self.locations if loc.id == LOCAL), LOCAL_LOCATION)
+        return next((loc for loc in self.locations if loc.id == location_id), None)
+
+    def location_ids(self) -> list[str]:
+        """Every location some check runs from, ``local`` first when it is one."""
+        used = {i for _, _, check in self.iter_checks() for i in (check.locations or [LOCAL])}
+        listed = [LOCAL] + [loc.id for loc in self.locations if loc.id != LOCAL]
+        return [i for i in listed if i in used]
 
     def iter_checks(self) -> Iterator[tuple[Operator, Service, Check]]:
         for operator in self.operators:

@@ -140,3 +140,66 @@ def test_it_documents_every_retention_default() -> None:
     assert {kind: parse_duration(value) for kind, value in documented.items()} == {
         kind: getattr(defaults, kind) for kind in Retention.model_fields
     }
+
+
+LOCATIONS = """
+locations:
+  - {id: lyon, name: {fr: Lyon, en: Lyon}, secret: "${LYON_SECRET}"}
+  - {id: paris, name: Paris, secret: "${PARIS_SECRET}"}
+operators:
+  - id: almerys
+    name: Almerys
+    services:
+      - id: pec
+        name: PEC
+        locations: [local, lyon, paris]
+        checks:
+          - {id: api, type: http, url: "https://pec.example.org/h"}
+          - {id: two, type: http, url: "https://pec.example.org/h", locations: [lyon, paris]}
+          - id: inside
+            type: http
+            url: "https://pec.example.org/h"
+            locations: [lyon]
+            basic_auth: {username: opticien, password: "${agent:PEC_PASSWORD}"}
+      - {id: portail, name: Portail, quorum: 1, locations: [local, lyon], checks: [{id: web, type: tcp, host: x.example, port: 443}]}
+  - {id: viamedis, name: Viamedis, services: [{id: pec, name: PEC, checks: [{id: api, type: tcp, host: y.example, port: 443}]}]}
+"""
+SECRETS = {"LYON_SECRET": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "PARIS_SECRET": "whsec_dGVzdHRlc3R0ZXN0dGVzdA=="}
+
+
+def test_checks_inherit_locations_and_a_majority_quorum() -> None:
+    config = parse_config(LOCATIONS, env=SECRETS).config
+    checks = {f"{o.id}/{s.id}/{c.id}": c for o, s, c in config.iter_checks()}
+    assert (checks["almerys/pec/api"].locations, checks["almerys/pec/api"].quorum) == (["local", "lyon", "paris"], 2)
+    assert (checks["almerys/pec/two"].locations, checks["almerys/pec/two"].quorum) == (["lyon", "paris"], 2)
+    assert (checks["almerys/pec/inside"].locations, checks["almerys/pec/inside"].quorum) == (["lyon"], 1)
+    assert (checks["almerys/portail/web"].locations, checks["almerys/portail/web"].quorum) == (["local", "lyon"], 1)
+    assert (checks["viamedis/pec/api"].locations, checks["viamedis/pec/api"].quorum) == (["local"], 1)
+    assert config.location_ids() == ["local", "lyon", "paris"]
+    assert config.location("lyon").secret == SECRETS["LYON_SECRET"]
+    assert config.location("local").name["fr"]
+
+
+def test_agent_secrets_stay_unresolved_on_the_central_and_resolve_on_the_agent() -> None:
+    from monitor.agent.protocol import Assignment, resolve_agent_secrets
+
+    config = parse_config(LOCATIONS, env=SECRETS).config
+    lyon = Assignment.for_location(config, "lyon")
+    assert set(lyon.checks) == {"almerys/pec/api", "almerys/pec/two", "almerys/pec/inside", "almerys/portail/web"}
+    assert set(Assignment.for_location(config, "local").checks) == {"almerys/pec/api", "almerys/portail/web", "viamedis/pec/api"}
+    wire = json.dumps(Assignment.for_location(config, "lyon").to_wire())
+    assert "${agent:PEC_PASSWORD}" in wire  # what the central sends: the name, never the secret
+    received = Assignment.from_wire(json.loads(wire))
+    resolved = resolve_agent_secrets(received.checks["almerys/pec/inside"], {"PEC_PASSWORD": "hunter2"})
+    assert resolved.basic_auth.password == "hunter2"
+    with pytest.raises(KeyError, match="PEC_PASSWORD"):
+        resolve_agent_secrets(received.checks["almerys/pec/inside"], {})
+
+
+def test_validate_summarises_the_locations(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(LOCATIONS)
+    for name, value in SECRETS.items():
+        monkeypatch.setenv(name, value)
+    assert main(["validate", "-c", str(path)]) == 0
+    assert "locations: local (3 checks), lyon (4 checks), paris (2 checks)" in capsys.readouterr().out
