@@ -370,3 +370,71 @@ def m0007_service_accounted_at(db: Database) -> None:
     # how far each service's time has been credited to its status: readers add the rest up to now
     # themselves, so that showing uptime never writes
     _run(db, "ALTER TABLE service_states ADD COLUMN accounted_at REAL")
+
+
+@migrations(name="0008_locations", transactional=False)
+def m0008_locations(db: Database) -> None:
+    """One ``checks`` row per (check, location); each location's own state of each check; vantages.
+
+    ``checks`` is rebuilt with ``UNIQUE (key, location)``: its rows become the
+    ``local`` ones and keep their ids, so raw results and rollups stay attached.
+    SQLite rebuilds a table that others reference only with foreign keys off,
+    which cannot change inside a transaction: hence a migration of its own
+    transaction, that also works when run again after a crash before it was recorded.
+    """
+    if db.conn.in_transaction:
+        db.conn.commit()  # the record of the migration before this one
+    enforced = db.execute("PRAGMA foreign_keys").fetchone()[0]
+    db.execute("PRAGMA foreign_keys=OFF")
+    try:
+        with db.atomic():
+            columns = {row[1] for row in db.execute("PRAGMA table_info(checks)")}
+            if "location" not in columns:
+                _run(
+                    db,
+                    """
+                    CREATE TABLE checks_by_location (
+                        id INTEGER PRIMARY KEY,
+                        key TEXT NOT NULL,                 -- operator/service/check
+                        location TEXT NOT NULL,            -- where it is probed from: local, or an agent's location
+                        operator_id TEXT NOT NULL,
+                        service_id TEXT NOT NULL,
+                        check_id TEXT NOT NULL,
+                        UNIQUE (key, location)
+                    );
+                    INSERT INTO checks_by_location (id, key, location, operator_id, service_id, check_id)
+                        SELECT id, key, 'local', operator_id, service_id, check_id FROM checks ORDER BY id;
+                    DROP TABLE checks;
+                    ALTER TABLE checks_by_location RENAME TO checks
+                    """,
+                )
+            _run(
+                db,
+                """
+                -- each location's own view of a check (check_states holds the consensus)
+                CREATE TABLE IF NOT EXISTS check_location_states (
+                    key TEXT NOT NULL,
+                    location TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    since REAL,
+                    down_streak INTEGER NOT NULL,
+                    bad_streak INTEGER NOT NULL,
+                    good_streak INTEGER NOT NULL,
+                    up_streak INTEGER NOT NULL,
+                    last_at REAL,
+                    reasons TEXT NOT NULL,
+                    PRIMARY KEY (key, location)
+                ) WITHOUT ROWID;
+                -- whether a location can see the operators: isolated since when (NULL: it sees), and why
+                CREATE TABLE IF NOT EXISTS vantages (
+                    location TEXT PRIMARY KEY,
+                    isolated_since REAL,
+                    why TEXT NOT NULL DEFAULT ''
+                ) WITHOUT ROWID
+                """,
+            )
+            broken = db.execute("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                raise sqlite3.IntegrityError(f"rebuilding checks would orphan {len(broken)} row(s): {broken[:3]}")
+    finally:
+        db.execute(f"PRAGMA foreign_keys={'ON' if enforced else 'OFF'}")

@@ -55,7 +55,7 @@ class RetentionPolicy(Protocol):
 
 class RetentionMixin:
     db: Database
-    _check_ids: dict[str, int]
+    _check_ids: dict[tuple[str, str], int]  # (check, location) -> checks.id: every location's rows are pruned
 
     def prune(
         self, now: float, retention: RetentionPolicy, flapping_window: float = DEFAULT_FLAPPING_WINDOW

@@ -25,8 +25,9 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from monitor.config.model import LOCAL
 from monitor.judge import CheckState, Flip
-from monitor.keys import Key
+from monitor.keys import ID, InvalidKey, Key
 from monitor.rollups import (
     PERIODS,
     bucket_start,
@@ -37,15 +38,16 @@ from monitor.statuses import AVAILABLE, COMPONENT_STATUSES, OBSERVED, Outcome
 from monitor.storage.codec import add_histograms, decode_histogram, encode_buckets
 from monitor.storage.history import HistoryMixin
 from monitor.storage.incidents import IncidentsMixin
+from monitor.storage.locations import OUTCOME_CODES, OUTCOME_NAMES, LocationsMixin, Pair
 from monitor.storage.maintenances import MaintenancesMixin
 from monitor.storage.migrations import migrations
 from monitor.storage.outbox import OutboxMixin
 from monitor.storage.retention import RetentionMixin
+from monitor.storage.states import StatesMixin
 from monitor.storage.subscribers import SubscribersMixin
 
 log = logging.getLogger("vigie.storage")
 Callback = Callable[[], None]
-OUTCOME_CODES = {Outcome.UP: 0, Outcome.DEGRADED: 1, Outcome.DOWN: 2}  # results.outcome: fixed, never renumber
 WAL_SIZE_LIMIT = 16 * 1024 * 1024
 SERVICE_STATUSES = COMPONENT_STATUSES  # service_rollups has one column of seconds per status
 
@@ -62,6 +64,7 @@ class ResultRow:
     status: int | None = None
     error: str | None = None
     failed: tuple[str, ...] = ()
+    location: str = LOCAL  # where it was measured from: each (check, location) has its own rows and rollups
 
 
 @lru_cache(maxsize=4096)
@@ -70,7 +73,10 @@ def _day_of_hour(hour: int) -> int:
     return bucket_start("day", hour * 3600)
 
 
-class Store(IncidentsMixin, MaintenancesMixin, HistoryMixin, OutboxMixin, SubscribersMixin, RetentionMixin):
+class Store(
+    IncidentsMixin, MaintenancesMixin, HistoryMixin, OutboxMixin, SubscribersMixin, RetentionMixin, StatesMixin,
+    LocationsMixin,
+):
     """Vigie's database. Not thread-safe: use it from the event loop's thread."""
 
     def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
@@ -100,9 +106,10 @@ class Store(IncidentsMixin, MaintenancesMixin, HistoryMixin, OutboxMixin, Subscr
             # a big transaction (a migration, a first prune) grows the WAL; give the space back after it
             self.db.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
             migrations.apply(self.db)
-        self._check_ids: dict[str, int] = {
-            row["key"]: row["id"] for row in self.db.query("SELECT id, key FROM checks")
+        self._check_ids: dict[Pair, int] = {
+            (row["key"], row["location"]): row["id"] for row in self.db.query("SELECT id, key, location FROM checks")
         }
+        self._registered: list[Pair] = []  # pairs registered by the writes under way: forgotten if they roll back
         # what committed transactions tell, and how: at once by default; the writer thread hands them to the loop
         self.on_commit: Callable[[list[Callback]], None] = _run_all
         self._pending: list[list[Callback]] = []
@@ -112,36 +119,47 @@ class Store(IncidentsMixin, MaintenancesMixin, HistoryMixin, OutboxMixin, Subscr
 
     # -- catalog ---------------------------------------------------------------
 
-    def sync_checks(self, keys: Iterable[str]) -> None:
-        """Register the checks of the config (ids stay stable across restarts)."""
-        with self.db.atomic():
-            for key in keys:
-                if key not in self._check_ids:
-                    operator_id, service_id, check_id = Key.check_of(key).parts
+    def sync_checks(self, checks: Iterable[str | Pair]) -> None:
+        """Register checks, each a key (probed from ``local``) or a (key, location) pair; ids stay stable."""
+        with self._forgetting(), self.db.atomic():
+            for check in checks:
+                pair = (check, LOCAL) if isinstance(check, str) else check
+                if pair not in self._check_ids:
+                    operator_id, service_id, check_id = Key.check_of(pair[0]).parts
+                    if not isinstance(pair[1], str) or not ID.fullmatch(pair[1]):
+                        raise InvalidKey(f"{pair[0]}: location {pair[1]!r} is not lowercase letters, digits and inner '-'")
                     cursor = self.db.execute(
-                        "INSERT INTO checks (key, operator_id, service_id, check_id) VALUES (?, ?, ?, ?)",
-                        (key, operator_id, service_id, check_id),
+                        "INSERT INTO checks (key, location, operator_id, service_id, check_id) VALUES (?, ?, ?, ?, ?)",
+                        (*pair, operator_id, service_id, check_id),
                     )
-                    self._check_ids[key] = int(cursor.lastrowid or 0)
+                    self._check_ids[pair] = int(cursor.lastrowid or 0)
+                    self._registered.append(pair)
 
     # -- results and check rollups ----------------------------------------------
 
-    def record_results(self, rows: list[ResultRow], states: dict[str, CheckState] | None = None) -> None:
+    def record_results(
+        self,
+        rows: list[ResultRow],
+        states: dict[str, CheckState] | None = None,
+        location_states: dict[Pair, CheckState] | None = None,
+    ) -> None:
         """Write a batch of results, the rollups they feed and the checks' states, atomically.
 
-        One raw row is kept per check and millisecond (a second result of the
-        same check in the same millisecond is counted in the rollups only).
+        Each row is stored under its (key, location) pair. One raw row is kept
+        per pair and millisecond (a second result in the same millisecond is
+        counted in the rollups only). ``states`` are the checks' consensus,
+        ``location_states`` each location's own view.
         """
-        if not rows and not states:
+        if not rows and not states and not location_states:
             return
-        with self.db.atomic():
-            self.sync_checks({row.key for row in rows} - self._check_ids.keys())
+        with self._forgetting(), self.db.atomic():
+            self.sync_checks({(row.key, row.location) for row in rows} - self._check_ids.keys())
             self.db.conn.executemany(
                 "INSERT OR IGNORE INTO results (check_ref, at, outcome, duration_ms, lateness_ms, status, error, failed) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
-                        self._check_ids[r.key],
+                        self._check_ids[(r.key, r.location)],
                         round(r.at * 1000),
                         OUTCOME_CODES[r.outcome],
                         round(r.duration * 1000),
@@ -156,6 +174,8 @@ class Store(IncidentsMixin, MaintenancesMixin, HistoryMixin, OutboxMixin, Subscr
             self._add_to_rollups(rows)
             for key, state in (states or {}).items():
                 self.save_check_state(key, state)
+            for (key, location), state in (location_states or {}).items():
+                self.save_location_state(key, location, state)
 
     def _add_to_rollups(self, rows: list[ResultRow]) -> None:
         sums: dict[tuple[int, str, int], list[Any]] = {}
@@ -164,7 +184,7 @@ class Store(IncidentsMixin, MaintenancesMixin, HistoryMixin, OutboxMixin, Subscr
             outcome = OUTCOME_CODES[row.outcome]
             bucket = latency_bucket(ms)
             hour = int(row.at // 3600)
-            check_ref = self._check_ids[row.key]
+            check_ref = self._check_ids[(row.key, row.location)]
             for slot in ((check_ref, "hour", hour * 3600), (check_ref, "day", _day_of_hour(hour))):
                 agg = sums.get(slot)
                 if agg is None:
@@ -187,9 +207,11 @@ class Store(IncidentsMixin, MaintenancesMixin, HistoryMixin, OutboxMixin, Subscr
              for slot, (up, degraded, down, total, top, hist) in sums.items()],
         )
 
-    def check_rollups(self, key: str, period: str, since: float, until: float) -> list[dict[str, Any]]:
-        """Rollup rows of a check whose bucket starts in [since, until), oldest first."""
-        check_ref = self._check_ref(key)
+    def check_rollups(
+        self, key: str, period: str, since: float, until: float, location: str = LOCAL
+    ) -> list[dict[str, Any]]:
+        """Rollup rows of a check from a location whose bucket starts in [since, until), oldest first."""
+        check_ref = self._check_ref(key, location)
         if check_ref is None:
             return []
         rows = self.db.query(
@@ -199,9 +221,9 @@ class Store(IncidentsMixin, MaintenancesMixin, HistoryMixin, OutboxMixin, Subscr
         )
         return [{**row, "histogram": decode_histogram(row["histogram"])} for row in rows]
 
-    def recent_results(self, key: str, limit: int = 50) -> list[dict[str, Any]]:
-        """A check's latest raw results, newest first (``at`` in seconds)."""
-        check_ref = self._check_ref(key)
+    def recent_results(self, key: str, limit: int = 50, location: str = LOCAL) -> list[dict[str, Any]]:
+        """A check's latest raw results from a location, newest first (``at`` in seconds)."""
+        check_ref = self._check_ref(key, location)
         if check_ref is None:
             return []
         rows = list(
@@ -211,10 +233,9 @@ class Store(IncidentsMixin, MaintenancesMixin, HistoryMixin, OutboxMixin, Subscr
                 (check_ref, limit),
             )
         )
-        names = {code: name for name, code in OUTCOME_CODES.items()}
         for row in rows:
             row["at"] = row["at"] / 1000
-            row["outcome"] = names[row["outcome"]]
+            row["outcome"] = OUTCOME_NAMES[row["outcome"]]
             row["failed"] = json.loads(row["failed"]) if row["failed"] else []
         return rows
 
@@ -304,35 +325,6 @@ class Store(IncidentsMixin, MaintenancesMixin, HistoryMixin, OutboxMixin, Subscr
             return None
         return sum(totals[s] for s in AVAILABLE) / observed
 
-    # -- judge state ---------------------------------------------------------
-
-    def save_check_state(self, key: str, state: CheckState) -> None:
-        self.db.execute(
-            """INSERT OR REPLACE INTO check_states
-               (key, status, since, down_streak, bad_streak, good_streak, up_streak, last_at, reasons)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            (key, state.status, state.since, state.down_streak, state.bad_streak, state.good_streak,
-             state.up_streak, state.last_at, json.dumps(list(state.reasons), ensure_ascii=False)),
-        )
-
-    def load_check_states(self) -> dict[str, CheckState]:
-        return {
-            key: CheckState(status, since, down, bad, good, up, last_at, tuple(json.loads(reasons)) if reasons != "[]" else ())
-            for key, status, since, down, bad, good, up, last_at, reasons in self.db.execute(
-                "SELECT key, status, since, down_streak, bad_streak, good_streak, up_streak, last_at, reasons FROM check_states"
-            )
-        }
-
-    def save_service_state(self, key: str, status: str | None, since: float | None) -> None:
-        self.db.execute(
-            "INSERT INTO service_states (key, status, since) VALUES (?, ?, ?) "
-            "ON CONFLICT (key) DO UPDATE SET status = excluded.status, since = excluded.since",
-            (key, status, since),
-        )
-
-    def load_service_states(self) -> dict[str, tuple[str | None, float | None]]:
-        return {row["key"]: (row["status"], row["since"]) for row in self.db.query("SELECT * FROM service_states")}
-
     # -- flips ---------------------------------------------------------------
 
     def record_flip(self, flip: Flip) -> int:
@@ -370,7 +362,7 @@ class Store(IncidentsMixin, MaintenancesMixin, HistoryMixin, OutboxMixin, Subscr
         """
         self._pending.append([])
         try:
-            with self.db.atomic():
+            with self._forgetting(), self.db.atomic():
                 yield self.db
         except BaseException:
             self._pending.pop()
@@ -401,13 +393,27 @@ class Store(IncidentsMixin, MaintenancesMixin, HistoryMixin, OutboxMixin, Subscr
         else:
             self.on_commit([callback])
 
-    def _check_ref(self, key: str) -> int | None:
-        """The row id of a check; a reader learns the checks the writer registered after it opened."""
-        found = self._check_ids.get(key)
+    @contextlib.contextmanager
+    def _forgetting(self) -> Iterator[None]:
+        """Forget the ids of checks registered inside a write that rolls back (SQLite gives them out again)."""
+        mark = len(self._registered)
+        try:
+            yield
+        except BaseException:
+            for pair in self._registered[mark:]:
+                self._check_ids.pop(pair, None)
+            del self._registered[mark:]
+            raise
+        if not self.db.conn.in_transaction:
+            self._registered.clear()
+
+    def _check_ref(self, key: str, location: str = LOCAL) -> int | None:
+        """The row id of a (check, location); a reader learns the ones the writer registered after it opened."""
+        found = self._check_ids.get((key, location))
         if found is None:
-            row = self.db.execute("SELECT id FROM checks WHERE key = ?", (key,)).fetchone()
+            row = self.db.execute("SELECT id FROM checks WHERE key = ? AND location = ?", (key, location)).fetchone()
             if row is not None:
-                found = self._check_ids[key] = int(row[0])
+                found = self._check_ids[(key, location)] = int(row[0])
         return found
 
 

@@ -214,6 +214,8 @@ def test_it_refuses_a_corrupt_old_histogram_and_migrates_nothing(tmp_path: Path)
 ALLOWED_SCANS = {
     "SCAN past_outages": "the ETA estimator reads every past outage",
     "SCAN check_states": "read once at start: one row per check",
+    "SCAN check_location_states": "read once at start: one row per check and location",
+    "SCAN vantages": "read once at start: one row per location",
     "SCAN service_states": "read once at start: one row per service",
     "SCAN deliveries USING COVERING INDEX deliveries_pending": "outbox_counts counts every delivery kept",
     "SCAN f": "claim_deliveries' subquery: one row per channel",
@@ -251,6 +253,14 @@ def workload(store: Store, now: float) -> None:
     store.maintenances(since=now - 7 * DAY, include_cancelled=True)
     store.load_check_states()
     store.load_service_states()
+    store.record_results([ResultRow(KEY, now + 5, "up", 0.1, location="lyon")], None, {(KEY, "lyon"): state})
+    store.save_location_state(KEY, "local", state)
+    store.load_location_states()
+    store.save_vantage("lyon", now, "isolated")
+    store.load_vantage()
+    store.recent_results(KEY, location="lyon")
+    store.latest_results([(KEY, "local"), (KEY, "lyon")])
+    store.latency_histograms([(KEY, "local"), (KEY, "lyon")], "hour", now - DAY, now)
     store.prune(now + 400 * DAY, Retention())
 
 
