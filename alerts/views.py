@@ -76,6 +76,8 @@ def alert_view(event: AlertEvent, lang: str, tz: ZoneInfo, base_url: str = "") -
         view = _maintenance_view(event, words)
     elif data.get("test"):
         view = _test_view(event, words, base_url)
+    elif "vantage" in data:
+        view = _vantage_view(event, words, base_url)
     elif "incident" not in data:
         view = _flapping_view(event, words, base_url)
     else:
@@ -165,6 +167,22 @@ def _test_view(event: AlertEvent, words: Sentences, base_url: str) -> dict[str, 
         "status": notices.test, "incident_status": "", "title": notices.test, "since": "", "resolved": None,
         "message_at": words.fmt.datetime(event.at), "message": message, "eta": None,
         "url": link(base_url + "/", words.lang), "lines": [message] if message else [],
+    }
+
+
+def _vantage_view(event: AlertEvent, words: Sentences, base_url: str) -> dict[str, Any]:
+    """``vigie.isolated`` / ``vigie.recovered``: Vigie's own vantage, for operations."""
+    notices, vantage = notice_words(words.lang), event.data["vantage"]
+    location = localized(vantage.get("location", {}).get("name"), words.lang) or vantage.get("location", {}).get("id", "")
+    isolated = vantage.get("state") == "isolated"
+    message = (notices.isolated_message if isolated else notices.recovered_message).format(
+        location=location, why=vantage.get("why", ""))
+    return {
+        "template": "incident", "operator": "Vigie", "services": [location], "service_lines": [],
+        "status": notices.isolated if isolated else notices.recovered, "incident_status": "", "title": message,
+        "since": words.fmt.datetime(event.at), "resolved": None, "message_at": words.fmt.datetime(event.at),
+        "message": message, "eta": None, "url": link(vantage.get("url") or base_url + "/", words.lang),
+        "lines": [message],
     }
 
 

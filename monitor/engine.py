@@ -15,21 +15,24 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from monitor import incidents as plans
 from monitor.clock import Clock, SystemClock
 from monitor.conditions import Assessment
-from monitor.config.model import CheckBase, Config, Operator, Service
+from monitor.config.model import LOCAL, CheckBase, Config, Operator, Service
+from monitor.consensus import consensus, freshness
 from monitor.events import Event, build_event
 from monitor.judge import CheckState, Flip, ServiceStatus, judge_check, service_status
 from monitor.keys import Key
 from monitor.maintenance import MaintenanceKeeper
 from monitor.measurement import Measurement
 from monitor.recovery import EtaKeeper
-from monitor.statuses import NOT_KNOWN, CheckStatus, IncidentStatus
+from monitor.statuses import NOT_KNOWN, CheckStatus, IncidentStatus, Outcome
 from monitor.storage import ResultRow, Store
+from monitor.vantage import Change, Vantage, window_of
+from monitor.words.times import iso
 from probes.base import ProbeResult
 
 log = logging.getLogger("vigie.engine")
@@ -49,6 +52,10 @@ class Target:
     def service_key(self) -> str:
         return Key.of(self.operator.id, self.service.id)
 
+    @property
+    def locations(self) -> list[str]:
+        return list(self.check.locations or [LOCAL])
+
 
 class Engine:
     """Holds the judge's state for every check and service of a config."""
@@ -66,7 +73,17 @@ class Engine:
             self.services.setdefault(target.service_key, []).append(target.key)
         store.sync_checks(self.targets)
         saved = store.load_check_states()
+        # the consensus of each check's locations (monitor.consensus); what pages, feeds and alerts read
         self.check_states: dict[str, CheckState] = {k: saved.get(k, CheckState()) for k in self.targets}
+        # each location's own view of each check, judged with the check's thresholds
+        self.location_states: dict[tuple[str, str], CheckState] = store.load_location_states()
+        for check_key, target in self.targets.items():
+            if target.locations == [LOCAL] and (check_key, LOCAL) not in self.location_states and check_key in saved:
+                self.location_states[(check_key, LOCAL)] = saved[check_key]  # a database from before locations: one place
+        self.vantages = self._vantages(store.load_vantage())
+        self.blind: dict[str, float] = {}  # checks no quorum of locations can judge, since when
+        self.disagree: dict[str, tuple[str, ...]] = {}  # checks some usable location sees otherwise
+        self.duplicates = 0  # results already judged (a batch sent again after a crash), dropped
         saved_services = store.load_service_states()
         self.service_states: dict[str, tuple[ServiceStatus | None, float | None]] = {
             k: saved_services.get(k, (None, None)) for k in self.services  # type: ignore[misc]
@@ -79,27 +96,56 @@ class Engine:
         self.in_maintenance: set[str] = set()  # services inside an active maintenance window
         # picks the channels an event goes to: (channels, suppressed); set by the alerts package
         self.router: Callable[[Event], tuple[list[str], list[str]]] | None = None
-        self.unknown_keys: set[str] = set()  # measurements of checks this config does not have
+        self.unknown_keys: set[tuple[str, str]] = set()  # (check, location) pairs this config does not run
         self.maintenance = MaintenanceKeeper(self)
         self.etas = EtaKeeper(self)
 
     # -- judging measurements -------------------------------------------------------
 
     def ingest(self, measurements: Iterable[Measurement]) -> int:
-        """Judge a batch in one transaction; on failure memory is put back and the error raised."""
+        """Judge a batch in one transaction; on failure memory is put back and the error raised.
+
+        A result not later than the last one judged for its check and location
+        was judged already (a batch sent again after a crash): it is dropped,
+        so nothing is counted twice. Each location's vantage is assessed on the
+        whole batch before any check is judged, so that a location that lost
+        its network is set aside before its failures can count.
+        """
         saved = self._memory()
         rows: list[ResultRow] = []
+        fresh: list[Measurement] = []
         try:
             with self.store.transaction():
+                latest: dict[tuple[str, str], float] = {}
                 for m in measurements:
-                    if m.key not in self.targets:
-                        if m.key not in self.unknown_keys:
-                            self.unknown_keys.add(m.key)
-                            log.warning("measurement of unknown check %s (from %s) ignored", m.key, m.location)
+                    target = self.targets.get(m.key)
+                    if target is None or m.location not in target.locations:
+                        if (m.key, m.location) not in self.unknown_keys:
+                            self.unknown_keys.add((m.key, m.location))
+                            log.warning("measurement of check %s from %s, which does not run it, ignored", m.key, m.location)
                         continue
+                    pair = (m.key, m.location)
+                    state = self.location_states.get(pair)
+                    last = latest.get(pair, state.last_at if state is not None else None)
+                    if last is not None and m.at <= last:
+                        self.duplicates += 1
+                        continue
+                    latest[pair] = m.at
+                    fresh.append(m)
                     rows.append(_row(m))
+                    self.vantages[m.location].record(m.key, m.at, m.outcome == Outcome.DOWN)
+                seen: dict[str, float] = {}
+                for m in fresh:
+                    seen[m.location] = max(seen.get(m.location, m.at), m.at)
+                for location, at in seen.items():
+                    change = self.vantages[location].assess(at)
+                    if change is not None:
+                        self._vantage_changed(change)
+                for m in fresh:
                     self._judge(m)
                 self.store.record_results(rows, {k: self.check_states[k] for k in {r.key for r in rows}})
+                for pair in latest:
+                    self.store.save_location_state(pair[0], pair[1], self.location_states[pair])
         except BaseException:
             self._restore(saved)
             raise
@@ -118,29 +164,137 @@ class Engine:
             dict(self.accounted_at),
             set(self.in_maintenance),
             router_memory() if router_memory else None,
+            dict(self.location_states),
+            {loc: v.memory() for loc, v in self.vantages.items()},
+            dict(self.blind),
+            dict(self.disagree),
         )
 
     def _restore(self, saved: tuple[Any, ...]) -> None:
-        self.check_states, self.service_states, self.accounted_at, self.in_maintenance, router_memory = saved
+        (self.check_states, self.service_states, self.accounted_at, self.in_maintenance, router_memory,
+         self.location_states, vantages, self.blind, self.disagree) = saved
+        for location, memory in vantages.items():
+            self.vantages[location].restore(memory)
         if router_memory is not None:
             self.router.restore(router_memory)  # type: ignore[union-attr]
 
     def _judge(self, m: Measurement) -> None:
         target = self.targets[m.key]
         check = target.check
-        old = self.check_states[m.key]
-        state = judge_check(
-            old, m.outcome, m.at, m.reasons, check.failure_threshold, check.success_threshold  # type: ignore[arg-type]
+        pair = (m.key, m.location)
+        if self.vantages[m.location].isolated:
+            self.location_states[pair] = CheckState(last_at=m.at)  # set aside: it counts for nothing
+        else:
+            self.location_states[pair] = judge_check(
+                self.location_states.get(pair, CheckState()), m.outcome, m.at, m.reasons,
+                check.failure_threshold, check.success_threshold,  # type: ignore[arg-type]  # filled by Config
+            )
+        self._decide(m.key, m.at)
+
+    def _decide(self, key: str, at: float) -> None:
+        """The check's status from its locations' consensus at ``at``; kept as it is when none can be reached."""
+        target = self.targets[key]
+        check, locations = target.check, target.locations
+        found = consensus(
+            {loc: self.location_states[(key, loc)] for loc in locations if (key, loc) in self.location_states},
+            locations,
+            check.quorum or 1,
+            at,
+            freshness(check.interval, check.timeout),  # type: ignore[arg-type]  # filled by Config
+            {loc for loc in locations if self.vantages[loc].isolated},
         )
-        self.check_states[m.key] = state
-        if state.status == old.status:
+        if found.disagree:
+            self.disagree[key] = found.disagree
+        else:
+            self.disagree.pop(key, None)
+        if found.status is None:
+            if key not in self.blind:
+                self._account(target.service_key, at)  # what was seen until now counts; not what follows
+                self.blind[key] = at
             return
-        flip = Flip("check", m.key, old.status, state.status, m.at, state.reasons)
+        if key in self.blind:
+            self._account(target.service_key, at)  # the blind time is skipped, not credited
+            del self.blind[key]
+        old = self.check_states[key]
+        # one place: the check is that place's view, streaks and all; several: the streaks are each place's
+        base = self.location_states[(key, locations[0])] if len(locations) == 1 else old
+        if found.status == old.status:
+            self.check_states[key] = replace(base, status=old.status, since=old.since, last_at=at, reasons=found.reasons)
+            return
+        state = self.check_states[key] = replace(base, status=found.status, since=at, last_at=at, reasons=found.reasons)
+        flip = Flip("check", key, old.status, state.status, at, state.reasons)
         self.store.record_flip(flip)
-        self.store.save_check_state(m.key, state)
-        self._judge_service(target.service_key, m.at)
-        log.info("check %s: %s -> %s %s", m.key, old.status, state.status, "; ".join(state.reasons))
+        self.store.save_check_state(key, state)
+        self._judge_service(target.service_key, at)
+        log.info("check %s: %s -> %s %s", key, old.status, state.status, "; ".join(state.reasons))
         self.emit("flip", flip)
+
+    # -- vantages -----------------------------------------------------------------
+
+    def _vantages(self, saved: dict[str, tuple[float | None, str]]) -> dict[str, Vantage]:
+        runs: dict[str, dict[str, Target]] = {}
+        for key, target in self.targets.items():
+            for location in target.locations:
+                runs.setdefault(location, {})[key] = target
+        return {
+            location: Vantage(
+                location,
+                {key: t.operator.id for key, t in targets.items()},
+                window_of({key: (float(t.check.interval or 60), t.check.failure_threshold or 1) for key, t in targets.items()}),
+                *saved.get(location, (None, "")),
+            )
+            for location, targets in runs.items()
+        }
+
+    def _vantage_changed(self, change: Change) -> None:
+        """A location lost its view of the operators, or got it back: set it aside or take it back, and say so."""
+        location = change.location
+        self.store.save_vantage(location, change.at if change.isolated else None, change.why)
+        keys = [key for key, target in self.targets.items() if location in target.locations]
+        if change.isolated:
+            log.error("location %s is isolated: %s; its results are set aside", location, change.why)
+            for key in keys:
+                pair = (key, location)
+                if pair in self.location_states:  # what it saw since it lost its view counts for nothing
+                    self.location_states[pair] = CheckState(last_at=self.location_states[pair].last_at)
+            for key in keys:
+                self._decide(key, change.at)
+        else:
+            log.warning("location %s sees the operators again: %s", location, change.why)
+        self._publish_vantage(change, len(keys))
+        self.emit("vantage", change)
+
+    def _publish_vantage(self, change: Change, checks: int) -> None:
+        """``vigie.isolated`` / ``vigie.recovered``: for operations, to the channels that list them only."""
+        location = self.config.location(change.location)
+        data = {
+            "vantage": {
+                "location": {"id": change.location, "name": dict(location.name) if location else {"fr": change.location}},
+                "state": "isolated" if change.isolated else "recovered",
+                "at": iso(change.at),
+                "why": change.why,
+                "failing": change.failing,
+                "measured": change.measured,
+                "operators": change.operators,
+                "checks": checks,
+                "url": f"{self.config.site.base_url}/",
+            }
+        }
+        event = Event("vigie.isolated" if change.isolated else "vigie.recovered", change.at, None, (), (), data)
+        channels, suppressed = self.router(event) if self.router is not None else ((), ())
+        self.store.record_event(event.type, event.at, None, (), data, channels, suppressed)
+
+    def sweep(self) -> None:
+        """Judge every check again at the present: a location that stopped reporting becomes stale."""
+        now = self.clock.now()
+        saved = self._memory()
+        try:
+            with self.store.transaction():
+                for key in self.targets:
+                    self._decide(key, now)
+        except BaseException:
+            self._restore(saved)
+            raise
 
     def rejudge_service(self, service_key: str, at: float) -> None:
         """Judge a service again after something other than a check changed (a maintenance window)."""
@@ -213,7 +367,8 @@ class Engine:
     def _account(self, service_key: str, until: float) -> None:
         status, _ = self.service_states[service_key]
         start = self.accounted_at[service_key]
-        if status is not None and until > start:
+        blind = all(key in self.blind for key in self.services[service_key])  # nothing seen: not counted
+        if status is not None and until > start and not blind:
             self.store.account_service_time(service_key, status, start, until)
         self.accounted_at[service_key] = max(start, until)
 
@@ -268,4 +423,4 @@ class Engine:
 
 
 def _row(m: Measurement) -> ResultRow:
-    return ResultRow(m.key, m.at, m.outcome, m.duration, m.lateness, m.status, m.error, m.reasons)
+    return ResultRow(m.key, m.at, m.outcome, m.duration, m.lateness, m.status, m.error, m.reasons, m.location)

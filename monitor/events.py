@@ -27,6 +27,8 @@ EVENT_TYPES = (
     "maintenance.started",
     "maintenance.ended",
 )
+# Vigie's own vantage: for operations only, to the channels that list them in ``events`` (never by default)
+OPERATIONS_EVENTS = ("vigie.isolated", "vigie.recovered")
 
 
 @dataclass(frozen=True, slots=True)

@@ -106,6 +106,8 @@ class Service:
             since = datetime.fromtimestamp(self.store_health.failing_since or 0, UTC).isoformat(timespec="seconds")
             waiting = self.intake.pending if self.intake else 0
             found.append(f"the store cannot write since {since} ({self.store_health.reason}); {waiting} results waiting")
+        if self.engine is not None:
+            found += vantage_problems(self.engine)
         if self.site is not None and (age := self.site.age()) is not None:
             if age > 3 * REFRESH + 5:
                 found.append(f"the public pages show a state {age:.0f} s old (rebuilding it fails)")
@@ -227,6 +229,7 @@ class Service:
         every(60, "account", functools.partial(self._chore, "account", engine.account_all))
         every(1, "maintenance", functools.partial(self._chore, "maintenance", engine.maintenance.tick))
         every(30, "etas", functools.partial(self._chore, "etas", engine.etas.refresh))
+        every(SWEEP, "sweep", functools.partial(self._chore, "sweep", engine.sweep))
         every(3600, "prune", self._prune, at_once=True)
         aps.start()
         try:
@@ -262,6 +265,22 @@ class Service:
             self.store_health.failed(exc, f"chore {name}")
         except Exception:  # noqa: BLE001 - one failed chore must not stop the others
             log.exception("chore %s failed", name)
+
+
+SWEEP = 5.0  # seconds between two judgements of every check at the present (stale locations)
+
+
+def vantage_problems(engine: Engine) -> list[str]:
+    """An isolated location, and the checks nobody can judge meanwhile: Vigie's own trouble, said as such."""
+    found = []
+    for location, vantage in list(engine.vantages.items()):
+        if vantage.isolated_since is not None:
+            since = datetime.fromtimestamp(vantage.isolated_since, UTC).isoformat(timespec="seconds")
+            found.append(f"location {location} is isolated since {since} ({vantage.why}): its results are set aside")
+    blind = len(engine.blind)
+    if blind:
+        found.append(f"{blind} of {len(engine.targets)} checks cannot be judged: too few locations can see them")
+    return found
 
 
 def create_app(

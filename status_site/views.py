@@ -82,6 +82,16 @@ class MaintenanceView:
 
 
 @dataclass(frozen=True, slots=True)
+class VantageView:
+    """A location that lost its view of the operators (``monitor.vantage``), and what it leaves unjudged."""
+
+    location: str
+    name: dict[str, str]
+    since: float
+    why: str
+
+
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     """Everything the public site says at one moment."""
 
@@ -98,6 +108,8 @@ class Snapshot:
     professions: tuple[str, ...] = field(default=())
     # windows not over yet, and those of the last week (cancelled ones too: calendars drop them); soonest first
     maintenances: tuple[MaintenanceView, ...] = field(default=())
+    isolated: tuple[VantageView, ...] = field(default=())  # locations that lost their view, longest first
+    unseen: frozenset[str] = field(default=frozenset())  # services no quorum of locations can judge meanwhile
 
     def operator(self, operator_id: str) -> OperatorView | None:
         return next((o for o in self.operators if o.id == operator_id), None)
@@ -129,6 +141,13 @@ def build_snapshot(store: Store, config: Config, now: float, version: int = 0) -
         service_states = store.load_service_states()
         uptime = Uptime(store, layout.service_keys, Calendar.at(now))
         maintenances = store.maintenances(since=now - 7 * DAY, include_cancelled=True)
+        vantages = store.load_vantage()
+    isolated = tuple(sorted(
+        (VantageView(loc, {str(k): v for k, v in found.name.items()} if (found := config.location(loc)) else {"fr": loc},
+                     since, why)
+         for loc, (since, why) in vantages.items() if since is not None),
+        key=lambda v: v.since,
+    ))
     touching: dict[str, list[Touching]] = {}
     for view in incident_views:
         for affected in view.services:
@@ -182,6 +201,8 @@ def build_snapshot(store: Store, config: Config, now: float, version: int = 0) -
         unresolved=tuple(i for i in incident_views if not i.resolved),
         incidents=incident_views,
         professions=tuple(professions),
+        isolated=isolated,
+        unseen=_unseen(config, {v.location for v in isolated}),
         maintenances=tuple(
             MaintenanceView(
                 id=m.id,
@@ -197,6 +218,19 @@ def build_snapshot(store: Store, config: Config, now: float, version: int = 0) -
             for m in maintenances
         ),
     )
+
+
+def _unseen(config: Config, isolated: set[str]) -> frozenset[str]:
+    """Services whose every check has fewer locations left than its quorum, once the isolated ones are set aside."""
+    if not isolated:
+        return frozenset()
+    unseen = set()
+    for operator in config.operators:
+        for service in operator.services:
+            if all(len([loc for loc in (c.locations or ["local"]) if loc not in isolated]) < (c.quorum or 1)
+                   for c in service.checks):
+                unseen.add(Key.of(operator.id, service.id))
+    return frozenset(unseen)
 
 
 @dataclass(frozen=True, slots=True)

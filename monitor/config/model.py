@@ -31,7 +31,7 @@ from pydantic_core import PydanticCustomError
 from monitor.conditions import Condition, ConditionSyntaxError, parse_condition
 from monitor.config.retention import DAY, FLOORS, at_least_floor
 from monitor.durations import DURATION_PATTERN, format_duration, parse_duration
-from monitor.events import EVENT_TYPES
+from monitor.events import EVENT_TYPES, OPERATIONS_EVENTS
 from monitor.keys import Key
 from monitor.statuses import SEVERITIES, Outcome
 
@@ -357,7 +357,7 @@ class Operator(Strict):
     services: list[Service] = Field(min_length=1)
 
 
-LOCAL_LOCATION = Location(id=LOCAL, name={"fr": "Vigie (serveur central)", "en": "Vigie (central server)"})
+LOCAL_LOCATION = Location(id=LOCAL, name={"fr": "serveur central", "en": "central server"})
 
 
 def agent_secrets(check: CheckBase) -> list[str]:
@@ -397,7 +397,10 @@ class Channel(Strict):
     services: list[str] = Field(default_factory=lambda: ["*"])
     professions: list[Profession] = Field(default_factory=list)
     # a Literal built at run time, as Profession is: pydantic reads it, mypy cannot
-    events: list[Literal[EVENT_TYPES]] = Field(default_factory=lambda: list(EVENT_TYPES))  # type: ignore[valid-type]
+    events: list[Literal[EVENT_TYPES + OPERATIONS_EVENTS]] = Field(  # type: ignore[valid-type]
+        default_factory=lambda: list(EVENT_TYPES),
+        description="the events it receives; vigie.isolated and vigie.recovered (operations) only when listed",
+    )
     timeout: Duration = 10.0
     reminder: Duration | None = Field(None, description="repeat an open incident's alert this often, e.g. 2h")
 

@@ -87,6 +87,11 @@ NOTICE_WORDS: dict[str, dict[str, str]] = {
         "stable_again": "{service} est de nouveau stable.",
         "test": "message de test",
         "test_message": "Message de test de Vigie : ce canal fonctionne.",
+        "isolated": "ne voit plus les opérateurs",
+        "recovered": "voit de nouveau les opérateurs",
+        "isolated_message": "Vigie ne peut plus vérifier les opérateurs depuis {location} ({why}). Ses résultats "
+        "sont mis de côté : aucun incident n'est ouvert et aucune fédération n'est alertée sur cette base.",
+        "recovered_message": "Vigie vérifie de nouveau les opérateurs depuis {location} ({why}).",
     },
     "en": {
         "unstable": "unstable",
@@ -98,6 +103,11 @@ NOTICE_WORDS: dict[str, dict[str, str]] = {
         "stable_again": "{service} is stable again.",
         "test": "test message",
         "test_message": "Vigie test message: this channel works.",
+        "isolated": "cannot see the operators",
+        "recovered": "sees the operators again",
+        "isolated_message": "Vigie can no longer check the operators from {location} ({why}). Its results are set "
+        "aside: no incident is opened and no federation is alerted on their basis.",
+        "recovered_message": "Vigie checks the operators from {location} again ({why}).",
     },
 }
 

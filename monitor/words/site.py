@@ -104,6 +104,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "timeline": "Chronologie",
         "eta": "Rétablissement",
         "updated_at": "Mis à jour le {when}",
+        "blind_title": "Vigie ne peut pas vérifier les opérateurs en ce moment",
+        "blind_text": "Depuis {since}, Vigie a perdu son propre accès au réseau ({locations}). Ce n’est pas une "
+        "panne des opérateurs : les états ci-dessous sont les derniers connus, et aucune alerte n’est envoyée "
+        "sur cette base.",
+        "blind_partial": "Depuis {since}, Vigie ne voit plus les opérateurs depuis {locations} ; les autres lieux "
+        "de mesure continuent de vérifier.",
         "footer_api": "API publique",
         "footer_feed": "Flux Atom",
         "footer_subscribe": "S'abonner aux alertes",
@@ -216,6 +222,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "timeline": "Timeline",
         "eta": "Recovery",
         "updated_at": "Updated {when}",
+        "blind_title": "Vigie cannot check the operators right now",
+        "blind_text": "Since {since}, Vigie has lost its own network access ({locations}). This is not an outage "
+        "of the operators: the states below are the last known ones, and no alert is sent on their basis.",
+        "blind_partial": "Since {since}, Vigie cannot see the operators from {locations}; the other places "
+        "keep checking.",
         "footer_api": "Public API",
         "footer_feed": "Atom feed",
         "footer_subscribe": "Subscribe to alerts",

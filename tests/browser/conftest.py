@@ -86,6 +86,7 @@ class LiveSite:
     url: str
     clock: FakeClock
     incident_ids: dict[str, int] = field(default_factory=dict)
+    observed: dict[str, float] = field(default_factory=dict)  # check -> when it was last observed
 
     @property
     def engine(self) -> Engine:
@@ -93,7 +94,9 @@ class LiveSite:
         return service_of(self.app).engine
 
     async def observe(self, check_key: str, status: int = 200) -> None:
-        result = ProbeResult(started_at=self.clock.now(), duration=0.12 if status == 200 else 0.4, status=status)
+        # a check is probed once at one instant: the engine drops a result not later than the last one
+        at = self.observed[check_key] = max(self.clock.now(), self.observed.get(check_key, 0.0) + 0.001)
+        result = ProbeResult(started_at=at, duration=0.12 if status == 200 else 0.4, status=status)
         assessment = assess(result, self.engine.targets[check_key].check.conditions, self.clock.now())
         await run(self.app, lambda engine: engine.observe(check_key, result, assessment))
 

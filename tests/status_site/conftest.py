@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -68,6 +68,7 @@ class Site:
     app: web.Application
     client: TestClient
     clock: FakeClock
+    observed: dict[str, float] = field(default_factory=dict)  # check -> when it was last observed
 
     @property
     def service(self) -> Service:
@@ -95,7 +96,10 @@ class Site:
         return await self.service.query(fn)
 
     async def observe(self, check_key: str, status: int = 200, duration: float = 0.12) -> None:
-        result = ProbeResult(started_at=self.clock.now(), duration=duration, status=status)
+        # a check is probed once at one instant: the engine drops a result not later than the last one
+        at = max(self.clock.now(), self.observed.get(check_key, 0.0) + 0.001)
+        self.observed[check_key] = at
+        result = ProbeResult(started_at=at, duration=duration, status=status)
         check = self.engine.targets[check_key].check
         assessment = assess(result, check.conditions, self.clock.now())
         await self.run(lambda engine: engine.observe(check_key, result, assessment))
