@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from monitor.storage import Store
 
 LABELS = ("operator", "service", "check")
+PROBE_LABELS = (*LABELS, "location")  # what one check's probes from one place show
 
 
 @lru_cache(maxsize=1 << 16)
@@ -67,26 +68,39 @@ class _CheckSeries:
         self.status: int | None = None
 
 
-class ProbeMetrics(Collector):
-    """The per-check probe families, fed by ``observe`` for every measurement received.
+class _Lateness:
+    """How late one location's scheduler starts its probes."""
 
-    A compact record per check, turned into metric families at scrape time: prometheus_client's
-    own children cost about 5 KB a check (a histogram of 13 buckets, five phase gauges, locks),
-    which at ten thousand checks was most of the core's memory.
+    __slots__ = ("buckets", "total", "count")
+
+    def __init__(self) -> None:
+        self.buckets = array("Q", bytes(8 * (len(LATENESS_BUCKETS) + 1)))
+        self.total = 0.0
+        self.count = 0
+
+
+class ProbeMetrics(Collector):
+    """The per-check probe families, labelled with the location probed from, fed by ``observe``.
+
+    A compact record per (check, location), turned into metric families at scrape time:
+    prometheus_client's own children cost about 5 KB a check (a histogram of 13 buckets, five
+    phase gauges, locks), which at ten thousand checks was most of the core's memory.
     """
 
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.checks: dict[str, _CheckSeries] = {}
-        self.lateness = array("Q", bytes(8 * (len(LATENESS_BUCKETS) + 1)))
-        self.lateness_total = 0.0
-        self.lateness_count = 0
+        self.checks: dict[str, dict[str, _CheckSeries]] = {}  # location -> check key -> series
+        self.lateness: dict[str, _Lateness] = {}  # location -> its scheduler's lateness
         self.last_probe = 0.0
         registry.register(self)
 
     def observe(self, m: Measurement) -> None:
-        series = self.checks.get(m.key)
+        at = self.checks.get(m.location)
+        if at is None:
+            at = self.checks[m.location] = {}
+            self.lateness[m.location] = _Lateness()
+        series = at.get(m.key)
         if series is None:
-            series = self.checks[m.key] = _CheckSeries(check_labels(m.key))
+            series = at[m.key] = _CheckSeries((*check_labels(m.key), m.location))
         series.success = 0.0 if m.outcome == Outcome.DOWN else 1.0
         series.buckets[bisect.bisect_left(DURATION_BUCKETS, m.duration)] += 1
         series.total += m.duration
@@ -97,20 +111,23 @@ class ProbeMetrics(Collector):
             series.cert_not_after = m.cert_not_after
         if m.status is not None:
             series.status = m.status
-        self.lateness[bisect.bisect_left(LATENESS_BUCKETS, m.lateness)] += 1
-        self.lateness_total += m.lateness
-        self.lateness_count += 1
+        lateness = self.lateness[m.location]
+        lateness.buckets[bisect.bisect_left(LATENESS_BUCKETS, m.lateness)] += 1
+        lateness.total += m.lateness
+        lateness.count += 1
         self.last_probe = max(self.last_probe, m.at + m.duration)
 
     def collect(self) -> Iterator[Any]:
-        checks = list(self.checks.values())  # a copy: observe runs on the loop, a scrape on a thread
-        success = GaugeMetricFamily("vigie_probe_success", "1 if the last probe passed its down-severity conditions", labels=LABELS)
-        duration = HistogramMetricFamily("vigie_probe_duration_seconds", "Duration of probes", labels=LABELS)
+        # copies: observe runs on the loop, a scrape on a thread
+        checks = [series for at in list(self.checks.values()) for series in list(at.values())]
+        labels = PROBE_LABELS
+        success = GaugeMetricFamily("vigie_probe_success", "1 if the last probe passed its down-severity conditions", labels=labels)
+        duration = HistogramMetricFamily("vigie_probe_duration_seconds", "Duration of probes", labels=labels)
         phases = GaugeMetricFamily("vigie_probe_phase_duration_seconds", "Duration of each phase of the last probe",
-                                   labels=LABELS + ("phase",))
+                                   labels=labels + ("phase",))
         cert = GaugeMetricFamily("vigie_tls_cert_expiry_timestamp_seconds",
-                                 "Expiry of the certificate the endpoint presented, Unix time", labels=LABELS)
-        status = GaugeMetricFamily("vigie_probe_http_status_code", "HTTP status code of the last probe's answer", labels=LABELS)
+                                 "Expiry of the certificate the endpoint presented, Unix time", labels=labels)
+        status = GaugeMetricFamily("vigie_probe_http_status_code", "HTTP status code of the last probe's answer", labels=labels)
         for series in checks:
             success.add_metric(series.labels, series.success)
             duration.add_metric(series.labels, _cumulative(DURATION_BUCKETS, series.buckets), series.total)
@@ -121,8 +138,11 @@ class ProbeMetrics(Collector):
             if series.status is not None:
                 status.add_metric(series.labels, series.status)
         yield from (success, duration, phases, cert, status)
-        lateness = HistogramMetricFamily("vigie_scheduler_lateness_seconds", "Delay between a probe's planned and actual start")
-        lateness.add_metric([], _cumulative(LATENESS_BUCKETS, self.lateness), self.lateness_total)
+        lateness = HistogramMetricFamily(
+            "vigie_scheduler_lateness_seconds", "Delay between a probe's planned and actual start", labels=("location",)
+        )
+        for location, late in list(self.lateness.items()):
+            lateness.add_metric([location], _cumulative(LATENESS_BUCKETS, late.buckets), late.total)
         yield lateness
         # Stuck-prober signal: the core may still serve /metrics while no probe runs.
         yield GaugeMetricFamily("vigie_scheduler_last_probe_timestamp_seconds", "When the last probe finished, Unix time",

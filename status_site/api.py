@@ -7,7 +7,13 @@ beside them under their own names and never replace one of theirs:
   first verdict — Statuspage has no "unknown", so ``status`` then says
   ``operational``, the value its readers treat as "nothing to report"),
   ``vigie_since``, ``names`` ({fr, en}), ``professions``; services also
-  ``uptime`` ({"24h","7d","30d","90d"}: ratios 0–1, ``null`` when unobserved);
+  ``uptime`` ({"24h","7d","30d","90d"}: ratios 0–1, ``null`` when unobserved),
+  and, only when their checks run from more than one place, ``locations``: one
+  object per place, ``{"id", "name", "names", "status", "last_at", "last_ms",
+  "latency_ms": {"p50", "p95"}}`` — what that place sees (``up``, ``degraded``,
+  ``down``, ``unknown``, ``stale``: no recent result, ``isolated``: set aside), its
+  latest result and the service's median and 95th percentile over 24 h in ms
+  (``null`` when unmeasured). ``status`` stays the consensus of the places;
 - incidents: ``eta`` (always present: the object or ``null``), ``auto_detected``,
   ``operator_id``, ``names`` ({fr, en}); updates: ``bodies`` ({fr, en}), ``auto``;
 - page: ``language``.
@@ -31,7 +37,7 @@ from monitor.words import iso, page_description
 from status_site.i18n import negotiate
 from status_site.keys import CONFIG, SITE
 from status_site.state import Rendered, SiteState, rendered, respond
-from status_site.views import IncidentView, MaintenanceView, OperatorView, ServiceView, Snapshot
+from status_site.views import IncidentView, LocationView, MaintenanceView, OperatorView, ServiceView, Snapshot
 
 JSON = "application/json; charset=utf-8"
 MAX_AGE = 5  # seconds: aggregators poll; the render-once cache makes this cheap
@@ -132,6 +138,18 @@ class ApiWriter:
             "names": dict(service.name),
             "professions": list(service.professions),
             "uptime": {window: _ratio(value) for window, value in service.uptime.items()},
+            **({"locations": [self.location(place) for place in service.locations]} if service.locations else {}),
+        }
+
+    def location(self, place: LocationView) -> dict[str, Any]:
+        return {
+            "id": place.id,
+            "name": _text(place.name, self.lang),
+            "names": dict(place.name),
+            "status": place.status,
+            "last_at": iso(place.last_at),
+            "last_ms": place.last_ms,
+            "latency_ms": {"p50": place.p50, "p95": place.p95},
         }
 
     # -- incidents -------------------------------------------------------------

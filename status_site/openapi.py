@@ -17,7 +17,17 @@ from monitor.statuses import ComponentStatus as C
 from monitor.statuses import IncidentStatus as I
 from monitor.statuses import Indicator
 from status_site import api
-from status_site.views import AffectedView, DayView, IncidentView, OperatorView, ServiceView, Snapshot, UpdateView
+from status_site.location_views import LOCATION_STATUSES
+from status_site.views import (
+    AffectedView,
+    DayView,
+    IncidentView,
+    LocationView,
+    OperatorView,
+    ServiceView,
+    Snapshot,
+    UpdateView,
+)
 
 COMPONENT_STATUSES = [s.value for s in statuses.COMPONENT_STATUSES]
 INCIDENT_STATUSES = [s.value for s in statuses.INCIDENT_STATUSES]
@@ -26,6 +36,7 @@ TIME = {"type": "string", "format": "date-time"}
 TIME_OR_NULL = {"type": ["string", "null"], "format": "date-time"}
 TEXTS = {"type": "object", "additionalProperties": {"type": "string"}, "description": "the text per language"}
 RATIO = {"type": ["number", "null"], "minimum": 0, "maximum": 1}
+MS_OR_NULL = {"type": ["number", "null"], "minimum": 0}
 REF = "#/components/schemas/"
 
 
@@ -73,7 +84,28 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                 "properties": {w: RATIO for w in ("24h", "7d", "30d", "90d")},
                 "description": "Vigie: share of observed time up, per window (0–1)",
             },
+            "locations": {
+                "type": "array", "items": {"$ref": REF + "Location"}, "minItems": 2,
+                "description": "Vigie: each place a service's checks run from; present only when there are several",
+            },
         },
+    ),
+    "Location": _object(
+        {
+            "id": {"type": "string", "description": "the location's id: local (Vigie's own prober) or an agent's"},
+            "name": {"type": "string"}, "names": TEXTS,
+            "status": {
+                "enum": list(LOCATION_STATUSES),
+                "description": "what this place sees (the worst of the service's checks there): its own verdict, "
+                "stale when it has no recent result, isolated when it lost its view of the operators and is set aside; "
+                "the component's status is the consensus of the places",
+            },
+            "last_at": TIME_OR_NULL,
+            "last_ms": {"type": ["integer", "null"], "minimum": 0, "description": "duration of the latest result"},
+            "latency_ms": _object(
+                {"p50": MS_OR_NULL, "p95": MS_OR_NULL},
+            ) | {"description": "median and 95th percentile over the last 24 hours, from hourly rollups"},
+        }
     ),
     "IncidentUpdate": _object(
         {
@@ -210,7 +242,7 @@ def document(base_url: str) -> dict[str, Any]:
             "title": "Vigie — public API",
             "version": "2",
             "description": "Statuspage v2-compatible status of the French tiers-payant operators, "
-            "with Vigie's additions beside Statuspage's fields (eta, uptime, professions, vigie_status).",
+            "with Vigie's additions beside Statuspage's fields (eta, uptime, professions, vigie_status, locations).",
         },
         "servers": [{"url": base_url.rstrip("/") or "/"}],
         "paths": paths,
@@ -236,7 +268,17 @@ def example_snapshot() -> Snapshot:
         description=None, professions=("opticien",), status=C.MAJOR_OUTAGE, since=_T0 - 600, checks=(),
         uptime={"24h": 0.993, "7d": 0.999, "30d": 0.9998, "90d": None}, days=(day,), position=0,
     )
-    operator = OperatorView("almerys", "Almerys", None, C.MAJOR_OUTAGE, (service,), 0)
+    seen = ServiceView(  # run from two places: its component lists them
+        key="almerys/droits", id="droits", operator_id="almerys", name={"fr": "Visiodroits", "en": "Rights check"},
+        description=None, professions=("pharmacien",), status=C.OPERATIONAL, since=_T0 - 86400, checks=(),
+        uptime={"24h": 1.0, "7d": 1.0, "30d": 0.9999, "90d": 0.9999}, days=(day,), position=1,
+        locations=(
+            LocationView("local", {"fr": "Vigie (serveur central)", "en": "Vigie (central server)"}, "up",
+                         _T0 - 20, 118, 112.5, 240.0, 2880),
+            LocationView("lyon", {"fr": "Lyon", "en": "Lyon"}, "stale", _T0 - 900, 131, 120.0, 262.5, 2700),
+        ),
+    )
+    operator = OperatorView("almerys", "Almerys", None, C.MAJOR_OUTAGE, (service, seen), 0)
     incident = IncidentView(
         id=7, operator_id="almerys", operator_name="Almerys",
         title={"fr": "Almerys : Demande de prise en charge optique indisponible",

@@ -161,6 +161,10 @@ class Page(Sentences):
             names.append(name)
         return names
 
+    def ms(self, value: float | None) -> str:
+        """Milliseconds as a whole number, thousands apart by a narrow space: '1 250'."""
+        return "—" if value is None else svg.ms(value)
+
     def icon(self, status: str | None) -> Markup:
         return svg.status_icon(status)
 

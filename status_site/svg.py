@@ -141,8 +141,10 @@ def _nice_ceiling(value: float) -> float:
     return 10 * magnitude
 
 
-def _ms(value: float) -> str:
+def ms(value: float) -> str:
     return f"{value:,.0f}".replace(",", "\u202f")
+
+
 
 
 def latency_chart(
@@ -178,9 +180,9 @@ def latency_chart(
         return " ".join(commands)
 
     summary = t.chart_summary.format(
-        p50=_ms(values[-1]["p50"]),
-        p95=_ms(values[-1]["p95"] or values[-1]["p50"]),
-        max=_ms(max(float(p["p95"] or p["p50"]) for p in values)),
+        p50=ms(values[-1]["p50"]),
+        p95=ms(values[-1]["p95"] or values[-1]["p50"]),
+        max=ms(max(float(p["p95"] or p["p50"]) for p in values)),
     )
     tick_label: Callable[[float], str] = fmt.time if window == "24h" else (lambda at: fmt.date(at, "d MMM"))
     parts = [
@@ -192,7 +194,7 @@ def latency_chart(
         parts.append(
             f'<line class="grid" x1="{LEFT}" x2="{CHART_W - RIGHT}" y1="{gy:.1f}" y2="{gy:.1f}" stroke="#d0d7de"/>'
             f'<text class="axis" x="{LEFT - 6}" y="{gy + 4:.1f}" text-anchor="end" font-size="11">'
-            f"{_ms(top * fraction)} ms</text>"
+            f"{ms(top * fraction)} ms</text>"
         )
     for fraction, anchor in ((0, "start"), (0.5, "middle"), (1, "end")):
         at = start + span * fraction

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from monitor.config.model import Config
+from monitor.config.model import LOCAL, Config
 from monitor.judge import CheckState
 from monitor.keys import Key
 from monitor.rollups import percentile
@@ -18,11 +18,19 @@ from monitor.statuses import PAGE_INDICATOR as INDICATORS
 from monitor.statuses import worst
 from monitor.storage import Store
 from status_site.incident_views import AffectedView, IncidentView, UpdateView, read_incidents
+from status_site.location_views import (
+    CheckPlaces,
+    LocationView,
+    check_locations,
+    fresh_for,
+    read_places,
+    service_locations,
+)
 from status_site.uptime import BAR_DAYS, DAY, UPTIME_WINDOWS, Calendar, DayView, Touching, Uptime
 
 __all__ = [
-    "BAR_DAYS", "DAY", "UPTIME_WINDOWS", "AffectedView", "DayView", "IncidentView", "Snapshot", "UpdateView",
-    "build_snapshot", "latency_series",
+    "BAR_DAYS", "DAY", "UPTIME_WINDOWS", "AffectedView", "DayView", "IncidentView", "LocationView", "Snapshot",
+    "UpdateView", "build_snapshot", "latency_series",
 ]
 LATENCY_RANGES = {"24h": ("hour", DAY), "7d": ("hour", 7 * DAY), "30d": ("day", 30 * DAY)}
 
@@ -36,6 +44,7 @@ class CheckView:
     since: float | None
     reasons: tuple[str, ...]
     last_at: float | None
+    locations: tuple[LocationView, ...] = ()  # each place, when the check runs from more than one
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +61,7 @@ class ServiceView:
     uptime: dict[str, float | None]
     days: tuple[DayView, ...]
     position: int
+    locations: tuple[LocationView, ...] = ()  # each place of its checks, when there are more than one
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +152,7 @@ def build_snapshot(store: Store, config: Config, now: float, version: int = 0) -
         uptime = Uptime(store, layout.service_keys, Calendar.at(now))
         maintenances = store.maintenances(since=now - 7 * DAY, include_cancelled=True)
         vantages = store.load_vantage()
+        places = read_places(store, layout.places, layout.location_names, now)
     isolated = tuple(sorted(
         (VantageView(loc, {str(k): v for k, v in found.name.items()} if (found := config.location(loc)) else {"fr": loc},
                      since, why)
@@ -159,6 +170,7 @@ def build_snapshot(store: Store, config: Config, now: float, version: int = 0) -
         services = []
         for service, key, checks_layout in services_layout:
             status, since = service_states.get(key, (None, None))
+            seen = [places[k] for k, _, _ in checks_layout if k in places]
             services.append(
                 ServiceView(
                     key=key,
@@ -169,10 +181,11 @@ def build_snapshot(store: Store, config: Config, now: float, version: int = 0) -
                     professions=tuple(service.professions),
                     status=status,
                     since=since,
-                    checks=tuple(_check_view(k, i, t, check_states.get(k)) for k, i, t in checks_layout),
+                    checks=tuple(_check_view(k, i, t, check_states.get(k), places.get(k, ())) for k, i, t in checks_layout),
                     uptime=uptime.uptimes(key),
                     days=uptime.days(key, touching.get(key, ())),
                     position=position,
+                    locations=service_locations(seen),
                 )
             )
             position += 1
@@ -241,6 +254,8 @@ class _Layout:
     service_keys: tuple[str, ...]
     names: dict[str, dict[str, str]]
     operator_names: dict[str, str]
+    places: tuple[CheckPlaces, ...] = ()  # the checks run from more than one location
+    location_names: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 _LAYOUTS: dict[int, tuple[Config, _Layout]] = {}  # id(config) -> (config, layout); the config is kept alive
@@ -268,6 +283,18 @@ def _layout(config: Config) -> _Layout:
             for _, services in operators for service, key, _ in services
         },
         operator_names={o.id: o.name for o in config.operators},
+        places=tuple(
+            CheckPlaces(
+                Key.of(operator.id, service.id, check.id), tuple(check.locations or ()),
+                fresh_for(float(check.interval or config.defaults.interval), float(check.timeout or config.defaults.timeout)),
+                check.type != "dns",
+            )
+            for operator, service, check in config.iter_checks() if len(check.locations or ()) > 1
+        ),
+        location_names={
+            location_id: {str(lang): text for lang, text in place.name.items()}
+            for location_id in config.location_ids() if (place := config.location(location_id)) is not None
+        },
     )
     if len(_LAYOUTS) >= 8:  # a few configs at once (tests); a running Vigie has one
         _LAYOUTS.clear()
@@ -275,9 +302,9 @@ def _layout(config: Config) -> _Layout:
     return layout
 
 
-def _check_view(key: str, check_id: str, check_type: str, state: CheckState | None) -> CheckView:
+def _check_view(key: str, check_id: str, check_type: str, state: CheckState | None, seen: tuple[Any, ...]) -> CheckView:
     state = state or CheckState()
-    return CheckView(key, check_id, check_type, state.status, state.since, state.reasons, state.last_at)
+    return CheckView(key, check_id, check_type, state.status, state.since, state.reasons, state.last_at, check_locations(seen))
 
 
 def latency_series(store: Store, config: Config, key: str, window: str, now: float) -> list[dict[str, Any]]:
@@ -290,7 +317,8 @@ def latency_series(store: Store, config: Config, key: str, window: str, now: flo
     for check in service.checks if service else ():
         if check.type == "dns":
             continue
-        for row in store.check_rollups(Key.of(service_key.operator, service_key.service_id, check.id), period, now - span, now + 1):
+        location = (check.locations or [LOCAL])[0]  # a check seen from several places: its chart is its first one's
+        for row in store.check_rollups(Key.of(service_key.operator, service_key.service_id, check.id), period, now - span, now + 1, location):
             hist = merged.setdefault(row["bucket"], [0] * len(row["histogram"]))
             merged[row["bucket"]] = [a + b for a, b in zip(hist, row["histogram"])]
     return [

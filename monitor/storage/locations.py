@@ -1,15 +1,19 @@
-"""Reading many (check, location) pairs at once: what the site shows of a check seen from several places.
+"""Reading results and rollups per (check, location), one pair or many at once.
 
-One primary-key seek per pair for the latest result, one index range per
-pair (in chunks of ``IN (…)``) for the rollups: the site reads them on its
-reader thread when it builds a snapshot, for the checks with more than one location.
+``check_rollups`` and ``recent_results`` read one pair (``local`` unless told).
+``latest_results`` and ``latency_histograms`` read many: one primary-key seek per
+pair for the latest result, one index range per pair (in chunks of ``IN (…)``)
+for the rollups; the site reads them on its reader thread when it builds a
+snapshot, for the checks with more than one location.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from monitor.config.model import LOCAL
 from monitor.rollups import bucket_start
 from monitor.statuses import Outcome
 from monitor.storage.codec import decode_histogram
@@ -27,6 +31,38 @@ class LocationsMixin:
     db: Database
 
     _check_ref: Callable[[str, str], int | None]  # Store's: the row id of a (check, location)
+
+    def check_rollups(
+        self, key: str, period: str, since: float, until: float, location: str = LOCAL
+    ) -> list[dict[str, Any]]:
+        """Rollup rows of a check from a location whose bucket starts in [since, until), oldest first."""
+        check_ref = self._check_ref(key, location)
+        if check_ref is None:
+            return []
+        rows = self.db.query(
+            "SELECT bucket, n_up, n_degraded, n_down, sum_ms, max_ms, histogram FROM check_rollups "
+            "WHERE check_ref = ? AND period = ? AND bucket >= ? AND bucket < ? ORDER BY bucket",
+            (check_ref, period, bucket_start(period, since), until),
+        )
+        return [{**row, "histogram": decode_histogram(row["histogram"])} for row in rows]
+
+    def recent_results(self, key: str, limit: int = 50, location: str = LOCAL) -> list[dict[str, Any]]:
+        """A check's latest raw results from a location, newest first (``at`` in seconds)."""
+        check_ref = self._check_ref(key, location)
+        if check_ref is None:
+            return []
+        rows = list(
+            self.db.query(
+                "SELECT at, outcome, duration_ms, lateness_ms, status, error, failed FROM results "
+                "WHERE check_ref = ? ORDER BY at DESC LIMIT ?",
+                (check_ref, limit),
+            )
+        )
+        for row in rows:
+            row["at"] = row["at"] / 1000
+            row["outcome"] = OUTCOME_NAMES[row["outcome"]]
+            row["failed"] = json.loads(row["failed"]) if row["failed"] else []
+        return rows
 
     def latest_results(self, pairs: list[Pair]) -> dict[Pair, dict[str, Any]]:
         """The latest raw result of each pair that has one: {"at" (seconds), "outcome", "duration_ms"}."""

@@ -35,10 +35,10 @@ from monitor.rollups import (
     split_span,
 )
 from monitor.statuses import AVAILABLE, COMPONENT_STATUSES, OBSERVED, Outcome
-from monitor.storage.codec import add_histograms, decode_histogram, encode_buckets
+from monitor.storage.codec import add_histograms, encode_buckets
 from monitor.storage.history import HistoryMixin
 from monitor.storage.incidents import IncidentsMixin
-from monitor.storage.locations import OUTCOME_CODES, OUTCOME_NAMES, LocationsMixin, Pair
+from monitor.storage.locations import OUTCOME_CODES, LocationsMixin, Pair
 from monitor.storage.maintenances import MaintenancesMixin
 from monitor.storage.migrations import migrations
 from monitor.storage.outbox import OutboxMixin
@@ -206,38 +206,6 @@ class Store(
             [(*slot, up, degraded, down, total, top, encode_buckets(sorted(hist.items())))
              for slot, (up, degraded, down, total, top, hist) in sums.items()],
         )
-
-    def check_rollups(
-        self, key: str, period: str, since: float, until: float, location: str = LOCAL
-    ) -> list[dict[str, Any]]:
-        """Rollup rows of a check from a location whose bucket starts in [since, until), oldest first."""
-        check_ref = self._check_ref(key, location)
-        if check_ref is None:
-            return []
-        rows = self.db.query(
-            "SELECT bucket, n_up, n_degraded, n_down, sum_ms, max_ms, histogram FROM check_rollups "
-            "WHERE check_ref = ? AND period = ? AND bucket >= ? AND bucket < ? ORDER BY bucket",
-            (check_ref, period, bucket_start(period, since), until),
-        )
-        return [{**row, "histogram": decode_histogram(row["histogram"])} for row in rows]
-
-    def recent_results(self, key: str, limit: int = 50, location: str = LOCAL) -> list[dict[str, Any]]:
-        """A check's latest raw results from a location, newest first (``at`` in seconds)."""
-        check_ref = self._check_ref(key, location)
-        if check_ref is None:
-            return []
-        rows = list(
-            self.db.query(
-                "SELECT at, outcome, duration_ms, lateness_ms, status, error, failed FROM results "
-                "WHERE check_ref = ? ORDER BY at DESC LIMIT ?",
-                (check_ref, limit),
-            )
-        )
-        for row in rows:
-            row["at"] = row["at"] / 1000
-            row["outcome"] = OUTCOME_NAMES[row["outcome"]]
-            row["failed"] = json.loads(row["failed"]) if row["failed"] else []
-        return rows
 
     def lateness_ms(self, since: float) -> list[int]:
         """Every raw result's lateness since ``since`` (one index range per check)."""

@@ -29,7 +29,7 @@ ATTACKERS = 1100
 DEADLINE = 60.0  # seconds before a wait is a failure; never reached when the code is right
 SAMPLE = re.compile(r"^(\w+)(?:\{([^}]*)\})? (\S+)$", re.M)
 LABEL = re.compile(r'(\w+)="([^"]*)"')
-API = {"operator": "almerys", "service": "pec", "check": "api"}
+API = {"operator": "almerys", "service": "pec", "check": "api", "location": "local"}
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 

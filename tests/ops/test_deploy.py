@@ -68,9 +68,16 @@ def test_it_ships_a_dashboard_that_imports_in_one_click() -> None:
     assert variables["datasource"]["type"] == "datasource" and variables["datasource"]["query"] == "prometheus"
     assert variables["operator"]["definition"].startswith("label_values(")
     assert variables["service"]["definition"].startswith("label_values(")
+    assert variables["location"]["definition"].startswith("label_values(") and variables["location"]["includeAll"]
     panels = [p for p in dashboard["panels"] if p["type"] != "row"]
     assert len({p["id"] for p in dashboard["panels"]}) == len(dashboard["panels"])
     for panel in panels:
         assert panel["datasource"]["uid"] == "${datasource}", panel["title"]
         assert panel["targets"] and all(t["datasource"]["uid"] == "${datasource}" for t in panel["targets"])
     assert "__inputs" not in dashboard  # nothing to fill in but the data source variable
+
+
+def test_it_draws_one_latency_curve_per_check_and_location() -> None:
+    dashboard = json.loads(DASHBOARD.read_text())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", []) if "vigie_probe_duration_seconds" in t["expr"]]
+    assert exprs and all("by (operator, service, check, location, le)" in e and 'location=~"$location"' in e for e in exprs)

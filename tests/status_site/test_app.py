@@ -62,7 +62,7 @@ async def test_it_exposes_metrics_for_every_check_from_the_local_prober(aiohttp_
     ):
         assert name in families, name
     [success] = families["vigie_probe_success"].samples
-    assert success.labels == {"operator": "almerys", "service": "pec", "check": "api"} and success.value == 0
+    assert success.labels == {"operator": "almerys", "service": "pec", "check": "api", "location": "local"} and success.value == 0
     [local] = families["vigie_location_up"].samples
     assert local.labels == {"location": "local"} and local.value == 1
 
