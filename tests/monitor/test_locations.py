@@ -17,8 +17,8 @@ from alerts.routing import Router
 from monitor.clock import FakeClock
 from monitor.config import parse_config
 from monitor.engine import Engine
-from monitor.service import create_app
 from monitor.measurement import Measurement
+from monitor.service import create_app
 from monitor.statuses import Outcome
 from monitor.storage import Store
 from tests.conftest import changed, run
