@@ -211,6 +211,7 @@ class StateCollector(Collector):
         for operator_id, count in counts.items():
             incidents.add_metric([operator_id], count)
         yield incidents
+        yield from _location_families(engine)
         yield GaugeMetricFamily("vigie_checks_configured", "Checks in the configuration", value=len(engine.targets))
         yield GaugeMetricFamily(
             "vigie_database_size_bytes", "Size of the SQLite database and its WAL", value=self.readings.database_bytes
@@ -219,6 +220,31 @@ class StateCollector(Collector):
         info.add_metric([], {"version": __version__})
         yield info
         yield from _health_families(self.health())
+
+
+def _location_families(engine: Any) -> Iterator[Any]:
+    """What each location sees of each check, which ones disagree, and which are set aside (isolated)."""
+    seen = GaugeMetricFamily(
+        "vigie_check_location_status", "Status of a check as one location judges it (1 for the current one)",
+        labels=(*LABELS, "location", "status"),
+    )
+    for (key, location), state in dict(engine.location_states).items():  # copies: the writer thread replaces values
+        for status in CHECK_STATUSES:
+            seen.add_metric([*check_labels(key), location, status.value], 1.0 if state.status == status else 0.0)
+    yield seen
+    disagree = GaugeMetricFamily(
+        "vigie_check_locations_disagreeing", "Usable locations that see a check otherwise than the consensus",
+        labels=LABELS,
+    )
+    for key, locations in dict(engine.disagree).items():
+        disagree.add_metric(check_labels(key), len(locations))
+    yield disagree
+    isolated = GaugeMetricFamily("vigie_location_isolated", "1 while a location is isolated (its results set aside)",
+                                 labels=("location",))
+    for location, vantage in dict(engine.vantages).items():
+        isolated.add_metric([location], 1.0 if vantage.isolated else 0.0)
+    yield isolated
+    yield GaugeMetricFamily("vigie_checks_unjudged", "Checks no quorum of locations can judge now", value=len(engine.blind))
 
 
 def _health_families(health: dict[str, Any]) -> Iterator[Any]:

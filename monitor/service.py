@@ -122,7 +122,12 @@ class Service:
             "scheduler": not any("stuck" in p for p in self.problems()) if self.schedule else True,
             "in_flight": agent.get("in_flight", 0),
             "skipped": agent.get("skipped", 0),
-            "locations": {LOCAL: prober.healthy} if prober else {},
+            # a location is up while it reports and sees the operators (not isolated)
+            "locations": {
+                location: up and not (self.engine is not None and location in self.engine.vantages
+                                      and self.engine.vantages[location].isolated)
+                for location, up in ({LOCAL: prober.healthy} if prober else {}).items()
+            },
             "store_ok": self.store_health.ok,
             "store_failures": self.store_health.failures,
             "waiting": self.intake.pending if self.intake else 0,

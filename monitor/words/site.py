@@ -75,6 +75,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "services": "Services",
         "checks": "Vérifications",
         "places_caption": "{check} vu de chaque lieu (temps de réponse sur 24 h)",
+        "places_disagree_one": "Vu autrement depuis 1 lieu sur {total} ({names}) : c’est une note, pas une panne ; "
+        "l’état affiché est celui sur lequel les lieux s’accordent.",
+        "places_disagree_many": "Vu autrement depuis {count} lieux sur {total} ({names}) : c’est une note, pas une "
+        "panne ; l’état affiché est celui sur lequel les lieux s’accordent.",
         "place": "Lieu",
         "place_status": "Vu d'ici",
         "place_last": "Dernière mesure",
@@ -203,6 +207,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "services": "Services",
         "checks": "Checks",
         "places_caption": "{check} seen from each place (response time over 24 h)",
+        "places_disagree_one": "Seen otherwise from 1 place of {total} ({names}): a note, not an outage; the state "
+        "shown is the one the places agree on.",
+        "places_disagree_many": "Seen otherwise from {count} places of {total} ({names}): a note, not an outage; the "
+        "state shown is the one the places agree on.",
         "place": "Place",
         "place_status": "Seen from here",
         "place_last": "Last result",

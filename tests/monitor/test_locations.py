@@ -21,7 +21,7 @@ from monitor.measurement import Measurement
 from monitor.service import create_app
 from monitor.statuses import Outcome
 from monitor.storage import Store
-from tests.conftest import changed, run
+from tests.conftest import changed, read, run
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 OPERATORS = ("almerys", "viamedis", "harmonie", "seveane", "oxantis")
@@ -251,3 +251,19 @@ def test_the_operations_alert_says_it_is_vigie_that_cannot_see(tmp_path: Path, c
     assert view["subject"] == "[Vigie] Vigie — serveur central : ne voit plus les opérateurs"
     assert "aucun incident n'est ouvert" in view["message"] and "across 5 operators" in view["message"]
     assert event.data["vantage"]["checks"] == 5 and event.data["vantage"]["state"] == "isolated"
+
+
+async def test_the_operator_page_notes_a_place_that_sees_it_otherwise(aiohttp_client: Any, tmp_path: Path, clock: FakeClock) -> None:
+    app = create_app(config_of(["local", "lyon", "paris"]), tmp_path / "v.db", clock, schedule=False)  # type: ignore[arg-type]
+    client = await aiohttp_client(app)
+    for down in ((), ["almerys"], ["almerys"], ["almerys"], ["almerys"]):
+        for location in ("local", "lyon", "paris"):
+            await run(app, lambda engine, down=down, location=location: engine.ingest(
+                results(clock.now(), down if location == "lyon" else (), location)))
+        clock.advance(10)
+    await changed(app)
+    html = await (await client.get("/operators/almerys")).text()
+    assert "Vu autrement depuis 1 lieu sur 3 (Lyon\u00a0: en échec)" in html
+    assert "Panne" not in html.split('id="main"')[1].split("<h2")[0]
+    assert "Vu autrement" not in await (await client.get("/operators/viamedis")).text()
+    assert await read(app, lambda store: store.open_incidents()) == []
