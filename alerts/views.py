@@ -178,7 +178,7 @@ def _vantage_view(event: AlertEvent, words: Sentences, base_url: str) -> dict[st
     message = (notices.isolated_message if isolated else notices.recovered_message).format(
         location=location, why=vantage.get("why", ""))
     return {
-        "template": "incident", "operator": "Vigie", "services": [location], "service_lines": [],
+        "template": "incident", "operator": f"{notices.vantage} {location}", "services": [], "service_lines": [],
         "status": notices.isolated if isolated else notices.recovered, "incident_status": "", "title": message,
         "since": words.fmt.datetime(event.at), "resolved": None, "message_at": words.fmt.datetime(event.at),
         "message": message, "eta": None, "url": link(vantage.get("url") or base_url + "/", words.lang),

@@ -357,7 +357,7 @@ class Operator(Strict):
     services: list[Service] = Field(min_length=1)
 
 
-LOCAL_LOCATION = Location(id=LOCAL, name={"fr": "serveur central", "en": "central server"})
+LOCAL_LOCATION = Location(id=LOCAL, name={"fr": "Vigie (serveur central)", "en": "Vigie (central server)"})
 
 
 def agent_secrets(check: CheckBase) -> list[str]:

@@ -87,6 +87,7 @@ NOTICE_WORDS: dict[str, dict[str, str]] = {
         "stable_again": "{service} est de nouveau stable.",
         "test": "message de test",
         "test_message": "Message de test de Vigie : ce canal fonctionne.",
+        "vantage": "Lieu de mesure",
         "isolated": "ne voit plus les opérateurs",
         "recovered": "voit de nouveau les opérateurs",
         "isolated_message": "Vigie ne peut plus vérifier les opérateurs depuis {location} ({why}). Ses résultats "
@@ -103,6 +104,7 @@ NOTICE_WORDS: dict[str, dict[str, str]] = {
         "stable_again": "{service} is stable again.",
         "test": "test message",
         "test_message": "Vigie test message: this channel works.",
+        "vantage": "Vantage point",
         "isolated": "cannot see the operators",
         "recovered": "sees the operators again",
         "isolated_message": "Vigie can no longer check the operators from {location} ({why}). Its results are set "

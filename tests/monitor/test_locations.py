@@ -248,7 +248,8 @@ def test_the_operations_alert_says_it_is_vigie_that_cannot_see(tmp_path: Path, c
     rounds(engine, clock, 2, down=OPERATORS)
     [event] = engine.store.events()
     view = alert_view(event, "fr", ZoneInfo("Europe/Paris"), "https://statut.example.org")
-    assert view["subject"] == "[Vigie] Vigie — serveur central : ne voit plus les opérateurs"
+    assert view["subject"].startswith("[Vigie] Lieu de mesure Vigie (serveur central)")
+    assert view["subject"].endswith(": ne voit plus les opérateurs")
     assert "aucun incident n'est ouvert" in view["message"] and "across 5 operators" in view["message"]
     assert event.data["vantage"]["checks"] == 5 and event.data["vantage"]["state"] == "isolated"
 
