@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import tempfile
 import time
@@ -12,7 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from monitor.cli import EXIT_OK, EXIT_USAGE, serve
-from monitor.demo.fleet import DemoFleet
+from monitor.demo.fleet import DEMO_AGENTS, DemoFleet
 from monitor.demo.history import past_outages
 from monitor.demo.sinks import MailSink, WebhookSink, alerts_config
 from monitor.durations import parse_duration
@@ -50,7 +51,11 @@ class Narrator:
                 print(f"(narration: {exc})", file=self.out)
 
     async def _tell(self, kind: str, payload: Any) -> None:
-        if kind == "flip" and isinstance(payload, Flip) and payload.kind == "service" and payload.from_status != NOT_KNOWN:
+        if kind == "vantage":
+            state = "ne voit plus les opérateurs : ses résultats sont mis de côté (alerte à l'exploitation seulement)" \
+                if payload.isolated else "voit de nouveau les opérateurs"
+            self._say(payload.at, f"Lieu de mesure {payload.location} : {state}")
+        elif kind == "flip" and isinstance(payload, Flip) and payload.kind == "service" and payload.from_status != NOT_KNOWN:
             why = payload.why[0] if payload.why else None
             self._say(payload.at, flip_line(self._service_label(payload.key), payload.to_status, why))
         elif kind == "eta" and self.service is not None:
@@ -100,6 +105,30 @@ def cmd_demo(listen: tuple[str, int], db: str | None, cycle_text: str) -> int:
     return EXIT_OK
 
 
+async def start_agents(fleet: DemoFleet, central: str, workdir: Path) -> list[asyncio.subprocess.Process]:
+    """The demo's agents as processes of their own (``vigie agent``), each probing from its loopback address."""
+    agents = []
+    for location, address in fleet.agents.items():
+        env = {**os.environ, "VIGIE_AGENT_SECRET": fleet.secrets[location]}
+        agents.append(await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "monitor", "agent", "--central", central, "--location", location,
+            "--spool", str(workdir / f"spool-{location}"), "--source-address", address,
+            env=env, stdin=asyncio.subprocess.DEVNULL,
+        ))
+    return agents
+
+
+async def stop_agents(agents: list[asyncio.subprocess.Process]) -> None:
+    for agent in agents:
+        if agent.returncode is None:
+            agent.terminate()
+    for agent in agents:
+        try:
+            await asyncio.wait_for(agent.wait(), 10)
+        except TimeoutError:
+            agent.kill()
+
+
 async def run_demo(listen: tuple[str, int], db: str | None, cycle: float) -> None:
     from monitor.config.model import Config
     from monitor.service import SERVICE, create_app
@@ -109,8 +138,9 @@ async def run_demo(listen: tuple[str, int], db: str | None, cycle: float) -> Non
     mail, hook = MailSink(), WebhookSink()
     await mail.start()
     await hook.start()
+    agents: list[asyncio.subprocess.Process] = []
     try:
-        async with DemoFleet(workdir=workdir, cycle=cycle) as fleet:
+        async with DemoFleet(workdir=workdir, cycle=cycle, agents=DEMO_AGENTS) as fleet:
             settings = fleet.config_dict(base_url=f"http://{host}:{port}")
             settings["alerts"] = alerts_config(mail, hook)
             config = Config.model_validate(settings)
@@ -135,8 +165,16 @@ async def run_demo(listen: tuple[str, int], db: str | None, cycle: float) -> Non
                 f"Santé : http://{host}:{port}/healthz · métriques : http://{host}:{port}/metrics · Ctrl-C pour arrêter",
                 flush=True,
             )
+            print(
+                "Lieux de mesure : le serveur central et deux agents (processus « vigie agent » à part) : "
+                + ", ".join(f"{loc} depuis {addr}" for loc, addr in fleet.agents.items())
+                + " ; un contrôle n'est en panne que si la majorité des lieux le voit en panne.",
+                flush=True,
+            )
             print("Les services démarrent ; chaque changement d'état s'affiche ci-dessous.\n", flush=True)
+            agents = await start_agents(fleet, f"http://{host}:{port}", workdir)
             await serve(app, host, port)
     finally:
+        await stop_agents(agents)
         await hook.stop()
         await mail.stop()

@@ -17,8 +17,10 @@ on the fleet's clock, so a test with a ``FakeClock`` picks the moment it wants.
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime as dt
 import html
+import secrets
 import shutil
 import ssl
 import tempfile
@@ -38,6 +40,9 @@ from monitor.demo.dns_server import DnsServer
 from monitor.demo.scenario import DOWN_BODY, ERROR_PAGE_MESSAGE, SLOW_DELAY, Fault, Scenario
 
 HOST = "127.0.0.1"
+# the demo's agents and the loopback address each probes from (Linux routes all of 127/8 to lo)
+DEMO_AGENTS = {"lyon": "127.0.0.2", "paris": "127.0.0.3"}
+AGENT_NAMES = {"lyon": {"fr": "Lyon (agent)", "en": "Lyon (agent)"}, "paris": {"fr": "Paris (agent)", "en": "Paris (agent)"}}
 DNS_ZONE = "demo"
 DAY = 86400.0
 CA_FILE_NAME = "vigie-demo-ca.pem"
@@ -104,6 +109,11 @@ ERROR_PAGE = """<!doctype html>
 """
 
 
+def secret_variable(location: str) -> str:
+    """The environment variable the demo's config names for a location's secret."""
+    return f"VIGIE_DEMO_SECRET_{location.upper().replace('-', '_')}"
+
+
 class DemoFleet:
     """Five simulated operators (HTTPS) and their DNS server, scripted by a :class:`Scenario`.
 
@@ -120,9 +130,13 @@ class DemoFleet:
         cycle: float = 240.0,
         interval: str = "5s",
         slow_delay: float = SLOW_DELAY,
+        agents: dict[str, str] | None = None,
     ) -> None:
         self.clock: Clock = clock or SystemClock()
-        self.scenario = Scenario(cycle=cycle, slow_delay=slow_delay)
+        # location id -> the loopback address its agent probes from (its "network")
+        self.agents = dict(agents or {})
+        self.secrets = {location: "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode() for location in self.agents}
+        self.scenario = Scenario(cycle=cycle, slow_delay=slow_delay, agents=bool(self.agents))
         self.interval = interval
         self.operators = OPERATORS
         self._own_workdir = workdir is None
@@ -195,7 +209,7 @@ class DemoFleet:
         site: dict[str, Any] = {"title": "Vigie — démonstration", "languages": ["fr", "en"]}
         if base_url:
             site["base_url"] = base_url
-        return {
+        config: dict[str, Any] = {
             "site": site,
             "defaults": {
                 "interval": self.interval,
@@ -205,6 +219,12 @@ class DemoFleet:
             },
             "operators": [self._operator_dict(operator) for operator in self.operators],
         }
+        if self.agents:
+            config["locations"] = [
+                {"id": location, "name": AGENT_NAMES.get(location, {"fr": location}), "secret": self.secrets[location]}
+                for location in self.agents
+            ]
+        return config
 
     def config(self, base_url: str | None = None) -> Config:
         """The demo's complete, validated configuration."""
@@ -216,9 +236,10 @@ class DemoFleet:
             "# Configuration de la démonstration Vigie, générée par `vigie demo`.\n"
             "# Les ports changent à chaque lancement ; le reste sert de modèle.\n"
         )
-        body = yaml.safe_dump(
-            self.config_dict(base_url), allow_unicode=True, sort_keys=False, width=100
-        )
+        data = self.config_dict(base_url)
+        for location in data.get("locations", []):  # secrets never sit in the file
+            location["secret"] = "${" + secret_variable(location["id"]) + "}"
+        body = yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=100)
         return header + body
 
     def _operator_dict(self, operator: OperatorSpec) -> dict[str, Any]:
@@ -237,6 +258,8 @@ class DemoFleet:
             checks: list[dict[str, Any]] = [
                 {"id": "api", "type": "http", "url": url, "tls": dict(tls), "conditions": conditions}
             ]
+            if self.agents:  # the http checks are seen from every place, a majority deciding
+                checks[0]["locations"] = ["local", *self.agents]
             if is_portal:
                 checks.append(
                     {
@@ -326,7 +349,16 @@ class DemoFleet:
                 return faulted
             return web.Response(text=LOGIN_PAGE.format(name=name), content_type="text/html")
 
-        app = web.Application()
+        @web.middleware
+        async def network(request: web.Request, handler: Any) -> web.StreamResponse:
+            """An agent whose network is lost gets its connection reset, whatever it asks."""
+            lost = {self.agents[loc] for loc in self.scenario.lost_locations(self.elapsed()) if loc in self.agents}
+            if lost and request.remote in lost and request.transport is not None:
+                request.transport.abort()
+                raise web.HTTPServiceUnavailable()  # never written: the connection is gone
+            return await handler(request)
+
+        app = web.Application(middlewares=[network])
         app.router.add_get("/{service}/health", health)
         if "portail" in operator.services:
             app.router.add_get("/portail/", portal)

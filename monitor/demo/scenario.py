@@ -16,7 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
-FaultKind = Literal["down", "slow", "error_page", "dns_fail"]
+FaultKind = Literal["down", "slow", "error_page", "dns_fail", "network_lost"]
+VANTAGE = "vantage:"  # an episode whose target is a location, e.g. "vantage:lyon": that agent loses its network
 
 DOWN_BODY = "Service indisponible"
 ERROR_PAGE_MESSAGE = "Une erreur technique est survenue, veuillez réessayer"
@@ -45,6 +46,8 @@ class Fault:
             return f"lenteur (réponses en {seconds} s)"
         if self.kind == "error_page":
             return "page d'erreur (HTTP 200 avec « erreur technique »)"
+        if self.kind == "network_lost":
+            return "perte de son propre réseau (les opérateurs, eux, fonctionnent)"
         return f"nom DNS en échec ({self.rcode})"
 
 
@@ -80,9 +83,14 @@ SLOW_DELAY = 1.5  # seconds: over the 1 s "response_time" condition, under the 2
 CERTIFICATES = (CertExpiry("kalixia", "Kalixia", 10.0),)
 
 
-def default_episodes(slow_delay: float = SLOW_DELAY) -> tuple[Episode, ...]:
-    """The demo's story; ``slow_delay`` lets tests make the slow service fast to test."""
-    return (
+def default_episodes(slow_delay: float = SLOW_DELAY, agents: bool = False) -> tuple[Episode, ...]:
+    """The demo's story; ``slow_delay`` lets tests make the slow service fast to test.
+
+    With ``agents``, the agent at Lyon also loses its own network for a while: Vigie must set
+    its results aside, and say so to operations only, while the outage seen by the others stands.
+    """
+    lost = (Episode(f"{VANTAGE}lyon", "Agent de Lyon", 0.20, 0.40, Fault("network_lost")),) if agents else ()
+    return lost + (
         Episode("almerys/pec-optique", "Almerys — PEC optique", 0.10, 0.45, Fault("down")),
         Episode("sp-sante/droits", "SP Santé — droits", 0.30, 0.60, Fault("slow", delay=slow_delay)),
         Episode("isante/portail", "iSanté — portail", 0.50, 0.75, Fault("error_page")),
@@ -99,11 +107,12 @@ class Scenario:
         slow_delay: float = SLOW_DELAY,
         episodes: tuple[Episode, ...] | None = None,
         certificates: tuple[CertExpiry, ...] = CERTIFICATES,
+        agents: bool = False,
     ) -> None:
         if cycle <= 0:
             raise ValueError("the cycle must last more than 0 seconds")
         self.cycle = cycle
-        self.episodes = episodes if episodes is not None else default_episodes(slow_delay)
+        self.episodes = episodes if episodes is not None else default_episodes(slow_delay, agents)
         self.certificates = certificates
 
     @property
@@ -122,6 +131,10 @@ class Scenario:
         """
         fraction = self.position(elapsed) / self.cycle
         return {e.target: e.fault for e in self.episodes if e.start <= fraction < e.end}
+
+    def lost_locations(self, elapsed: float) -> set[str]:
+        """The locations whose agent has lost its network ``elapsed`` seconds in."""
+        return {target.removeprefix(VANTAGE) for target in self.faults_at(elapsed) if target.startswith(VANTAGE)}
 
     def fault(self, elapsed: float, target: str) -> Fault | None:
         """The fault on one "operator/service" at ``elapsed``, if any."""

@@ -123,5 +123,8 @@ def alerts_config(mail: MailSink, hook: WebhookSink) -> dict[str, Any]:
         "channels": [
             {"id": "federation-courriel", "type": "email", "to": ["alertes@federation.demo.invalid"], "language": "fr"},
             {"id": "federation-webhook", "type": "webhook", "url": hook.url, "secret": hook.secret, "timeout": "5s"},
+            # operations hear of Vigie's own vantage, never the federations
+            {"id": "exploitation", "type": "webhook", "url": hook.url, "secret": hook.secret, "timeout": "5s",
+             "events": ["vigie.isolated", "vigie.recovered"]},
         ],
     }
