@@ -34,6 +34,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import generate_latest
 
+from monitor.agent.central import Agents, add_routes
 from monitor.agent.protocol import LOCAL, Assignment
 from monitor.clock import Clock, SystemClock
 from monitor.config.model import Config
@@ -84,6 +85,8 @@ class Service:
         self.dispatcher: Any = None
         self.chores: AsyncIOScheduler | None = None
         self.last_heartbeat = self.clock.monotonic()
+        self.agents = Agents(config, self.clock, lambda: self.intake)  # remote locations' agents
+        self.registry.register(self.agents.collector())
 
     # -- the Core port the site uses -------------------------------------------------------
 
@@ -120,7 +123,7 @@ class Service:
             "scheduler": not any("stuck" in p for p in self.problems()) if self.schedule else True,
             "in_flight": agent.get("in_flight", 0),
             "skipped": agent.get("skipped", 0),
-            "locations": {LOCAL: prober.healthy} if prober else {},
+            "locations": ({LOCAL: prober.healthy} if prober else {}) | self.agents.up(),
             "store_ok": self.store_health.ok,
             "store_failures": self.store_health.failures,
             "waiting": self.intake.pending if self.intake else 0,
@@ -282,6 +285,7 @@ def create_app(
     service = Service(config, db_path, clock, schedule=schedule, listeners=on_engine, verbose=verbose)
     app[SERVICE] = service
     app[REGISTRY] = service.registry
+    add_routes(app, service.agents)
 
     async def running(app: web.Application) -> AsyncIterator[None]:
         async with service.run():
