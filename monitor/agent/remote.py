@@ -28,8 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
-
+from monitor.agent.http import Answer, Client, HttpError
 from monitor.agent.prober import Prober
 from monitor.agent.protocol import Assignment, BadMessage, Batch, resolve_agent_secrets
 from monitor.agent.signing import sign
@@ -41,7 +40,7 @@ REFRESH = 60.0  # seconds between two fetches of the assignment
 BACKOFF_FIRST, BACKOFF_MAX = 1.0, 30.0
 HEARTBEAT = 10.0  # seconds: an empty batch at least this often, so that the central knows the agent is alive
 FLUSH = 1.0  # seconds between two batches while results come
-TIMEOUT = aiohttp.ClientTimeout(total=30, connect=10)
+TIMEOUT = 30.0  # seconds for one request and its answer
 
 
 @dataclass(frozen=True)
@@ -56,10 +55,9 @@ class AgentOptions:
 class Central:
     """Signed requests to the central."""
 
-    def __init__(self, session: aiohttp.ClientSession, options: AgentOptions) -> None:
-        self.session = session
+    def __init__(self, options: AgentOptions) -> None:
         self.options = options
-        self.base = options.central.rstrip("/")
+        self.http = Client(options.central, TIMEOUT)
         self.clock = SystemClock()
 
     def _headers(self, body: bytes, message_id: str | None = None) -> dict[str, str]:
@@ -70,22 +68,25 @@ class Central:
         headers = self._headers(b"")
         if etag:
             headers["If-None-Match"] = etag
-        async with self.session.get(f"{self.base}/api/agent/v1/checks", headers=headers) as response:
-            if response.status != 200:
-                return response.status, await _error_of(response), None
-            return 200, await response.json(), response.headers.get("ETag")
+        answer = await self.http.request("GET", "/api/agent/v1/checks", headers)
+        if answer.status != 200:
+            return answer.status, _error_of(answer), None
+        try:
+            return 200, json.loads(answer.body), answer.headers.get("etag")
+        except ValueError as exc:
+            raise HttpError(f"the assignment is not JSON: {exc}") from None
 
     async def post(self, batch_id: str, body: bytes) -> tuple[int, str]:
         headers = self._headers(body, batch_id) | {"Content-Type": "application/json"}
-        async with self.session.post(f"{self.base}/api/agent/v1/results", data=body, headers=headers) as response:
-            return response.status, str((await _error_of(response)).get("error", "")) if response.status >= 300 else ""
+        answer = await self.http.request("POST", "/api/agent/v1/results", headers, body)
+        return answer.status, str(_error_of(answer).get("error", "")) if answer.status >= 300 else ""
 
 
-async def _error_of(response: aiohttp.ClientResponse) -> dict[str, Any]:
+def _error_of(answer: Answer) -> dict[str, Any]:
     try:
-        data = await response.json(content_type=None)
+        data = json.loads(answer.body)
         return data if isinstance(data, dict) else {}
-    except (ValueError, aiohttp.ClientError):
+    except ValueError:
         return {}
 
 
@@ -118,14 +119,14 @@ class RemoteAgent:
             self.prober.stop()
 
     async def run(self) -> None:
-        async with aiohttp.ClientSession(timeout=TIMEOUT) as session:
-            central = Central(session, self.options)
-            sender = asyncio.create_task(self._send_spooled(central), name="sender")
-            try:
-                await self._probe(central)
-            finally:
-                sender.cancel()  # a batch being posted stays spooled: sent again (a harmless duplicate) next start
-                await asyncio.gather(sender, return_exceptions=True)
+        central = Central(self.options)
+        sender = asyncio.create_task(self._send_spooled(central), name="sender")
+        try:
+            await self._probe(central)
+        finally:
+            sender.cancel()  # a batch being posted stays spooled: sent again (a harmless duplicate) next start
+            await asyncio.gather(sender, return_exceptions=True)
+            central.http.close()
 
     # -- the assignment and probing --------------------------------------------------------
 
@@ -162,7 +163,7 @@ class RemoteAgent:
     async def _refresh(self, central: Central) -> None:
         try:
             status, data, etag = await central.assignment(self.etag)
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+        except OSError as exc:  # HttpError: refused, reset, timed out
             self._once("fetch:" + type(exc).__name__, logging.WARNING,
                        f"cannot fetch the assignment from {self.options.central}: {exc or type(exc).__name__}; "
                        + ("probing with the last one" if self.assignment else "retrying"))
@@ -222,7 +223,7 @@ class RemoteAgent:
                 continue
             try:
                 status, why = await central.post(batch_id, body)
-            except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            except OSError as exc:  # HttpError: refused, reset, timed out
                 status, why = 0, str(exc) or type(exc).__name__
             if 200 <= status < 300 or status == 409:
                 self.spool.delete(path)
