@@ -41,7 +41,8 @@ class _Reader:
         self.chunks: list[bytes] = []
         self.size = 0
         self.done = False
-        self._name = b""
+        self.keep_alive = False
+        self.parser: httptools.HttpResponseParser | None = None
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self.answer.headers[name.decode("latin-1").lower()] = value.decode("latin-1")
@@ -54,6 +55,8 @@ class _Reader:
 
     def on_message_complete(self) -> None:
         self.done = True
+        assert self.parser is not None
+        self.keep_alive = self.parser.should_keep_alive()  # only known here: the parser resets after the message
 
 
 class Client:
@@ -105,7 +108,7 @@ class Client:
         writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body)
         await writer.drain()
         callbacks = _Reader()
-        parser = httptools.HttpResponseParser(callbacks)
+        parser = callbacks.parser = httptools.HttpResponseParser(callbacks)
         while not callbacks.done:
             data = await reader.read(65536)
             if not data:
@@ -114,7 +117,7 @@ class Client:
         answer = callbacks.answer
         answer.status = parser.get_status_code()
         answer.body = b"".join(callbacks.chunks)
-        if not parser.should_keep_alive():
+        if not callbacks.keep_alive:
             self.close()
         return answer
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -24,7 +25,7 @@ async def central() -> AsyncIterator[str]:
     app = web.Application()
     app.router.add_get("/base/checks", checks)
     app.router.add_post("/base/results", results)
-    runner = web.AppRunner(app, access_log=None, keepalive_timeout=0.01)
+    runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
     yield f"http://127.0.0.1:{runner.addresses[0][1]}/base/"
@@ -40,14 +41,29 @@ async def test_it_gets_posts_and_reads_a_304_under_the_urls_prefix(central: str)
     client.close()
 
 
-async def test_it_sends_again_on_a_new_connection_when_the_kept_alive_one_was_closed(central: str) -> None:
-    client = Client(central)
-    assert (await client.request("GET", "/checks", {})).status == 200
-    connection = client._connection
-    assert connection is not None
-    await until(connection[0].at_eof)  # the server's keep-alive timeout (10 ms) closed the idle connection
-    assert (await client.request("GET", "/checks", {})).status == 200
-    client.close()
+async def test_it_sends_again_on_a_new_connection_when_the_kept_alive_one_was_closed() -> None:
+    connections = 0
+
+    async def answer_once(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK")  # kept alive, as HTTP/1.1 says…
+        await writer.drain()
+        writer.close()  # …then closed, as a server's idle timeout would
+
+    server = await asyncio.start_server(answer_once, "127.0.0.1", 0)
+    client = Client(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}")
+    try:
+        assert (await client.request("GET", "/checks", {})).body == b"OK"
+        connection = client._connection
+        assert connection is not None
+        await until(connection[0].at_eof)
+        assert (await client.request("GET", "/checks", {})).body == b"OK"
+    finally:
+        client.close()
+        server.close()
+    assert connections == 2
 
 
 async def test_it_raises_http_error_when_the_central_is_not_there() -> None:
