@@ -176,7 +176,7 @@ def measure_blackbox(args: argparse.Namespace, target_url: str, workdir: Path) -
                             f"--web.listen-address=127.0.0.1:{bbe_port}", "--log.level=warn"],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     targets = [f"{target_url}?n={n}" for n in range(args.checks)]
-    config = prometheus_config(workdir, f"127.0.0.1:{bbe_port}", targets, 60)
+    config = prometheus_config(workdir, f"127.0.0.1:{bbe_port}", targets, getattr(args, "interval", 60))
     prom = None
     try:
         wait_http(f"http://127.0.0.1:{bbe_port}/")

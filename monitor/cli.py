@@ -94,6 +94,12 @@ def build_parser() -> argparse.ArgumentParser:
     with_config(p)
     p.add_argument("--db", default="vigie.db", help="SQLite database (default: ./vigie.db)")
     p.add_argument("csv", metavar="FILE.csv")
+    p = commands.add_parser("agent", help="a remote probe agent: run one location's checks, report to the central")
+    p.add_argument("--central", required=True, metavar="URL", help="the central's URL, e.g. https://statut.example.org")
+    p.add_argument("--location", required=True, metavar="ID", help="this agent's location id, as in the central's config")
+    p.add_argument("--token-file", metavar="FILE", help="file holding the location's whsec_ secret (default: $VIGIE_AGENT_SECRET)")
+    p.add_argument("--spool", metavar="DIR", help="results kept until delivered (default: ./vigie-spool-ID)")
+    p.add_argument("--source-address", metavar="ADDR", help="local address the probes are sent from")
     from monitor.client import add_parsers
 
     add_parsers(commands)  # `incident …`, `maintenance …`: clients of a running instance
@@ -124,6 +130,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_probe(args.config or default_config(), args.check)
         if args.command == "run":
             return cmd_run(args.config or default_config(), args.listen, args.db)
+        if args.command == "agent":
+            from monitor.agent.remote import cmd_agent
+
+            return cmd_agent(args.central, args.location, args.token_file, args.spool, args.source_address)
         if args.command == "demo":
             from monitor.demo.cli import cmd_demo
 

@@ -8,6 +8,11 @@ the head of a bounded queue, in order, and the write is tried again with a
 backoff. Once space returns they are judged at their own times, so the flips,
 incidents and uptime they cause are the ones that really happened. Only past
 ``capacity`` does the oldest go, counted and logged.
+
+A remote agent's batch is taken with `Intake.receive_durably`, which returns
+only once the write job holding its last result has committed (or raises the
+store's error): the central answers the agent then, so that a central killed
+right after answering has lost nothing the agent deleted from its spool.
 """
 
 from __future__ import annotations
@@ -87,6 +92,12 @@ class Intake:
         self.poisoned = 0  # measurements the engine could not judge (a bug), dropped one by one
         self.batches: OrderedDict[str, None] = OrderedDict()
         self.duplicates = 0
+        # results taken off the head of the queue for good (committed, dropped or unjudgeable), in order;
+        # a durable batch is committed once this passes the position of its last result
+        self.appended = 0
+        self.consumed = 0
+        self._durable: deque[tuple[int, str, asyncio.Future[None]]] = deque()
+        self._durable_by_id: dict[str, asyncio.Future[None]] = {}
         self._in_flight: list[Measurement] = []
         self._wake = asyncio.Event()
         self._stopping = False
@@ -103,14 +114,55 @@ class Intake:
         for measurement in batch.results:
             if len(self.waiting) == self.waiting.maxlen:
                 self.dropped += 1
+                self._consume(1)
                 if self.dropped == 1 or self.dropped % 10_000 == 0:
                     log.error("intake queue full (%d): %d oldest results dropped so far", self.waiting.maxlen, self.dropped)
             self.waiting.append(measurement)
+            self.appended += 1
             if self.observe is not None:
                 self.observe(measurement)
         if len(self.waiting) >= self.max_job:
             self._wake.set()
         return True
+
+    async def receive_durably(self, batch: Batch) -> bool:
+        """Take a batch and return once its results are committed; False if it was already committed.
+
+        Raises the store's error (``STORE_ERRORS``) when the write fails: the
+        results stay queued and are written later, and the batch id is
+        forgotten, so that the sender's retry is taken (its duplicates are
+        dropped by the engine, which judges a check's results only forward in time).
+        """
+        pending = self._durable_by_id.get(batch.id)
+        if pending is None:
+            if not self.receive(batch):
+                return False
+            pending = asyncio.get_running_loop().create_future()
+            if self.appended <= self.consumed:
+                pending.set_result(None)  # an empty batch: nothing to wait for
+                return True
+            self._durable.append((self.appended, batch.id, pending))
+            self._durable_by_id[batch.id] = pending
+            self._wake.set()  # the agent waits for this answer: write now rather than at the next flush
+        await asyncio.shield(pending)
+        return True
+
+    def _consume(self, count: int) -> None:
+        self.consumed += count
+        while self._durable and self._durable[0][0] <= self.consumed:
+            _, batch_id, future = self._durable.popleft()
+            del self._durable_by_id[batch_id]
+            if not future.done():
+                future.set_result(None)
+
+    def _fail_durable(self, exc: BaseException) -> None:
+        while self._durable:
+            _, batch_id, future = self._durable.popleft()
+            del self._durable_by_id[batch_id]
+            self.batches.pop(batch_id, None)
+            if not future.done():
+                future.set_exception(exc)
+                future.exception()  # retrieved here: a sender that gave up must not leave a warning behind
 
     async def run(self) -> None:
         """Write what waits every ``flush_interval`` (sooner when a job's worth is waiting) until ``stop``."""
@@ -140,6 +192,7 @@ class Intake:
                 self._in_flight = []
                 self._put_back(items)
                 self.health.failed(exc, f"{self.pending} results waiting")
+                self._fail_durable(exc)
                 self._backoff = min(max(self._backoff * 2, 1.0), 10.0)
                 return written
             except Exception:  # noqa: BLE001 - a bug in judging: find the measurement that causes it
@@ -156,6 +209,7 @@ class Intake:
             self._backoff = 0.0
             written += len(items)
             self.written += len(items)
+            self._consume(len(items))
         return written
 
     async def _one_by_one(self, items: list[Measurement]) -> tuple[int, bool]:
@@ -168,12 +222,14 @@ class Intake:
                 self._in_flight = []
                 self._put_back(items[index:])
                 self.health.failed(exc, f"{self.pending} results waiting")
+                self._fail_durable(exc)
                 return written, True
             except Exception:  # noqa: BLE001 - the bug is logged; the other results must still be judged
                 self.poisoned += 1
                 log.exception("result of %s at %s cannot be judged: dropped", item.key, item.at)
             else:
                 written += 1
+            self._consume(1)
         self.health.succeeded()
         return written, False
 
@@ -186,6 +242,7 @@ class Intake:
         if len(items) > room:
             lost = len(items) - room
             self.dropped += lost
+            self._consume(lost)
             log.error("intake queue full (%d): %d oldest results dropped so far", self.waiting.maxlen, self.dropped)
             items = items[lost:]
         self.waiting.extendleft(reversed(items))
@@ -195,5 +252,6 @@ class Intake:
         self._stopping = True
         self._wake.set()
         await self.write_waiting()
+        self._fail_durable(ConnectionAbortedError("the central is stopping"))
         if self.pending:
             log.error("stopping with %d results that could not be written", self.pending)

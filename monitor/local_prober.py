@@ -51,6 +51,8 @@ class LocalProber:
         self._started_at = 0.0
 
     async def start(self) -> None:
+        if not self.assigned:
+            return  # every check runs from agents' locations: no process to keep
         self._task = asyncio.create_task(self._supervise(), name="local-prober")
 
     @property

@@ -34,6 +34,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import generate_latest
 
+from monitor.agent.central import Agents, add_routes
 from monitor.agent.protocol import LOCAL, Assignment
 from monitor.clock import Clock, SystemClock
 from monitor.config.model import Config
@@ -84,6 +85,8 @@ class Service:
         self.dispatcher: Any = None
         self.chores: AsyncIOScheduler | None = None
         self.last_heartbeat = self.clock.monotonic()
+        self.agents = Agents(config, self.clock, lambda: self.intake)  # remote locations' agents
+        self.registry.register(self.agents.collector())
 
     # -- the Core port the site uses -------------------------------------------------------
 
@@ -126,7 +129,7 @@ class Service:
             "locations": {
                 location: up and not (self.engine is not None and location in self.engine.vantages
                                       and self.engine.vantages[location].isolated)
-                for location, up in ({LOCAL: prober.healthy} if prober else {}).items()
+                for location, up in (({LOCAL: prober.healthy} if prober else {}) | self.agents.up()).items()
             },
             "store_ok": self.store_health.ok,
             "store_failures": self.store_health.failures,
@@ -306,6 +309,7 @@ def create_app(
     service = Service(config, db_path, clock, schedule=schedule, listeners=on_engine, verbose=verbose)
     app[SERVICE] = service
     app[REGISTRY] = service.registry
+    add_routes(app, service.agents)
 
     async def running(app: web.Application) -> AsyncIterator[None]:
         async with service.run():

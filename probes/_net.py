@@ -164,7 +164,7 @@ async def connect(
         if context is None:  # first use: the trust store is read from disk, off the loop and the clock
             context = await run.off_the_clock(lambda: _tls.make_context(tls, alpn=alpn))
     infos = await resolve(run, host, port)
-    link = await _open(run, infos)
+    link = await _open(run, _from_source(run, infos))
     run.result.details["address"] = link.address
     if context is None:
         run.pause()
@@ -203,7 +203,9 @@ async def _open(run: Run, infos: list[tuple[Any, ...]]) -> Link:
         link = Link()
         try:
             # the default argument binds this iteration's link; mypy cannot type such a lambda (python/mypy#15459)
-            await loop.create_connection(lambda link=link: link, sockaddr[0], sockaddr[1], family=family)  # type: ignore[misc]
+            await loop.create_connection(  # type: ignore[misc]
+                lambda link=link: link, sockaddr[0], sockaddr[1], family=family, local_addr=_local(run)
+            )
         except OSError as exc:
             last = exc
             continue
@@ -216,6 +218,21 @@ async def _open(run: Run, infos: list[tuple[Any, ...]]) -> Link:
     if isinstance(last, ConnectionRefusedError):
         raise ProbeError(f"connection refused ({_format_address(infos[-1][4])})")
     raise last
+
+
+def _local(run: Run) -> tuple[str, int] | None:
+    return (run.source_address, 0) if run.source_address else None
+
+
+def _from_source(run: Run, infos: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Only the addresses reachable from the source address's family (an IPv4 source cannot reach ::1)."""
+    if not run.source_address:
+        return infos
+    family = socket.AF_INET6 if ":" in run.source_address else socket.AF_INET
+    usable = [info for info in infos if info[0] == family]
+    if not usable:
+        raise ProbeError(f"no address of the source address's family ({run.source_address}) for this host")
+    return usable
 
 
 def _format_address(sockaddr: tuple[Any, ...]) -> str:
@@ -260,7 +277,9 @@ async def _learn_invalid_cert(
     link = Link()
     try:
         async with asyncio.timeout_at(deadline):
-            await loop.create_connection(lambda: link, host, port, ssl=context, server_hostname=server_name)
+            await loop.create_connection(
+                lambda: link, host, port, ssl=context, server_hostname=server_name, local_addr=_local(run)
+            )
         assert link.transport is not None
         _record_session(run, link.transport.get_extra_info("ssl_object"), server_name)
     except Exception:  # noqa: BLE001 - best effort: the verification error is what matters

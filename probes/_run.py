@@ -48,10 +48,11 @@ class Run:
     close to ``duration``.
     """
 
-    __slots__ = ("result", "clock", "timeout", "label", "on_timeout", "scope", "_start", "_phase", "_since")
+    __slots__ = ("result", "clock", "source_address", "timeout", "label", "on_timeout", "scope", "_start", "_phase", "_since")
 
     def __init__(self, ctx: ProbeContext, timeout: float) -> None:
         self.clock = ctx.clock
+        self.source_address = ctx.source_address
         self.result = ProbeResult(started_at=self.clock.now())
         self.timeout = timeout
         self.label = "before connecting"

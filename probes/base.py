@@ -63,9 +63,12 @@ class ProbeResult:
 
 @dataclass(slots=True)
 class ProbeContext:
-    """What a probe may use besides its check: the clock, and nothing global."""
+    """What a probe may use besides its check: the clock, the local address to send from, and nothing global."""
 
     clock: Clock = field(default_factory=SystemClock)
+    # the local address probes bind their sockets to (an agent's --source-address, like blackbox_exporter's
+    # source_ip_address); None lets the system choose
+    source_address: str | None = None
 
 
 def tls_version_name(ssl_obj: ssl.SSLObject | ssl.SSLSocket | None) -> str | None:

@@ -129,16 +129,16 @@ def _details(
 
 
 async def _exchange(
-    query: dns.message.Message, address: str, port: int, transport: str
+    query: dns.message.Message, address: str, port: int, transport: str, source: str | None = None
 ) -> tuple[dns.message.Message, str, bool]:
-    """Send the query; a truncated UDP answer is asked again over TCP."""
+    """Send the query (from ``source``, if given); a truncated UDP answer is asked again over TCP."""
     if transport == "tcp":
-        return await dns.asyncquery.tcp(query, address, port=port), "tcp", False
+        return await dns.asyncquery.tcp(query, address, port=port, source=source), "tcp", False
     # A connected socket hears the ICMP "port unreachable" of a resolver that is not
     # there, so that it reads "connection refused" at once rather than a timeout.
     backend = dns.asyncbackend.get_default_backend()
     family = dns.inet.af_for_address(address)
-    sock = await backend.make_socket(family, socket.SOCK_DGRAM, 0, None, (address, port))
+    sock = await backend.make_socket(family, socket.SOCK_DGRAM, 0, (source, 0) if source else None, (address, port))
     try:
         response = await dns.asyncquery.udp(query, address, port=port, raise_on_truncation=True, sock=sock)
         return response, "udp", False
@@ -146,7 +146,7 @@ async def _exchange(
         pass
     finally:
         await sock.close()
-    return await dns.asyncquery.tcp(query, address, port=port), "tcp", True
+    return await dns.asyncquery.tcp(query, address, port=port, source=source), "tcp", True
 
 
 def _describe_error(exc: BaseException, where: str, timeout: float) -> str:
@@ -189,7 +189,7 @@ async def probe(check: DnsCheck, run: Run) -> None:
     run.on_timeout = lambda: f"timeout after {format_duration(run.timeout)} waiting for the DNS answer from {where}"
     try:
         address = await _resolve_host(host, port)
-        response, transport, retried = await _exchange(query, address, port, check.transport)
+        response, transport, retried = await _exchange(query, address, port, check.transport, run.source_address)
     except Exception as exc:  # noqa: BLE001 - every failure becomes its own sentence
         raise ProbeError(_describe_error(exc, where, run.timeout)) from None
     result.dns_rcode = dns.rcode.to_text(response.rcode())

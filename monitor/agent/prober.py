@@ -13,6 +13,7 @@ import logging
 import secrets
 from collections import deque
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from monitor.agent.protocol import Assignment, Batch, agent_facts
 from monitor.agent.schedule import Schedule
@@ -39,11 +40,13 @@ class Prober:
         heartbeat: float = 1.0,
         max_batch: int = 1000,
         capacity: int = 200_000,
+        source_address: str | None = None,
     ) -> None:
         self.assignment = assignment
         self.send = send
         self.clock = clock or SystemClock()
-        self.ctx = ProbeContext(clock=self.clock)
+        self.ctx = ProbeContext(clock=self.clock, source_address=source_address)
+        self.facts: dict[str, Any] = {}  # more of the agent's own health, sent with every batch
         self.flush = flush
         self.heartbeat = heartbeat
         self.max_batch = max_batch
@@ -102,6 +105,7 @@ class Prober:
                     "skipped": self.schedule.skipped,
                     "dropped": self.dropped,
                     "checks": len(self.assignment.checks),
+                    **self.facts,
                 },
             )
             await self.send(batch)

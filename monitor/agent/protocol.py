@@ -32,6 +32,10 @@ class BadMessage(ValueError):
     """A message that does not have the expected shape (a 400 for remote agents)."""
 
 
+class UnassignedCheck(BadMessage):
+    """A batch with a result about a check that is not assigned to its location (a 422 for remote agents)."""
+
+
 @dataclass(frozen=True)
 class Assignment:
     """The checks a location runs, and how."""
@@ -143,7 +147,7 @@ class Batch:
             except BadMeasurement as exc:
                 raise BadMessage(f"results[{index}]: {exc}") from None
             if measurement.key not in assigned:
-                raise BadMessage(f"results[{index}]: check {measurement.key!r} is not assigned to {sender!r}")
+                raise UnassignedCheck(f"results[{index}]: check {measurement.key!r} is not assigned to {sender!r}")
             results.append(measurement)
         agent = data.get("agent")
         if not isinstance(agent, dict):

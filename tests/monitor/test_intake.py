@@ -162,3 +162,57 @@ async def test_it_keeps_what_arrives_while_a_full_queue_is_being_written(setup: 
     intake.receive(batch(clock, "u" * 4, start=10))  # four more arrive meanwhile
     assert await writing == 14 and intake.dropped == 0 and intake.pending == 0
     assert await database.read(lambda s: s.count_results()) == 14
+
+
+async def test_it_answers_a_durable_batch_only_once_its_results_are_committed(
+    setup: tuple[Database, Engine], clock: FakeClock
+) -> None:
+    database, engine = setup
+    intake = Intake(database, engine, StoreHealth(), flush_interval=3600)  # only a durable batch's wake writes
+    runner = asyncio.create_task(intake.run())
+    stored_when_answered = []
+
+    async def send() -> None:
+        assert await intake.receive_durably(batch(clock, "uud", name="lyon-a-1"))
+        stored_when_answered.append(await database.read(lambda s: s.count_results()))
+
+    try:
+        await asyncio.wait_for(send(), 10)
+    finally:
+        await intake.stop()
+        runner.cancel()
+    assert stored_when_answered == [3]
+
+
+async def test_it_says_a_durable_batch_already_committed_was_received(setup: tuple[Database, Engine], clock: FakeClock) -> None:
+    database, engine = setup
+    intake = Intake(database, engine, StoreHealth())
+    first = asyncio.create_task(intake.receive_durably(batch(clock, "u", name="lyon-a-1")))
+    await asyncio.sleep(0)
+    await intake.write_waiting()
+    assert await first
+    assert not await intake.receive_durably(batch(clock, "u", name="lyon-a-1"))
+    assert await database.read(lambda s: s.count_results()) == 1
+
+
+async def test_it_raises_the_store_error_to_a_durable_sender_and_takes_its_retry(
+    setup: tuple[Database, Engine], clock: FakeClock
+) -> None:
+    database, engine = setup
+    health = StoreHealth()
+    intake = Intake(database, engine, health)
+    intake.receive(batch(clock, "u"))
+    await intake.write_waiting()
+    await set_full(database, True)
+    failing = asyncio.create_task(intake.receive_durably(batch(clock, "d" * 400, start=1, name="lyon-a-2", why="x" * 400)))
+    await asyncio.sleep(0)
+    await intake.write_waiting()
+    with pytest.raises(Exception) as raised:
+        await failing
+    assert "full" in str(raised.value) and not health.ok
+    await set_full(database, False)
+    retry = asyncio.create_task(intake.receive_durably(batch(clock, "d" * 400, start=1, name="lyon-a-2", why="x" * 400)))
+    await asyncio.sleep(0)
+    await intake.write_waiting()
+    assert await retry  # taken again, not refused as a duplicate: the sender still holds it
+    assert await database.read(lambda s: s.count_results()) == 401  # the copy of each result is not stored twice

@@ -21,7 +21,7 @@ def promtool(*args: str) -> subprocess.CompletedProcess[str]:
 def test_it_passes_promtool_check_rules() -> None:
     result = promtool("check", "rules", RULES.name)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 14 rules found" in result.stdout
+    assert "SUCCESS: 15 rules found" in result.stdout
 
 
 def test_it_passes_the_rules_unit_tests() -> None:

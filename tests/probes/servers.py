@@ -253,3 +253,24 @@ async def timed(awaitable: Awaitable[object]) -> tuple[object, float]:
     start = loop.time()
     value = await awaitable
     return value, loop.time() - start
+
+
+def gate(blocked: set[str], seen: list[str] | None = None) -> Handler:
+    """An HTTP 200 to every peer but those whose address is in ``blocked`` (changeable while it runs): reset.
+
+    A real refused connection from the chosen peers, as a firewall's reject
+    would make it: how the tests script each agent's reachability on loopback.
+    """
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        host = writer.get_extra_info("peername")[0]
+        if seen is not None:
+            seen.append(host)
+        if host in blocked:
+            _reset(writer)
+            return
+        while await read_request(reader):
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK")
+            await writer.drain()
+
+    return handler
