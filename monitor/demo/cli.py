@@ -54,7 +54,8 @@ class Narrator:
         if kind == "vantage":
             state = "ne voit plus les opérateurs : ses résultats sont mis de côté (alerte à l'exploitation seulement)" \
                 if payload.isolated else "voit de nouveau les opérateurs"
-            self._say(payload.at, f"Lieu de mesure {payload.location} : {state}")
+            found = self.service.config.location(payload.location) if self.service is not None else None
+            self._say(payload.at, f"Lieu de mesure {found.name['fr'] if found else payload.location} : {state}")
         elif kind == "flip" and isinstance(payload, Flip) and payload.kind == "service" and payload.from_status != NOT_KNOWN:
             why = payload.why[0] if payload.why else None
             self._say(payload.at, flip_line(self._service_label(payload.key), payload.to_status, why))

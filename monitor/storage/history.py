@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from monitor.eta import Outage
+from monitor.keys import Key
 from monitor.statuses import is_outage
 
 if TYPE_CHECKING:
@@ -52,6 +53,7 @@ class HistoryMixin:
         added = 0
         with self.db.atomic():
             for service, started_at, ended_at in rows:
+                Key.service_of(service)  # InvalidKey: nothing of the import is kept, and no later judging breaks
                 cursor = self.db.execute(
                     "INSERT OR IGNORE INTO past_outages (service, started_at, ended_at, source) VALUES (?, ?, ?, ?)",
                     (service, started_at, ended_at, source),

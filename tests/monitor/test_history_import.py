@@ -183,3 +183,15 @@ def test_it_says_so_when_the_file_cannot_be_read(tmp_path: Path, capsys: pytest.
     config = write(tmp_path, "config.yaml", CONFIG)
     code, _, err = run(capsys, "history", "import", "-c", str(config), "--db", str(tmp_path / "v.db"), str(tmp_path / "absent.csv"))
     assert code == 2 and "cannot read" in err and not (tmp_path / "v.db").exists()
+
+
+def test_it_refuses_past_outages_of_something_that_is_no_service(tmp_path) -> None:
+    import pytest
+
+    from monitor.keys import InvalidKey
+    from monitor.storage import Store
+
+    store = Store(tmp_path / "v.db")
+    with pytest.raises(InvalidKey):
+        store.import_outages([("almerys/pec", 1.0, 2.0), ("vantage:lyon", 1.0, 2.0)], source="test")
+    assert store.outage_history(10.0) == []  # nothing of that import kept: judging can still read the history
