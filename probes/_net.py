@@ -202,8 +202,8 @@ async def _open(run: Run, infos: list[tuple[Any, ...]]) -> Link:
     for family, _, _, _, sockaddr in infos:
         link = Link()
         try:
-            # the default argument binds this iteration's link; mypy cannot type such a lambda (python/mypy#15459)
-            await loop.create_connection(  # type: ignore[misc]
+            # the default argument binds this iteration's link
+            await loop.create_connection(
                 lambda link=link: link, sockaddr[0], sockaddr[1], family=family, local_addr=_local(run)
             )
         except OSError as exc:

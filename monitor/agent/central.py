@@ -182,6 +182,7 @@ class _AgentsCollector(Collector):
             "the agent's clock minus the central's, from its last signed request",
             labels=("location",),
         )
+        offset.add_metric([LOCAL], 0.0)  # the local prober runs on the central's own clock
         for location, seen in self.agents.seen.items():
             if seen.offset is not None:
                 offset.add_metric([location], seen.offset)

@@ -18,6 +18,7 @@ import base64
 import hmac
 import math
 import secrets
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from standardwebhooks import Webhook
@@ -42,9 +43,9 @@ def sign(secret: str, location: str, body: bytes, now: float, message_id: str | 
     }
 
 
-def verify(secret: str, headers: dict[str, str] | object, body: bytes, now: float) -> tuple[str, float]:
+def verify(secret: str, headers: Mapping[str, str], body: bytes, now: float) -> tuple[str, float]:
     """Check a request's signature; returns (webhook-id, the sender's timestamp) or raises `SignatureError`."""
-    get = headers.get  # type: ignore[attr-defined]
+    get = headers.get
     message_id, stamp, signatures = get("webhook-id"), get("webhook-timestamp"), get("webhook-signature")
     if not (message_id and stamp and signatures):
         raise SignatureError("unsigned request: webhook-id, webhook-timestamp and webhook-signature are required")

@@ -168,8 +168,9 @@ async def test_it_measures_and_warns_of_an_agents_clock_offset(client: Any, capl
         assert (await post(client, wire("paris", "paris-a-1"), secret=PARIS, location="paris", now=time.time() + 42))[0] == 200
         assert (await post(client, wire("paris", "paris-a-2"), secret=PARIS, location="paris", now=time.time() + 42))[0] == 200
     metrics = await (await client.get("/metrics")).text()
-    [line] = [line for line in metrics.splitlines() if line.startswith("vigie_agent_clock_offset_seconds{")]
-    assert 'location="paris"' in line and 40 <= float(line.split()[-1]) <= 44
+    [line] = [line for line in metrics.splitlines() if line.startswith('vigie_agent_clock_offset_seconds{location="paris"}')]
+    assert 40 <= float(line.split()[-1]) <= 44
+    assert 'vigie_agent_clock_offset_seconds{location="lyon"}' not in metrics  # never heard from: no offset to show
     assert sum("clock of agent paris" in r.getMessage() for r in caplog.records) == 1  # once a minute at most
 
 
