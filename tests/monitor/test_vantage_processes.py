@@ -197,20 +197,20 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Story]:
     out = Story()
     try:
         wait_until(lambda: len(query(db, "SELECT key, location FROM check_location_states WHERE status = 'up'")) == 15,
-                   40, "every check up from every place")
+                   90, "every check up from every place")
         out.marks["lyon_lost"] = time.time()
         target.blocked = {AGENTS["lyon"][1]}
         wait_until(lambda: bool(query(db, "SELECT 1 FROM vantages WHERE location = 'lyon' AND isolated_since IS NOT NULL")),
-                   15, "lyon isolated")
+                   30, "lyon isolated")
         out.healthz_isolated = healthz(port)
         time.sleep(INTERVAL * THRESHOLD * 2)  # long enough for lyon's failures to have opened incidents, were they counted
         out.incidents_during_isolation = query(db, "SELECT id, operator_id FROM incidents")
         target.blocked = set()
         out.marks["lyon_back"] = time.time()
         wait_until(lambda: bool(query(db, "SELECT 1 FROM vantages WHERE location = 'lyon' AND isolated_since IS NULL")),
-                   15, "lyon recovered")
+                   30, "lyon recovered")
         wait_until(lambda: len(query(db, "SELECT key, location FROM check_location_states WHERE status = 'up'")) == 15,
-                   15, "every check up again from every place")
+                   30, "every check up again from every place")
         out.marks["op1_down"] = time.time()
         target.failing = {"op1"}
         wait_until(lambda: any(kind == "incident.opened" for _, _, kind in receiver.received), 20, "the incident's alert")

@@ -28,7 +28,8 @@ FAMILIES = (
     "vigie_http_connections_closed_total",
 )
 ALLOWED_LABELS = {"operator", "service", "check", "status", "phase", "channel", "outcome", "state", "reason", "le", "version",
-                  "location"}  # location: fixed by the contract
+                  "location",  # location: fixed by the contract
+                  "route", "code"}  # the agent API's two routes and the HTTP codes it answers
 SAMPLE = re.compile(r"^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(?P<labels>.*)\})? (?P<value>\S+)")
 LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 
