@@ -82,4 +82,4 @@ operators:
     for path in tmp_path.glob("central.db*"):
         data = path.read_bytes()
         assert PASSWORD.encode() not in data, path
-        assert "Mme Dupont".encode() not in data and "accordée à".encode() not in data, path
+        assert b"Mme Dupont" not in data and "accordée à".encode() not in data, path
