@@ -255,3 +255,23 @@ async def test_it_cleans_up_its_own_workdir_on_the_real_clock() -> None:
         workdir = fleet.workdir
     assert not workdir.exists()
     assert not fleet.started
+
+
+async def test_it_cuts_the_network_of_one_agent_only_while_its_episode_lasts(clock: FakeClock, tmp_path: Path) -> None:
+    agents = {"lyon": "127.0.0.2", "paris": "127.0.0.3"}
+    async with DemoFleet(clock=clock, workdir=tmp_path, cycle=CYCLE, slow_delay=SLOW, agents=agents) as fleet:
+        config = fleet.config()
+        assert [loc.id for loc in config.locations] == ["lyon", "paris"]
+        [(_, _, check)] = [(o, s, c) for o, s, c in config.iter_checks() if (o.id, s.id, c.id) == ("kalixia", "pec-audio", "api")]
+        assert check.locations == ["local", "lyon", "paris"] and check.quorum == 2
+        assert "${VIGIE_DEMO_SECRET_LYON}" in fleet.config_yaml() and fleet.secrets["lyon"] not in fleet.config_yaml()
+
+        async def outcome(address: str) -> str:
+            result = await measure(check, ProbeContext(clock=clock, source_address=address))
+            return "reset" if result.error else str(result.status)
+
+        clock.advance(0.25 * CYCLE)  # Lyon's episode: 20 % to 40 % of the cycle
+        assert await outcome("127.0.0.2") == "reset"
+        assert await outcome("127.0.0.3") == "200" and await outcome("127.0.0.1") == "200"
+        clock.advance(0.20 * CYCLE)
+        assert await outcome("127.0.0.2") == "200"
