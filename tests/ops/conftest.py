@@ -7,6 +7,7 @@ from 6 s to 27 s into each cycle) happens while the tests run; its logs are JSON
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -121,8 +122,10 @@ def probed_scrape(demo: Demo) -> str:
     def every_check_probed() -> str | None:
         text = demo.scrape()
         configured = sample_value(text, "vigie_checks_configured")
-        probed = sum(1 for line in text.splitlines() if line.startswith("vigie_probe_success{"))
-        return text if configured and probed == configured else None
+        # one series per check and location: a check counts once it has one, whichever place measured it
+        probed = {re.sub(r',?location="[^"]*"', "", line.split(" ")[0])
+                  for line in text.splitlines() if line.startswith("vigie_probe_success{")}
+        return text if configured and len(probed) == configured else None
 
     return wait_for("every demo check probed", every_check_probed, 30, demo.process)
 
