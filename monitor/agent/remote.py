@@ -24,6 +24,7 @@ import json
 import logging
 import os
 import signal
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -115,6 +116,7 @@ class RemoteAgent:
 
     def stop(self) -> None:
         self._stopping.set()
+        self._spooled.set()  # a sender waiting for something to send wakes, and sees it must stop
         if self.prober is not None:
             self.prober.stop()
 
@@ -205,7 +207,9 @@ class RemoteAgent:
 
     async def _send_spooled(self, central: Central) -> None:
         delay = BACKOFF_FIRST
-        while True:
+        # the stop event, not only the task's cancellation, ends it: on 3.11 asyncio.wait_for can swallow a
+        # cancellation that arrives as its inner request completes, and the loop would then sleep its backoff
+        while not self._stopping.is_set():
             files = self.spool.pending()
             if not files:
                 self._spooled.clear()
@@ -232,7 +236,7 @@ class RemoteAgent:
             elif status == 0 or status >= 500 or status in (408, 429):
                 self._once("send:", logging.WARNING, f"cannot deliver to {self.options.central} ({status or why}): "
                            f"{len(files)} batches spooled, retrying")
-                await asyncio.sleep(delay)
+                await self._wait(delay)
                 delay = min(delay * 2, BACKOFF_MAX)
             else:
                 self.rejected += 1
@@ -251,11 +255,26 @@ class RemoteAgent:
             log.log(level, "%s", message)
 
 
+STOP_WITHIN = 10.0  # seconds: an agent told to stop that is still running then says what it waits for, and exits
+
+
 async def run_agent(options: AgentOptions, spool: Spool) -> int:
     agent = RemoteAgent(options, spool)
     loop = asyncio.get_running_loop()
+
+    def stop() -> None:
+        agent.stop()
+        loop.call_later(STOP_WITHIN, _stuck)
+
+    def _stuck() -> None:
+        for task in asyncio.all_tasks(loop):
+            log.error("agent still waiting %.0f s after being told to stop: %s", STOP_WITHIN, task)
+            task.print_stack(file=sys.stderr)
+        log.error("agent exits now; what reached the spool is kept")
+        os._exit(1)
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, agent.stop)
+        loop.add_signal_handler(sig, stop)
     held = len(spool.pending())
     log.info("agent %s for %s (spool %s: %d batches to send first)", options.location, options.central, spool.path, held)
     await agent.run()
@@ -327,6 +346,10 @@ def cmd_agent(
         print(f"vigie agent: {exc}", file=sys.stderr)
         return 2
     raise_nofile_limit()
+    import faulthandler
+    import signal as signals
+
+    faulthandler.register(signals.SIGUSR1)  # `kill -USR1` writes every thread's stack to stderr: what a stuck agent does
     try:
         import uvloop
 

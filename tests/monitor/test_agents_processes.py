@@ -197,7 +197,12 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
         for loc in SECRETS:
             processes[loc].send_signal(signal.SIGTERM)
         for loc in SECRETS:
-            out.exits[loc] = processes[loc].wait(15)
+            try:
+                out.exits[loc] = processes[loc].wait(30)
+            except subprocess.TimeoutExpired:  # the SIGTERM test fails on it; the stacks say where it hangs
+                processes[loc].send_signal(signal.SIGUSR1)
+                time.sleep(1)
+                out.exits[loc] = None
         processes["central"].send_signal(signal.SIGTERM)
         out.exits["central"] = processes["central"].wait(30)
         out.marks["stopped"] = time.time()
