@@ -40,6 +40,7 @@ from alerts.subscriptions import (
 )
 from monitor.config.model import PROFESSIONS
 from monitor.words import SUBSCRIBE_TEXTS, profession_word
+from status_site.client import client_address, networks
 from status_site.keys import CONFIG, CORE
 from status_site.pages import HTML, Page, _lang
 
@@ -146,7 +147,8 @@ async def subscribe(request: web.Request) -> web.Response:
     lang = str(form.get("lang", "")) if form.get("lang") in ("fr", "en") else _lang(request)
     if not _same_origin(request):
         return _message(request, lang, "forbidden", 403)
-    if not request.app[LIMITS]["ip"].allow(request.remote or "?"):
+    visitor = client_address(request, networks(request.app[CONFIG].site.trusted_proxies))
+    if not request.app[LIMITS]["ip"].allow(visitor):
         return _message(request, lang, "limited", 429)
     raw = form.get("email", "")
     choices = clean_choices(

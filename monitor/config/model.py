@@ -7,6 +7,7 @@ leave ``interval``/``timeout``/thresholds unset to inherit ``defaults``;
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Iterator
 from typing import Annotated, Any, Literal
@@ -209,6 +210,21 @@ class Site(Strict):
     timezone: str = "Europe/Paris"
     templates_dir: str | None = None
     limits: Limits = Field(default_factory=Limits)
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="addresses or networks (127.0.0.1, 10.0.0.0/8) whose X-Forwarded-For is believed: "
+        "rate limits then count the visitor, not the proxy",
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for spec in value:
+            try:
+                ipaddress.ip_network(spec, strict=False)
+            except ValueError:
+                raise PydanticCustomError("proxy", "{spec!r} is not an IP address or network", {"spec": spec}) from None
+        return value
 
     @field_validator("base_url")
     @classmethod
