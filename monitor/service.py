@@ -238,6 +238,9 @@ class Service:
         every(1, "maintenance", functools.partial(self._chore, "maintenance", engine.maintenance.tick))
         every(30, "etas", functools.partial(self._chore, "etas", engine.etas.refresh))
         every(SWEEP, "sweep", functools.partial(self._chore, "sweep", engine.sweep))
+        # reporters' keyed hashes are kept 48 h at most (their counts stay)
+        every(600, "reporters", functools.partial(self._chore, "reporters",
+                                                  lambda: engine.store.forget_reporters(engine.clock.now())))
         every(3600, "prune", self._prune, at_once=True)
         aps.start()
         try:

@@ -14,7 +14,7 @@ from aiohttp import web
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from monitor.config.model import Config
-from status_site import admin_api, api, badges, calendar, feeds, pages, subscribe
+from status_site import admin_api, api, badges, calendar, feeds, pages, reports, subscribe
 from status_site.keys import CONFIG, CORE, TEMPLATES
 from status_site.templating import make_environment
 
@@ -36,7 +36,7 @@ def create_site(config: Config, *, admin_token: str | None = None) -> web.Applic
     app[TEMPLATES] = make_environment(config.site.templates_dir)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
-    for module in (pages, api, feeds, badges, calendar, subscribe):
+    for module in (pages, api, feeds, badges, calendar, subscribe, reports):
         module.add_routes(app)
     admin_api.add_routes(app, admin_token)
     return app

@@ -438,3 +438,27 @@ def m0008_locations(db: Database) -> None:
                 raise sqlite3.IntegrityError(f"rebuilding checks would orphan {len(broken)} row(s): {broken[:3]}")
     finally:
         db.execute(f"PRAGMA foreign_keys={'ON' if enforced else 'OFF'}")
+
+
+@migrations(name="0009_reports")
+def m0009_reports(db: Database) -> None:
+    """Reports from professionals: who reported (a keyed hash, 48 h at most), and counts per hour for good."""
+    _run(
+        db,
+        """
+        CREATE TABLE report_reporters (
+            service TEXT NOT NULL,
+            hour INTEGER NOT NULL,          -- epoch seconds of the hour
+            reporter TEXT NOT NULL,         -- keyed hash of (network prefix, user agent, day): never an address
+            PRIMARY KEY (service, hour, reporter)
+        ) WITHOUT ROWID;
+        CREATE INDEX report_reporters_hour ON report_reporters(hour);
+        CREATE TABLE report_counts (
+            service TEXT NOT NULL,
+            hour INTEGER NOT NULL,
+            symptom TEXT NOT NULL,
+            n INTEGER NOT NULL,
+            PRIMARY KEY (service, hour, symptom)
+        ) WITHOUT ROWID
+        """,
+    )

@@ -42,6 +42,7 @@ from monitor.storage.locations import OUTCOME_CODES, LocationsMixin, Pair
 from monitor.storage.maintenances import MaintenancesMixin
 from monitor.storage.migrations import migrations
 from monitor.storage.outbox import OutboxMixin
+from monitor.storage.reports import ReportsMixin
 from monitor.storage.retention import RetentionMixin
 from monitor.storage.states import StatesMixin
 from monitor.storage.subscribers import SubscribersMixin
@@ -75,7 +76,7 @@ def _day_of_hour(hour: int) -> int:
 
 class Store(
     IncidentsMixin, MaintenancesMixin, HistoryMixin, OutboxMixin, SubscribersMixin, RetentionMixin, StatesMixin,
-    LocationsMixin,
+    LocationsMixin, ReportsMixin,
 ):
     """Vigie's database. Not thread-safe: use it from the event loop's thread."""
 
