@@ -23,6 +23,7 @@ from markupsafe import Markup
 
 from monitor.config.model import PROFESSIONS
 from monitor.keys import Key
+from monitor.reports import SYMPTOMS
 from monitor.statuses import MaintenanceStatus, worst
 from monitor.storage import Store
 from monitor.words import Sentences, iso, maintenance_running
@@ -108,6 +109,11 @@ class Page(Sentences):
         self.site_title = config.site.title
         self.assets: dict[str, Asset] = app[ASSETS]
         self.linker = linker  # None: root-absolute links with ?lang= (the live site)
+
+    @property
+    def symptoms(self) -> list[tuple[str, str]]:
+        """The symptoms a professional may report, in the page's language (``monitor.reports``)."""
+        return [(key, words.get(self.lang) or words["fr"]) for key, words in SYMPTOMS.items()]
 
     def href(self, path: str, **params: str | None) -> str:
         """An internal link that keeps ``?lang=en`` when the visitor chose a language other than the default."""

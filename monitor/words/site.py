@@ -118,6 +118,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "timeline": "Chronologie",
         "eta": "Rétablissement",
         "updated_at": "Mis à jour le {when}",
+        "report_summary": "Je n’arrive pas à utiliser ce service",
+        "report_symptom": "Ce qui se passe",
+        "report_submit": "Signaler",
+        "report_privacy": "Anonyme : ni adresse, ni compte, ni texte libre. Un signalement par heure et par service.",
         "blind_title": "Vigie ne peut pas vérifier les opérateurs en ce moment",
         "blind_text": "Depuis {since}, Vigie a perdu son propre accès au réseau ({locations}). Ce n’est pas une "
         "panne des opérateurs : les états ci-dessous sont les derniers connus, et aucune alerte n’est envoyée "
@@ -250,6 +254,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "timeline": "Timeline",
         "eta": "Recovery",
         "updated_at": "Updated {when}",
+        "report_summary": "I cannot use this service",
+        "report_symptom": "What happens",
+        "report_submit": "Report",
+        "report_privacy": "Anonymous: no address, no account, no free text. One report per hour and service.",
         "blind_title": "Vigie cannot check the operators right now",
         "blind_text": "Since {since}, Vigie has lost its own network access ({locations}). This is not an outage "
         "of the operators: the states below are the last known ones, and no alert is sent on their basis.",

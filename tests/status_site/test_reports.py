@@ -131,3 +131,13 @@ async def test_reporters_are_forgotten_after_48_hours_and_their_counts_kept(clie
     assert forgotten == 1
     assert await read(client.app, lambda store: store.db.execute("SELECT count(*) FROM report_reporters").fetchone()[0]) == 0
     assert await total(client) == 1
+
+
+async def test_every_service_offers_the_report_form_on_the_live_pages(client: Any) -> None:
+    for path in ("/", "/operators/almerys"):
+        html = await (await client.get(path)).text()
+        assert "Je n’arrive pas à utiliser ce service" in html and 'action="/signalements"' in html
+        assert 'name="service" value="almerys/pec"' in html and 'value="pec-erreur-technique"' in html
+    english = await (await client.get("/?lang=en")).text()
+    assert "I cannot use this service" in english and "Portal unreachable" in english
+    assert (await client.get("/operators/almerys?signalement=merci")).status == 200
