@@ -15,6 +15,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from monitor.config.model import Config
 from status_site import admin_api, api, badges, calendar, feeds, pages, reports, subscribe
+from status_site.client import TRUSTED, networks
 from status_site.keys import CONFIG, CORE, TEMPLATES
 from status_site.templating import make_environment
 
@@ -33,6 +34,7 @@ def create_site(config: Config, *, admin_token: str | None = None) -> web.Applic
     """The routes and middlewares; ``admin_token`` None reads ``$VIGIE_ADMIN_TOKEN`` (none: admin API off)."""
     app = web.Application(middlewares=[security_headers, errors])
     app[CONFIG] = config
+    app[TRUSTED] = networks(config.site.trusted_proxies)
     app[TEMPLATES] = make_environment(config.site.templates_dir)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)

@@ -45,5 +45,9 @@ def visitor_address(peer: str | None, forwarded_for: Sequence[str], trusted: tup
     return hops[0] if hops else peer
 
 
-def client_address(request: web.Request, trusted: tuple[Network, ...]) -> str:
-    return visitor_address(request.remote, request.headers.getall("X-Forwarded-For", []), trusted)
+TRUSTED = web.AppKey("trusted_proxies", tuple)  # the config's trusted_proxies, parsed once by create_site
+
+
+def client_address(request: web.Request) -> str:
+    """The visitor's address, through the proxies the app trusts."""
+    return visitor_address(request.remote, request.headers.getall("X-Forwarded-For", []), request.app[TRUSTED])

@@ -18,9 +18,9 @@ from alerts.subscriptions import RateLimiter
 from monitor.keys import InvalidKey, Key
 from monitor.reports import SYMPTOMS, ReporterKeys
 from status_site import openapi
-from status_site.client import client_address, networks
+from status_site.client import client_address
 from status_site.keys import CONFIG, CORE
-from status_site.subscribe import _AppClock, _same_origin
+from status_site.subscribe import AppClock, same_origin
 
 MAX_BODY = 4096
 VISITOR_LIMIT = (30, 3600.0)  # reports per visitor per hour, whatever the services
@@ -28,7 +28,7 @@ STATE = web.AppKey("reports_state", dict)
 
 
 def add_routes(app: web.Application) -> None:
-    clock = _AppClock(app)  # the service's clock, once it runs
+    clock = AppClock(app)  # the service's clock, once it runs
     app[STATE] = {"keys": ReporterKeys(), "limit": RateLimiter(*VISITOR_LIMIT, clock=clock), "clock": clock}
     app.router.add_post("/api/reports", api_report)
     app.router.add_post("/signalements", form_report)
@@ -53,7 +53,7 @@ async def _count(request: web.Request, service: Any, symptom: Any) -> bool:
     if symptom not in SYMPTOMS:
         raise Refused(422, f"symptom: one of {', '.join(SYMPTOMS)}")
     state = request.app[STATE]
-    visitor = client_address(request, networks(config.site.trusted_proxies))
+    visitor = client_address(request)
     if not state["limit"].allow(visitor):
         raise Refused(429, "too many reports from here: try again later")
     now = state["clock"].now()
@@ -80,7 +80,7 @@ async def api_report(request: web.Request) -> web.Response:
 
 
 async def form_report(request: web.Request) -> web.Response:
-    if not _same_origin(request):
+    if not same_origin(request):
         raise web.HTTPForbidden(text="Formulaire envoyé depuis un autre site : refusé.")
     if (request.content_length or 0) > MAX_BODY:
         raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY, actual_size=request.content_length or 0)

@@ -40,7 +40,7 @@ from alerts.subscriptions import (
 )
 from monitor.config.model import PROFESSIONS
 from monitor.words import SUBSCRIBE_TEXTS, profession_word
-from status_site.client import client_address, networks
+from status_site.client import client_address
 from status_site.keys import CONFIG, CORE
 from status_site.pages import HTML, Page, _lang
 
@@ -52,7 +52,7 @@ LIMITS = web.AppKey("subscription_limits", dict)
 T = TypeVar("T")
 
 
-class _AppClock:
+class AppClock:
     """The service's clock, read when needed (the service is there only once the app has started)."""
 
     def __init__(self, app: web.Application) -> None:
@@ -69,7 +69,7 @@ def add_routes(app: web.Application) -> None:
     """The subscription pages; none unless the config has an SMTP relay to send the mails."""
     if app[CONFIG].alerts.smtp is None:
         return
-    clock = _AppClock(app)
+    clock = AppClock(app)
     app[LIMITS] = {"ip": RateLimiter(*IP_LIMIT, clock=clock), "address": RateLimiter(*ADDRESS_LIMIT, clock=clock)}
     app.router.add_get("/subscriptions", form_page, name="subscribe")
     app.router.add_post("/subscriptions", subscribe)
@@ -125,7 +125,7 @@ async def sent_page(request: web.Request) -> web.Response:
     return _message(request, _lang(request), "sent")
 
 
-def _same_origin(request: web.Request) -> bool:
+def same_origin(request: web.Request) -> bool:
     origin = request.headers.get("Origin")
     if origin is None:
         return True  # not a browser, or an old one: nothing a forged request could gain anyway
@@ -145,10 +145,9 @@ async def _post(request: web.Request) -> Any:
 async def subscribe(request: web.Request) -> web.Response:
     form = await _post(request)
     lang = str(form.get("lang", "")) if form.get("lang") in ("fr", "en") else _lang(request)
-    if not _same_origin(request):
+    if not same_origin(request):
         return _message(request, lang, "forbidden", 403)
-    visitor = client_address(request, networks(request.app[CONFIG].site.trusted_proxies))
-    if not request.app[LIMITS]["ip"].allow(visitor):
+    if not request.app[LIMITS]["ip"].allow(client_address(request)):
         return _message(request, lang, "limited", 429)
     raw = form.get("email", "")
     choices = clean_choices(
