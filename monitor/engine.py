@@ -31,6 +31,7 @@ from monitor.measurement import Measurement
 from monitor.recovery import EtaKeeper
 from monitor.statuses import NOT_KNOWN, CheckStatus, IncidentStatus, Outcome
 from monitor.storage import ResultRow, Store
+from monitor.surge_keeper import SurgeKeeper
 from monitor.vantage import Change, Vantage, window_of
 from monitor.words.times import iso
 from probes.base import ProbeResult
@@ -99,6 +100,7 @@ class Engine:
         self.unknown_keys: set[tuple[str, str]] = set()  # (check, location) pairs this config does not run
         self.maintenance = MaintenanceKeeper(self)
         self.etas = EtaKeeper(self)
+        self.surges = SurgeKeeper(self)  # professionals' reports against their baseline
 
     # -- judging measurements -------------------------------------------------------
 
@@ -308,10 +310,9 @@ class Engine:
 
     def _judge_service(self, service_key: str, at: float) -> None:
         old, _ = self.service_states[service_key]
-        new = service_status(
-            (self.check_states[k].status for k in self.services[service_key]),
-            in_maintenance=service_key in self.in_maintenance,
-        )
+        statuses = [self.check_states[k].status for k in self.services[service_key]]
+        reported = self.surges.opens_incident(service_key)  # reports may count as a failing check, if configured
+        new = service_status(statuses + [CheckStatus.DOWN] * reported, in_maintenance=service_key in self.in_maintenance)
         if new == old:
             return
         self._account(service_key, at)
@@ -320,7 +321,7 @@ class Engine:
             for k in self.services[service_key]
             if self.check_states[k].status in (CheckStatus.DOWN, CheckStatus.DEGRADED)
             for reason in self.check_states[k].reasons[:3]
-        )
+        ) + ((self.surges.why(service_key),) if reported else ())
         flip = Flip("service", service_key, old or NOT_KNOWN, new or NOT_KNOWN, at, why)
         self.store.record_flip(flip)
         self.store.save_service_state(service_key, new, at)

@@ -27,6 +27,8 @@ EVENT_TYPES = (
     "maintenance.started",
     "maintenance.ended",
 )
+# professionals' reports well above their baseline (``monitor.surge``): to the channels that list it only
+REPORTS_SURGE = "reports.surge"
 # Vigie's own vantage: for operations only, to the channels that list them in ``events`` (never by default)
 OPERATIONS_EVENTS = ("vigie.isolated", "vigie.recovered")
 

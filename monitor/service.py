@@ -238,6 +238,7 @@ class Service:
         every(1, "maintenance", functools.partial(self._chore, "maintenance", engine.maintenance.tick))
         every(30, "etas", functools.partial(self._chore, "etas", engine.etas.refresh))
         every(SWEEP, "sweep", functools.partial(self._chore, "sweep", engine.sweep))
+        every(60, "surges", functools.partial(self._chore, "surges", engine.surges.tick))  # reports vs baseline
         # reporters' keyed hashes are kept 48 h at most (their counts stay)
         every(600, "reporters", functools.partial(self._chore, "reporters",
                                                   lambda: engine.store.forget_reporters(engine.clock.now())))

@@ -35,7 +35,7 @@ from monitor.config.types import (  # noqa: F401 - PROFESSIONS, Language… are 
     Strict,
     http_url,
 )
-from monitor.events import EVENT_TYPES, OPERATIONS_EVENTS
+from monitor.events import EVENT_TYPES, OPERATIONS_EVENTS, REPORTS_SURGE
 from monitor.keys import Key
 
 HEADER_TIMEOUT = 10.0  # seconds for a complete request head, as nginx's client_header_timeout (60 s) but tighter
@@ -217,6 +217,14 @@ Check = Annotated[HttpCheck | TcpCheck | DnsCheck | TlsCheck, Field(discriminato
 CHECK_TYPES = ("http", "tcp", "dns", "tls")
 
 
+class ReportsPolicy(Strict):
+    """What professionals' reports may do to a service (``monitor.surge``'s levels)."""
+
+    open_incident_at: Literal["never", "rising", "strong"] = Field(
+        "never", description="the reports level that opens an incident by itself; by default reports never do"
+    )
+
+
 class Service(Strict):
     id: Id
     name: Localized
@@ -225,6 +233,7 @@ class Service(Strict):
     locations: list[Id] | None = Field(None, min_length=1, description="default locations of its checks")
     quorum: int | None = Field(None, ge=1, description="default quorum of its checks")
     checks: list[Check] = Field(min_length=1)
+    reports: ReportsPolicy = Field(default_factory=ReportsPolicy)
 
 
 class Operator(Strict):
@@ -274,9 +283,9 @@ class Channel(Strict):
     services: list[str] = Field(default_factory=lambda: ["*"])
     professions: list[Profession] = Field(default_factory=list)
     # a Literal built at run time, as Profession is: pydantic reads it, mypy cannot
-    events: list[Literal[EVENT_TYPES + OPERATIONS_EVENTS]] = Field(  # type: ignore[valid-type]
+    events: list[Literal[EVENT_TYPES + (REPORTS_SURGE,) + OPERATIONS_EVENTS]] = Field(  # type: ignore[valid-type]
         default_factory=lambda: list(EVENT_TYPES),
-        description="the events it receives; vigie.isolated and vigie.recovered (operations) only when listed",
+        description="the events it receives; reports.surge, vigie.isolated and vigie.recovered only when listed",
     )
     timeout: Duration = 10.0
     reminder: Duration | None = Field(None, description="repeat an open incident's alert this often, e.g. 2h")

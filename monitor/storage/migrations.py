@@ -462,3 +462,23 @@ def m0009_reports(db: Database) -> None:
         ) WITHOUT ROWID
         """,
     )
+
+
+@migrations(name="0010_report_slots")
+def m0010_report_slots(db: Database) -> None:
+    """Counts per 5 minutes instead of per hour (an hour's start is a slot's start: rows keep their meaning),
+    and each service's reports level as last judged, so that a restart neither repeats nor forgets a surge."""
+    _run(
+        db,
+        """
+        ALTER TABLE report_counts RENAME COLUMN hour TO slot;
+        CREATE TABLE report_surges (
+            service TEXT PRIMARY KEY,
+            level TEXT NOT NULL,            -- calm, rising, strong (monitor.surge.Level)
+            since REAL,                     -- when the reports began to climb, NULL when calm
+            count INTEGER NOT NULL,         -- reporters in the hour, when last judged
+            expected REAL NOT NULL,
+            at REAL NOT NULL                -- when last judged
+        ) WITHOUT ROWID
+        """,
+    )
