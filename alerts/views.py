@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from monitor.statuses import IncidentStatus, MaintenanceStatus
 from monitor.words import Sentences, epoch, localized, notice_words
+from monitor.words.signals import signal_words
 
 # which status a window has once the event has happened (a cancelled one says so whatever the event)
 MAINTENANCE_BY_EVENT = {
@@ -78,6 +79,8 @@ def alert_view(event: AlertEvent, lang: str, tz: ZoneInfo, base_url: str = "") -
         view = _test_view(event, words, base_url)
     elif "vantage" in data:
         view = _vantage_view(event, words, base_url)
+    elif "reports" in data:
+        view = _surge_view(event, words, base_url)
     elif "incident" not in data:
         view = _flapping_view(event, words, base_url)
     else:
@@ -125,10 +128,14 @@ def _incident_view(event: AlertEvent, words: Sentences) -> dict[str, Any]:
     for service in incident.get("services", []):
         recovered = epoch(service.get("recovered_at"))
         since = epoch(service.get("since"))
+        reports = service.get("reports") or None
         services.append({
             "name": localized(service["name"], lang),
             "since": fmt.datetime(since) if since is not None else "",
             "recovered": fmt.datetime(recovered) if recovered is not None else None,
+            # professionals' reports while above their baseline: the count beside the outage
+            "reports": words.reports_note(reports["level"], epoch(reports["since"]) or event.at, int(reports["count"]),
+                                          event.at, beside=True) if reports and recovered is None else None,
         })
     resolved = epoch(incident.get("resolved_at"))
     recovery = None if resolved is not None else words.recovery(incident.get("eta"), event.at)
@@ -137,8 +144,10 @@ def _incident_view(event: AlertEvent, words: Sentences) -> dict[str, Any]:
     affected = [s["name"] for s in services if s["recovered"] is None] or [s["name"] for s in services]
     state = dict(reminder=bool(data.get("reminder")), stable=(data.get("flapping") or {}).get("state") == "stable")
     lasting = started if resolved is None and event.type != "incident.resolved" else None  # since when, while it lasts
+    backing = words.backed_by(s for service in incident.get("services", []) for s in service.get("signals", ()))
     return {
         "template": "incident",
+        "backing": backing,
         "operator": view_operator(event),
         "services": [s["name"] for s in services],
         "service_lines": services,
@@ -183,6 +192,28 @@ def _vantage_view(event: AlertEvent, words: Sentences, base_url: str) -> dict[st
         "since": words.fmt.datetime(event.at), "resolved": None, "message_at": words.fmt.datetime(event.at),
         "message": message, "eta": None, "url": link(vantage.get("url") or base_url + "/", words.lang),
         "lines": [message],
+    }
+
+
+def _surge_view(event: AlertEvent, words: Sentences, base_url: str) -> dict[str, Any]:
+    """``reports.surge``: professionals' reports on a service climb above their baseline, or are calm again."""
+    fmt, lang, data, said = words.fmt, words.lang, event.data, signal_words(words.lang)
+    service, reports, operator = data.get("service", {}), data.get("reports", {}), data.get("operator", {})
+    name = localized(service.get("name"), lang) or service.get("id", "")
+    level = reports.get("level", "calm")
+    since = epoch(reports.get("since"))
+    if level == "calm" or since is None:
+        message = said.surge_over.format(service=name)
+    else:
+        message = words.reports_note(level, since, int(reports.get("count", 0)), event.at)
+    probes = said.surge_probes.format(colon=words.t.colon, status=words.status(service.get("status")))
+    url = link(reports.get("url") or f"{base_url}/operators/{operator.get('id', '')}", lang)
+    return {
+        "template": "incident", "operator": operator.get("name", event.operator_id or ""), "services": [name],
+        "service_lines": [{"name": name, "since": fmt.datetime(since) if since else "", "recovered": None}],
+        "status": said.get(f"surge_{level}", level), "incident_status": "", "title": f"{name} — {message}",
+        "since": fmt.datetime(since) if since else "", "resolved": None, "message_at": fmt.datetime(event.at),
+        "message": f"{message}\n{probes}", "eta": None, "url": url, "lines": [message, probes, url],
     }
 
 

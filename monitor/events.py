@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from monitor.keys import Key
+from monitor.signals import signals_of
 from monitor.words.times import iso
 
 if TYPE_CHECKING:
@@ -67,6 +68,7 @@ def _incident_event(store: Store, config: Config, kind: str, incident_id: int, a
     latest = incident.updates[0] if incident.updates else None
     eta = store.latest_eta(incident_id)
     services = [s.key for s in incident.services]
+    surges = {k: r for k, r in store.load_surges().items() if r.level != "calm" and r.since is not None}
     data = {
         "incident": {
             "id": str(incident.id),
@@ -82,6 +84,9 @@ def _incident_event(store: Store, config: Config, kind: str, incident_id: int, a
                     "name": names.get(s.key, ({"fr": s.key}, (), ""))[0],
                     "since": iso(s.since),
                     "recovered_at": iso(s.recovered_at),
+                    "signals": list(signals_of(found, s.key in surges)) if (found := config.service(s.key)) else [],
+                    "reports": {"level": r.level, "since": iso(r.since), "count": r.count}
+                    if (r := surges.get(s.key)) else None,
                 }
                 for s in incident.services
             ],

@@ -14,6 +14,10 @@ beside them under their own names and never replace one of theirs:
   ``down``, ``unknown``, ``stale``: no recent result, ``isolated``: set aside), its
   latest result and the service's median and 95th percentile over 24 h in ms
   (``null`` when unmeasured). ``status`` stays the consensus of the places;
+  ``signals``: what backs the status, among ``probes``, ``locations``, ``feeds``
+  (partners' outcome counts), ``heartbeats`` (push checks) and ``reports``;
+  ``reports``: professionals' reports while above their baseline, ``{"level":
+  "rising"|"strong", "since", "count"}`` (reporters in the last hour), else ``null``;
 - incidents: ``eta`` (always present: the object or ``null``), ``auto_detected``,
   ``operator_id``, ``names`` ({fr, en}); updates: ``bodies`` ({fr, en}), ``auto``;
 - page: ``language``.
@@ -139,6 +143,9 @@ class ApiWriter:
             "professions": list(service.professions),
             "uptime": {window: _ratio(value) for window, value in service.uptime.items()},
             **({"locations": [self.location(place) for place in service.locations]} if service.locations else {}),
+            "signals": list(service.signals),
+            "reports": {"level": service.reports.level, "since": iso(service.reports.since), "count": service.reports.count}
+            if service.reports else None,
         }
 
     def location(self, place: LocationView) -> dict[str, Any]:

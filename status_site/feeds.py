@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from monitor.words import SUPPORTED, incident_word, iso, localized, texts
+from monitor.words import SUPPORTED, Sentences, incident_word, iso, localized, texts
 from monitor.words.languages import SPACED_COLON, pick
 from status_site.state import Rendered, rendered, respond
 from status_site.views import IncidentView, Snapshot, UpdateView
@@ -83,6 +83,8 @@ def build_feed(snapshot: Snapshot, lang: str) -> bytes:
     _add(author, "name", snapshot.title)
     _add(author, "uri", f"{base}/")
     _add(feed, "generator", "Vigie")
+    words = Sentences(lang, "UTC")  # words only: the entries' times are ISO
+    latest = {incident.id: max(u.at for u in incident.updates) for incident, _ in pairs}
     for incident, update in pairs:
         entry = _add(feed, "entry")
         _add(entry, "id", tag_uri(snapshot.base_url, incident, update))
@@ -93,7 +95,11 @@ def build_feed(snapshot: Snapshot, lang: str) -> bytes:
         _add(entry, "category", term=incident.operator_id, label=incident.operator_name)
         _add(entry, "category", term=update.status, label=incident_word(lang, update.status))
         message = localized(update.message, lang)
-        _add(entry, "content", message, type="text")
+        # what backs the status: reports count only on an open incident's latest entry (they are of the moment)
+        now = not incident.resolved and update.at == latest[incident.id]
+        services = [found for a in incident.services if (found := snapshot.service(a.key)) is not None]
+        backing = words.backed_by(s for service in services for s in service.signals if now or s != "reports")
+        _add(entry, "content", f"{message}\n\n{backing}" if backing else message, type="text")
     return ET.tostring(feed, encoding="utf-8", xml_declaration=True)
 
 

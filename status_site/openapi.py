@@ -88,6 +88,17 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                 "type": "array", "items": {"$ref": REF + "Location"}, "minItems": 2,
                 "description": "Vigie: each place a service's checks run from; present only when there are several",
             },
+            "signals": {
+                "type": "array", "items": {"enum": ["probes", "locations", "feeds", "heartbeats", "reports"]},
+                "description": "Vigie: what backs a service's status (reports only while above their baseline)",
+            },
+            "reports": {
+                "oneOf": [{"type": "null"}, _object({
+                    "level": {"enum": ["rising", "strong"]}, "since": TIME,
+                    "count": {"type": "integer", "minimum": 0, "description": "reporters in the last hour"},
+                })],
+                "description": "Vigie: professionals' reports on a service while above their baseline, else null",
+            },
         },
     ),
     "Location": _object(

@@ -27,6 +27,7 @@ from monitor.reports import SYMPTOMS
 from monitor.statuses import MaintenanceStatus, worst
 from monitor.storage import Store
 from monitor.words import Sentences, iso, maintenance_running
+from monitor.words.signals import signal_words
 from status_site import svg
 from status_site.i18n import negotiate
 from status_site.keys import CONFIG, SITE, TEMPLATES
@@ -114,6 +115,10 @@ class Page(Sentences):
     def symptoms(self) -> list[tuple[str, str]]:
         """The symptoms a professional may report, in the page's language (``monitor.reports``)."""
         return [(key, words.get(self.lang) or words["fr"]) for key, words in SYMPTOMS.items()]
+
+    @property
+    def report_thanks(self) -> str:
+        return signal_words(self.lang).thanks
 
     def href(self, path: str, **params: str | None) -> str:
         """An internal link that keeps ``?lang=en`` when the visitor chose a language other than the default."""
@@ -271,16 +276,17 @@ async def operator_page(request: web.Request) -> web.Response:
     lang = _lang(request)
     window = request.query.get("range", "24h")
     window = window if window in LATENCY_RANGES else "24h"
+    thanked = request.query.get("signalement") == "merci"  # back from the report form (status_site.reports)
     page = await request.app[SITE].render_reading(
-        ("operator", lang, operator_id, window),
-        lambda snapshot, store: render_operator(request.app, store, snapshot, lang, operator_id, window),
+        ("operator", lang, operator_id, window, thanked),
+        lambda snapshot, store: render_operator(request.app, store, snapshot, lang, operator_id, window, thanked=thanked),
     )
     return respond(request, page)
 
 
 def render_operator(
     app: web.Application, store: Store, snapshot: Snapshot, lang: str, operator_id: str, window: str = "24h",
-    linker: Linker | None = None,
+    linker: Linker | None = None, thanked: bool = False,
 ) -> Rendered:
     """One operator's page, its response-time charts over ``window`` (a key of LATENCY_RANGES)."""
     operator = snapshot.operator(operator_id)
@@ -294,6 +300,7 @@ def render_operator(
         snapshot=snapshot,
         now=now,
         operator=operator,
+        thanked=thanked and linker is None,
         window=window,
         windows=list(LATENCY_RANGES),
         uptime_windows=list(UPTIME_WINDOWS),

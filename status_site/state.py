@@ -43,6 +43,7 @@ VISIBLE_EVENTS = frozenset(
         "maintenance.ended",
         "maintenance.cancelled",
         "eta",
+        "reports",
     }
 )
 

@@ -14,6 +14,7 @@ from monitor.config.model import LOCAL, Config
 from monitor.judge import CheckState
 from monitor.keys import Key
 from monitor.rollups import percentile
+from monitor.signals import signals_of
 from monitor.statuses import PAGE_INDICATOR as INDICATORS
 from monitor.statuses import worst
 from monitor.storage import Store
@@ -48,6 +49,15 @@ class CheckView:
 
 
 @dataclass(frozen=True, slots=True)
+class ReportsView:
+    """Professionals' reports on a service well above its baseline (``monitor.surge``), as last judged."""
+
+    level: str  # rising | strong
+    since: float  # when they began to climb
+    count: int  # reporters in the last hour
+
+
+@dataclass(frozen=True, slots=True)
 class ServiceView:
     key: str  # operator/service: the component id
     id: str
@@ -62,6 +72,9 @@ class ServiceView:
     days: tuple[DayView, ...]
     position: int
     locations: tuple[LocationView, ...] = ()  # each place of its checks, when there are more than one
+    reports: ReportsView | None = None  # None while calm
+    # what backs its status, in this order: probes, locations, feeds, heartbeats, reports (``signals_of``)
+    signals: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +166,8 @@ def build_snapshot(store: Store, config: Config, now: float, version: int = 0) -
         maintenances = store.maintenances(since=now - 7 * DAY, include_cancelled=True)
         vantages = store.load_vantage()
         places = read_places(store, layout.places, layout.location_names, now)
+        surges = {k: ReportsView(r.level, r.since, r.count) for k, r in store.load_surges().items()
+                  if r.level != "calm" and r.since is not None}
     isolated = tuple(sorted(
         (VantageView(loc, {str(k): v for k, v in found.name.items()} if (found := config.location(loc)) else {"fr": loc},
                      since, why)
@@ -186,6 +201,8 @@ def build_snapshot(store: Store, config: Config, now: float, version: int = 0) -
                     days=uptime.days(key, touching.get(key, ())),
                     position=position,
                     locations=service_locations(seen),
+                    reports=surges.get(key),
+                    signals=signals_of(service, key in surges),
                 )
             )
             position += 1

@@ -453,3 +453,9 @@ class Config(Strict):
 
     def operator(self, operator_id: str) -> Operator | None:
         return next((o for o in self.operators if o.id == operator_id), None)
+
+    def service(self, key: str) -> Service | None:
+        """The service ``operator/service``, if the config has it."""
+        operator_id, _, service_id = key.partition("/")
+        operator = self.operator(operator_id)
+        return next((s for s in operator.services if s.id == service_id), None) if operator else None

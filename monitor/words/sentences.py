@@ -13,10 +13,12 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+from monitor.signals import SIGNALS
 from monitor.statuses import OUTAGES, ComponentStatus, MaintenanceStatus, worst
 from monitor.words.alerts import notice_words
 from monitor.words.languages import SPACED_COLON, join_words, localized, pick
 from monitor.words.professions import i_am, profession_word
+from monitor.words.signals import signal_words
 from monitor.words.site import texts
 from monitor.words.status_words import alert_word, check_word, component_word, incident_word
 from monitor.words.times import Formatter, epoch
@@ -72,6 +74,28 @@ class Sentences:
 
     def i_am(self, profession: str) -> str:
         return i_am(self.lang, profession)
+
+    # -- signals --------------------------------------------------------------------
+
+    def backed_by(self, signals: Iterable[str]) -> str:
+        """'D’après les tests de Vigie, plusieurs lieux et les signalements des professionnels.'"""
+        words, wanted = signal_words(self.lang), set(signals)
+        shown = [words[s] for s in SIGNALS if s in wanted]
+        return words.backed_by.format(signals=join_words(shown, self.lang)) if shown else ""
+
+    def reports_count(self, count: int) -> str:
+        words = signal_words(self.lang)
+        return (words.count_one if count == 1 else words.count_many).format(n=self.fmt.number(count))
+
+    def reports_note(self, level: str, since: float, count: int, now: float, beside: bool = False) -> str:
+        """'Des professionnels signalent des difficultés depuis 14 h 10 — 30 signalements' while the probes see
+        nothing wrong; beside an outage, '30 signalements de professionnels depuis 14 h 10'."""
+        words = signal_words(self.lang)
+        template = words.beside if beside else words[level if level in ("rising", "strong") else "rising"]
+        return template.format(since=self.fmt.since(since, now), count=self.reports_count(count))
+
+    def reports_level(self, level: str) -> str:
+        return signal_words(self.lang).get(f"level_{level}", level)
 
     # -- times ----------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime, format_time, format_timedelta
-from babel.numbers import format_percent
+from babel.numbers import format_decimal, format_percent
 
 
 def iso(at: float | None, zone: tzinfo | None = None) -> str | None:
@@ -104,6 +104,10 @@ class Formatter:
         """'il y a 5 minutes' / '5 minutes ago'."""
         # at least a second: Babel reads a zero delta as the future ("dans 0 seconde")
         return format_timedelta(timedelta(seconds=-max(1.0, seconds)), add_direction=True, threshold=1.5, locale=self.lang)
+
+    def number(self, n: int) -> str:
+        """'1 234' (narrow no-break space) / '1,234'."""
+        return format_decimal(n, locale=self.lang)
 
     def percent(self, ratio: float | None, digits: int = 2) -> str:
         if ratio is None:

@@ -375,3 +375,40 @@ def test_it_writes_a_plain_test_message_for_vigie_alerts_test() -> None:
         view = alert_view(event, lang, ZoneInfo("Europe/Paris"), "https://statut.example.org")
         assert subject(view["operator"], view["services"], view["status"], lang) == words
         assert view["message"] == "Essai depuis vigie alerts test"
+
+
+def surge(w: World, count: int, service: str = "almerys/pec-optique") -> None:
+    """``count`` professionals report ``service`` over ten minutes up to now, and the engine judges them."""
+    from monitor.engine import Engine
+
+    engine = Engine(w.config, w.store, w.clock)
+    for n in range(count):
+        w.store.record_report(service, "pec-erreur-technique", f"reporter-{n}", w.clock.now() - 600 + n * 600 / count)
+    engine.surges.tick()
+
+
+async def test_an_incident_alert_says_what_backs_it_and_counts_the_reports(world: Any) -> None:
+    w, server = world()
+    incident_id = w.incident()
+    surge(w, 12)
+    delivery = w.delivery("incident.opened", incident_id)
+    [service] = delivery.event.data["incident"]["services"]
+    assert service["signals"] == ["probes", "reports"] and service["reports"]["count"] == 12  # the webhook's fields
+    await w.channel().send(delivery)
+    text, html = parts(await server.next_message())
+    for body in (flat(text), flat(unescape(html))):
+        assert "12 signalements de professionnels depuis 14 h 20" in body
+        assert "D’après les tests de Vigie et les signalements des professionnels." in body
+
+
+async def test_a_reports_surge_is_mailed_in_plain_words(world: Any) -> None:
+    w, server = world()
+    surge(w, 30)
+    [row] = [e for e in w.store.events() if e.type == "reports.surge"]
+    event_id = w.store.record_event(row.type, row.at, row.operator_id, row.services, row.data, ["fnof"])
+    await w.channel().send(next(d for d in w.store.deliveries(channel="fnof") if d.event.id == event_id))
+    message = await server.next_message()
+    assert message["Subject"] == f"[Vigie] Almerys — {PEC_FR} : forte hausse des signalements"
+    text, _ = parts(message)
+    assert "De nombreux professionnels signalent des difficultés depuis 14 h 20 — 30 signalements" in flat(text)
+    assert "Les tests de Vigie sur ce service : État inconnu." in flat(text)

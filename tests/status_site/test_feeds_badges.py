@@ -75,7 +75,8 @@ async def test_it_keeps_hostile_strings_exact_in_the_feed(app_client, clock: Fak
     await write(app, lambda store: store.add_incident_update(incident_id, at, "monitoring", {"fr": HOSTILE, "en": HOSTILE}, auto=False))
     feed = await read_feed(client)
     newest = feed.entries[0]
-    assert newest.content[0].type == "text/plain" and newest.content[0].value == HOSTILE
+    assert newest.content[0].type == "text/plain"
+    assert newest.content[0].value == HOSTILE + "\n\nD’après les tests de Vigie."  # the update, then what backs it
     assert newest.title.endswith(" — Sous surveillance")
     assert HOSTILE in newest.title  # the operator's name, escaped and read back
 
@@ -87,7 +88,7 @@ async def test_it_replaces_characters_xml_cannot_carry_so_the_feed_stays_readabl
     at = clock.now()
     await write(app, lambda store: store.add_incident_update(incident_id, at, "identified", {"fr": CONTROL}, auto=False))
     feed = await read_feed(client)
-    assert feed.entries[0].content[0].value == "bip\ufffd\ufffd[31m\x7f fin"
+    assert feed.entries[0].content[0].value.split("\n\n")[0] == "bip\ufffd\ufffd[31m\x7f fin"
 
 
 async def test_it_speaks_english_in_the_feed_with_lang_en(app_client, clock: FakeClock) -> None:

@@ -1,0 +1,30 @@
+"""What backs a service's status: Vigie's own probes, from one place or several, partners' outcome feeds,
+heartbeats, and professionals' reports while they stand above their baseline.
+
+The pages, the JSON API, the Atom feed, the emails and the webhooks all name
+these the same way (``SIGNALS``, in this order; words in `monitor.words.signals`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+SIGNALS = ("probes", "locations", "feeds", "heartbeats", "reports")
+PROBE_TYPES = ("http", "tcp", "dns", "tls")
+
+
+def signals_of(service: Any, reported: bool) -> tuple[str, ...]:
+    """The signals behind ``service`` (a config `Service`); ``reported`` while its reports are above baseline."""
+    types = {check.type for check in service.checks}
+    found = []
+    if types & set(PROBE_TYPES):
+        found.append("probes")
+        if any(len(check.locations or ()) > 1 for check in service.checks if check.type in PROBE_TYPES):
+            found.append("locations")
+    if "feed" in types:
+        found.append("feeds")
+    if "push" in types:
+        found.append("heartbeats")
+    if reported:
+        found.append("reports")
+    return tuple(found)
