@@ -409,7 +409,7 @@ class Config(Strict):
 
     def signal_problems(self) -> Iterator[tuple[tuple[str | int, ...], str]]:
         """Where partners and feed/push checks do not add up (`monitor.config.signals`); ``parse_config`` reports them."""
-        return signal_problems(self.partners, self.operators)
+        return signal_problems(self.partners, self.operators, [location.id for location in self.locations])
 
     def partner(self, partner_id: str) -> Partner | None:
         return next((p for p in self.partners if p.id == partner_id), None)

@@ -8,8 +8,7 @@ is the length of the partner's windows. A **push** check is a heartbeat
 alive" at least every ``interval``, authenticated by its ``token``.
 
 Neither is probed: their results are judged at a location of their own
-(``partner:ID``, ``push:heartbeat`` — names no agent's location can take, since
-ids have no ``:``), so the local prober and the agents never run them and the
+(``partner-ID``, ``push`` — names reserved, no agent's location may take them), so the local prober and the agents never run them and the
 isolation detector (`monitor.vantage`) never counts them: a partner's failures
 say nothing of Vigie's own network. See docs/feeds.md.
 """
@@ -30,19 +29,20 @@ from monitor.keys import Key
 if TYPE_CHECKING:
     from monitor.config.model import Operator
 
-PUSH_LOCATION = "push:heartbeat"
+PUSH_LOCATION = "push"
+FEED_PREFIX = "partner-"
 MIN_TOKEN = 16  # characters of a push token
 
 
 def feed_location(partner_id: str) -> str:
-    """Where a partner's windows are judged: ``partner:ID``."""
-    return f"partner:{partner_id}"
+    """Where a partner's windows are judged: ``partner-ID``."""
+    return FEED_PREFIX + partner_id
 
 
 class Partner(Strict):
     """Who may send outcome counts: a software vendor's gateway, a federation."""
 
-    id: Id
+    id: Id = Field(max_length=64 - len(FEED_PREFIX))  # its place, partner-ID, is an id too
     name: Localized
     secret: str = Field(description="Standard Webhooks secret (whsec_…) that signs its windows; give it as ${ENV}")
 
@@ -104,9 +104,15 @@ def signal_location(check: CheckBase) -> str | None:
 
 
 def signal_problems(
-    partners: Sequence[Partner], operators: Sequence[Operator]
+    partners: Sequence[Partner], operators: Sequence[Operator], locations: Sequence[str]
 ) -> Iterator[tuple[tuple[str | int, ...], str]]:
     """Partners and feed/push checks that do not add up: (path in the file, message)."""
+    for i, location in enumerate(locations):
+        if location == PUSH_LOCATION or location.startswith(FEED_PREFIX):
+            yield ("locations", i, "id"), (
+                f"locations: {location!r} is reserved ('{PUSH_LOCATION}' and '{FEED_PREFIX}…' are where heartbeats "
+                "and partners' feeds are judged)"
+            )
     ids = [partner.id for partner in partners]
     for i, partner in enumerate(partners):
         if partner.id in ids[:i]:
