@@ -33,7 +33,8 @@ import json
 import logging
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -42,9 +43,10 @@ from monitor.agent.protocol import Batch
 from monitor.agent.signing import REPLAY_WINDOW, SignatureError, verify
 from monitor.clock import Clock
 from monitor.config.model import PUSH_LOCATION, FeedCheck, PushCheck, feed_location
-from monitor.feeds import MAX_ERROR, BadWindow, Window, heartbeat, judge_window, parse_window
+from monitor.feeds import MAX_COUNT, MAX_ERROR, WINDOW_S, BadWindow, Window, heartbeat, judge_window, parse_window
 from monitor.keys import InvalidKey, Key
 from monitor.measurement import Measurement
+from status_site import openapi
 
 if TYPE_CHECKING:
     from monitor.config.model import Config
@@ -220,8 +222,85 @@ def _too_large(limit: int) -> web.Response:
 
 
 def add_routes(app: web.Application, partners: Partners) -> None:
-    """The feed route when the config has partners, the push route when it has push checks."""
-    if partners.secrets:
-        app.router.add_post(OUTCOMES, partners.outcomes)
-    if partners.pushes:
-        app.router.add_post(PUSH, partners.push)
+    """Both routes, always (documented in the OpenAPI): with no partner or no push check, each refuses every request."""
+    app.router.add_post(OUTCOMES, partners.outcomes)
+    app.router.add_post(PUSH, partners.push)
+
+
+# -- the OpenAPI description ----------------------------------------------------------------------
+
+
+def _answer(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": {"$ref": openapi.REF + "Error"}}}}
+
+
+_COUNT = {"type": "integer", "minimum": 0, "maximum": MAX_COUNT}
+_WINDOW = {
+    "type": "object", "additionalProperties": False, "required": ["service", "window_start", "window_s", "ok", "failed", "timeout"],
+    "properties": {
+        "service": {"type": "string", "pattern": "^[a-z0-9-]+/[a-z0-9-]+$", "examples": ["almerys/pec-optique"]},
+        "window_start": {"type": "string", "format": "date-time", "description": "with its offset (Z or +01:00)"},
+        "window_s": {"type": "integer", "minimum": WINDOW_S[0], "maximum": WINDOW_S[1]},
+        "ok": _COUNT, "failed": _COUNT, "timeout": _COUNT,
+    },
+}
+_TAKEN = {"type": "object", "required": ["service", "checks"], "properties": {
+    "service": {"type": "string"},
+    "checks": {"type": "array", "items": {"type": "object", "required": ["check", "judged"], "properties": {
+        "check": {"type": "string"}, "judged": {"type": "boolean", "description": "false: too little traffic to judge"},
+        "outcome": {"enum": ["up", "degraded", "down"]}, "reasons": {"type": "array", "items": {"type": "string"}},
+        "why": {"type": "string"}}}},
+}}
+_SIGNED = [{"name": n, "in": "header", "required": True, "schema": {"type": "string"}, "description": d} for n, d in (
+    ("webhook-id", "unique per message (Standard Webhooks)"),
+    ("webhook-timestamp", "epoch seconds; refused beyond ±5 minutes of the central's clock"),
+    ("webhook-signature", "v1,<base64 HMAC-SHA256 of id.timestamp.body> with the partner's whsec_ secret"),
+    (PARTNER_HEADER, "the partner's id in the config: whose secret checks the signature"),
+)]
+
+
+@dataclass(frozen=True)
+class _PostDoc(openapi.RouteDoc):
+    """A POST route of signals beyond probes in the OpenAPI document."""
+
+    body: dict[str, Any] | None = None
+    answers: tuple[tuple[str, str], ...] = ()
+
+    def operation(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "summary": self.summary, "tags": list(self.tags), "parameters": self.parameters,
+            "responses": {"200": {"description": "Taken and stored", "content": {"application/json": {"schema": self.schema}}},
+                          **{code: _answer(text) for code, text in self.answers}},
+        }
+        if self.body is not None:
+            out["requestBody"] = {"required": True, "content": {"application/json": {"schema": self.body}}}
+        return out
+
+
+openapi.register(_PostDoc(
+    OUTCOMES, "A partner's outcome counts for one service over one window (counts only, never a transaction)",
+    method="post", tags=("feeds",), schema=_TAKEN, body=_WINDOW, parameters=_SIGNED,
+    answers=(("400", "Not JSON, a field missing or too many, a time without its offset"),
+             ("401", "Unsigned, unknown partner, bad signature, or a timestamp outside the replay window"),
+             ("409", "A webhook-id already received, or a window not later than the last one for that service"),
+             ("413", f"Body over {MAX_BODY} bytes"),
+             ("422", "Counts that are not counts, window_s out of range, a window not over yet, "
+                     "or a service with no feed check for that partner"),
+             ("503", "The store cannot write now: send it again")),
+))
+openapi.register(_PostDoc(
+    PUSH, "A heartbeat of a push check (Authorization: Bearer TOKEN); ?success=false&error=… when the pusher failed",
+    method="post", tags=("feeds",),
+    schema={"type": "object", "required": ["check", "outcome"],
+            "properties": {"check": {"type": "string"}, "outcome": {"enum": ["up", "down"]}}},
+    parameters=[
+        *[{"name": n, "in": "path", "required": True, "schema": {"type": "string"}} for n in ("operator", "service", "check")],
+        {"name": "success", "in": "query", "required": False, "schema": {"enum": ["true", "false"]}},
+        {"name": "error", "in": "query", "required": False, "schema": {"type": "string", "maxLength": MAX_ERROR}},
+        {"name": "Authorization", "in": "header", "required": True, "schema": {"type": "string"},
+         "description": "Bearer and the check's token"},
+    ],
+    answers=(("400", "A body, an unknown parameter, success not true/false, an error too long"),
+             ("401", "No token, or not the check's"), ("404", "No push check at this address"),
+             ("413", f"Body over {MAX_PUSH_BODY} bytes"), ("503", "The store cannot write now: send it again")),
+))
