@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -331,3 +333,18 @@ async def test_failing_feeds_of_many_operators_never_isolate_anything(aiohttp_cl
     assert not any(vantage.isolated for vantage in engine.vantages.values())
     assert engine.vantages["partner-acme"].operators == {}  # a partner's place counts no operator
 
+
+
+async def test_the_python_example_of_the_docs_is_taken(aiohttp_client: Any, tmp_path: Path) -> None:
+    text = (Path(__file__).parents[2] / "docs" / "feeds.md").read_text()
+    code = text.split("```python\n", 1)[1].split("```", 1)[0]
+    client = await start(aiohttp_client, tmp_path / "v.db", FakeClock(time.time()))
+    code = (code.replace("editeur-x", "acme").replace("almerys/pec-optique", "almerys/pec")
+            .replace("https://statut.example.org/api/feeds/v1/outcomes", str(client.make_url(OUTCOMES))))
+    printed: list[Any] = []
+    namespace = {"SECRET": ACME, "print": printed.append}
+    await asyncio.get_running_loop().run_in_executor(None, exec, code, namespace)
+    answer = json.loads(printed[0])
+    assert answer["checks"] == [{"check": "almerys/pec/acme", "judged": True, "outcome": "down",
+                                 "reasons": ["error_rate < 20%: error rate 24.8% (56 of 226)"]}]
+    assert "error rate 24.8% (56 of 226)" in text  # what the docs say it answers
