@@ -222,6 +222,10 @@ def cmd_probe(path: str, key: str) -> int:
         known = "\n  ".join(config.check_keys())
         print(f"vigie probe: unknown check {key!r}; known checks:\n  {known}", file=sys.stderr)
         return EXIT_USAGE
+    if found[2].type in ("feed", "push"):
+        print(f"vigie probe: {key} is a {found[2].type} check: it is judged from what is sent to Vigie, "
+              "not probed (docs/feeds.md)", file=sys.stderr)
+        return EXIT_USAGE
     passed, text = asyncio.run(explain_probe(found[2]))
     print(text)
     return EXIT_OK if passed else EXIT_FAIL

@@ -21,9 +21,10 @@ from typing import Any
 from monitor import incidents as plans
 from monitor.clock import Clock, SystemClock
 from monitor.conditions import Assessment
-from monitor.config.model import LOCAL, CheckBase, Config, Operator, Service
-from monitor.consensus import consensus, freshness
+from monitor.config.model import LOCAL, PUSH_LOCATION, CheckBase, Config, Operator, Service, is_probed
+from monitor.consensus import consensus
 from monitor.events import Event, build_event
+from monitor.feeds import fresh_for, missed_heartbeats, push_checks, silence
 from monitor.judge import CheckState, Flip, ServiceStatus, judge_check, service_status
 from monitor.keys import Key
 from monitor.maintenance import MaintenanceKeeper
@@ -90,6 +91,8 @@ class Engine:
             k: saved_services.get(k, (None, None)) for k in self.services  # type: ignore[misc]
         }
         now = self.clock.now()
+        self.started_at = now  # heartbeats are awaited from here: none could come while Vigie was stopped
+        self.pushes = push_checks((key, target.check) for key, target in self.targets.items())
         # time while Vigie was not running is not counted in uptime
         self.accounted_at: dict[str, float] = {k: now for k in self.services}
         store.set_accounted(self.services, now)
@@ -194,7 +197,11 @@ class Engine:
         self._decide(m.key, m.at)
 
     def _decide(self, key: str, at: float) -> None:
-        """The check's status from its locations' consensus at ``at``; kept as it is when none can be reached."""
+        """The check's status from its locations' consensus at ``at``; kept as it is when none can be reached.
+
+        Except for a partner's feed or a heartbeat (``monitor.feeds.silence``):
+        its silence is not Vigie's blindness, so it becomes ``unknown``.
+        """
         target = self.targets[key]
         check, locations = target.check, target.locations
         found = consensus(
@@ -202,13 +209,20 @@ class Engine:
             locations,
             check.quorum or 1,
             at,
-            freshness(check.interval, check.timeout),  # type: ignore[arg-type]  # filled by Config
+            fresh_for(check),
             {loc for loc in locations if self.vantages[loc].isolated},
         )
         if found.disagree:
             self.disagree[key] = found.disagree
         else:
             self.disagree.pop(key, None)
+        place = (key, locations[0])
+        silent = silence(check, self.location_states.get(place), at) if found.status is None else None
+        if silent is not None:
+            why, kept = silent
+            if kept is not None:
+                self.location_states[place] = kept  # stale: its streaks start again when data comes back
+            found = replace(found, status=CheckStatus.UNKNOWN, reasons=why)
         if found.status is None:
             if key not in self.blind:
                 self._account(target.service_key, at)  # what was seen until now counts; not what follows
@@ -219,7 +233,7 @@ class Engine:
             del self.blind[key]
         old = self.check_states[key]
         # one place: the check is that place's view, streaks and all; several: the streaks are each place's
-        base = self.location_states[(key, locations[0])] if len(locations) == 1 else old
+        base = self.location_states.get(place, old) if len(locations) == 1 else old
         if found.status == old.status:
             self.check_states[key] = replace(base, status=old.status, since=old.since, last_at=at, reasons=found.reasons)
             return
@@ -238,14 +252,15 @@ class Engine:
         for key, target in self.targets.items():
             for location in target.locations:
                 runs.setdefault(location, {})[key] = target
-        return {
+        probed = {location: {k: t for k, t in targets.items() if is_probed(t.check)} for location, targets in runs.items()}
+        return {  # a partner's or a heartbeat's place has no probed check: it is never isolated
             location: Vantage(
                 location,
                 {key: t.operator.id for key, t in targets.items()},
                 window_of({key: (float(t.check.interval or 60), t.check.failure_threshold or 1) for key, t in targets.items()}),
                 *saved.get(location, (None, "")),
             )
-            for location, targets in runs.items()
+            for location, targets in probed.items()
         }
 
     def _vantage_changed(self, change: Change) -> None:
@@ -289,6 +304,9 @@ class Engine:
     def sweep(self) -> None:
         """Judge every check again at the present: a location that stopped reporting becomes stale."""
         now = self.clock.now()
+        missed = missed_heartbeats(self.pushes, self.location_states, self.started_at, now, PUSH_LOCATION)
+        if missed:
+            self.ingest(missed)  # each silent interval is a failed result, judged with the thresholds
         saved = self._memory()
         try:
             with self.store.transaction():

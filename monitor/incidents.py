@@ -74,8 +74,8 @@ def plan(incident: IncidentView | None, service_key: str, old: str | None, new: 
     was part of stays open until the service is really back.
     """
     operator_id = Key.service_of(service_key).operator
-    if new == ComponentStatus.UNDER_MAINTENANCE:
-        return []
+    if new == ComponentStatus.UNDER_MAINTENANCE or new is None:
+        return []  # nothing known (a partner's feed gone silent) is not a recovery
     affected = incident.service(service_key) if incident is not None else None
     still_affected = affected is not None and affected.recovered_at is None
     if is_outage(new):

@@ -34,6 +34,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import generate_latest
 
+from monitor.agent import partners as partner_routes
 from monitor.agent.central import Agents, add_routes
 from monitor.agent.protocol import LOCAL, Assignment
 from monitor.clock import Clock, SystemClock
@@ -87,6 +88,8 @@ class Service:
         self.last_heartbeat = self.clock.monotonic()
         self.agents = Agents(config, self.clock, lambda: self.intake)  # remote locations' agents
         self.registry.register(self.agents.collector())
+        # partners' outcome counts and heartbeats (docs/feeds.md)
+        self.partners = partner_routes.Partners(config, self.clock, lambda: self.intake, lambda: self.engine)
 
     # -- the Core port the site uses -------------------------------------------------------
 
@@ -314,6 +317,7 @@ def create_app(
     app[SERVICE] = service
     app[REGISTRY] = service.registry
     add_routes(app, service.agents)
+    partner_routes.add_routes(app, service.partners)
 
     async def running(app: web.Application) -> AsyncIterator[None]:
         async with service.run():

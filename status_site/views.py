@@ -332,7 +332,7 @@ def latency_series(store: Store, config: Config, key: str, window: str, now: flo
     service = next((s for s in operator.services if s.id == service_key.service_id), None) if operator else None
     merged: dict[int, list[int]] = {}
     for check in service.checks if service else ():
-        if check.type == "dns":
+        if check.type in ("dns", "feed", "push"):  # no response time of the operator's own
             continue
         location = (check.locations or [LOCAL])[0]  # a check seen from several places: its chart is its first one's
         for row in store.check_rollups(Key.of(service_key.operator, service_key.service_id, check.id), period, now - span, now + 1, location):

@@ -43,8 +43,11 @@ def sign(secret: str, location: str, body: bytes, now: float, message_id: str | 
     }
 
 
-def verify(secret: str, headers: Mapping[str, str], body: bytes, now: float) -> tuple[str, float]:
-    """Check a request's signature; returns (webhook-id, the sender's timestamp) or raises `SignatureError`."""
+def verify(secret: str, headers: Mapping[str, str], body: bytes, now: float, sender: str = "location") -> tuple[str, float]:
+    """Check a request's signature; returns (webhook-id, the sender's timestamp) or raises `SignatureError`.
+
+    ``sender`` names whose secret it is in the refusals (a location's, a partner's).
+    """
     get = headers.get
     message_id, stamp, signatures = get("webhook-id"), get("webhook-timestamp"), get("webhook-signature")
     if not (message_id and stamp and signatures):
@@ -56,7 +59,7 @@ def verify(secret: str, headers: Mapping[str, str], body: bytes, now: float) -> 
     if abs(sent_at - now) > REPLAY_WINDOW:
         raise SignatureError(
             f"webhook-timestamp is {sent_at - now:+.0f} s from the central's clock, outside the replay window "
-            f"of ±{REPLAY_WINDOW:.0f} s (a replayed request, or the agent's clock is wrong)"
+            f"of ±{REPLAY_WINDOW:.0f} s (a replayed request, or the sender's clock is wrong)"
         )
     try:
         text = body.decode()
@@ -74,4 +77,4 @@ def verify(secret: str, headers: Mapping[str, str], body: bytes, now: float) -> 
             continue
         if hmac.compare_digest(expected_bytes, given):
             return message_id, sent_at
-    raise SignatureError("bad signature: not made with this location's secret")
+    raise SignatureError(f"bad signature: not made with this {sender}'s secret")

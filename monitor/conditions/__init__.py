@@ -19,10 +19,11 @@ from monitor.conditions.evaluate import (
     assess,
     parse_condition,
 )
-from monitor.conditions.subjects import OBSERVED_MAX
+from monitor.conditions.subjects import FEED_SUBJECTS, OBSERVED_MAX
 from monitor.conditions.syntax import ConditionSyntaxError
 
 __all__ = [
+    "FEED_SUBJECTS",
     "OBSERVED_MAX",
     "Assessment",
     "Condition",

@@ -134,6 +134,12 @@ class Condition:
             object.__setattr__(self, "name", self.text)
         object.__setattr__(self, "_ast", parse(self.text))
 
+    @property
+    def subject(self) -> str:
+        """What the condition reads (``status``, ``json``, ``error_rate``…)."""
+        assert self._ast is not None
+        return self._ast.subject
+
     def evaluate(self, result: ProbeResult, now: float) -> Verdict:
         """Judge one result at time ``now`` (epoch seconds); never raises."""
         assert self._ast is not None

@@ -18,7 +18,7 @@ _VERSION_RE = re.compile(r"\d{1,9}(?:\.\d{1,9})*")
 class Lit:
     """A literal as written in the condition, before its subject's kind gives it a type."""
 
-    kind: str  # string number duration version bool null word list
+    kind: str  # string number duration percent version bool null word list
     value: Any
     text: str
     pos: int
@@ -61,4 +61,5 @@ KINDS = {
         frozenset,
     ),
     "flag": Kind(EQ, ("bool",), "true or false"),
+    "percent": Kind(ORD, ("percent",), "a percentage such as 20%"),
 }

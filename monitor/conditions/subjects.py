@@ -128,4 +128,10 @@ SUBJECTS: dict[str, Subject] = {
     },
     "redirects": Subject("count", lambda r, n, a: len(r.redirects), lambda v, a: f"{v} redirects"),
     "connected": Subject("flag", lambda r, n, a: r.error is None, lambda v, a: "connected"),
+    # a partner's counts over one window (monitor.feeds.FeedCounts), for checks of type feed only
+    "volume": Subject("count", lambda r, n, a: _need(getattr(r, "volume", None), "no partner counts"),
+                      lambda v, a: f"volume {v}"),
+    "error_rate": Subject("percent", lambda r, n, a: _need(getattr(r, "error_rate", None), "no partner counts"),
+                          lambda v, a: f"error rate {v:.1f}%"),
 }
+FEED_SUBJECTS = frozenset({"volume", "error_rate"})

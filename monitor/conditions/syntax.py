@@ -24,14 +24,14 @@ class ConditionSyntaxError(ValueError):
 _TOKEN_RE = re.compile(
     r"""(?P<ws>\s+)
     | (?P<string>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")
-    | (?P<number>-?\d+(?:\.\d+)*(?:[A-Za-z_]\w*)?)
+    | (?P<number>-?\d+(?:\.\d+)*(?:[A-Za-z_]\w*|%)?)
     | (?P<path>\.[\w$@-]*(?:\.[\w$@-]+|\[-?\d+\])*)
     | (?P<ident>[A-Za-z_][\w-]*(?:\.[A-Za-z_][\w-]*)*)
     | (?P<op>==|!=|<=|>=|<|>)
     | (?P<punct>[\[\],])""",
     re.X | re.S,
 )
-_NUMBER_RE = re.compile(r"(-?\d+(?:\.\d+)*)([A-Za-z_]\w*)?")
+_NUMBER_RE = re.compile(r"(-?\d+(?:\.\d+)*)([A-Za-z_]\w*|%)?")
 _STEP_RE = re.compile(r"\.([\w$@-]+)|\[(-?\d+)\]")
 # Unknown escapes stay as written so that regular expressions like '^\s*\{' need no doubling.
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", "'": "'", '"': '"'}
@@ -172,6 +172,10 @@ def _scalar(token: _Token) -> Lit:
         digits, unit = parts.groups()
         if len(digits) > 40:
             raise ConditionSyntaxError("number too long", token.pos)
+        if unit == "%":
+            if digits.count(".") > 1:
+                raise ConditionSyntaxError(f"invalid percentage {token.text!r}: expected e.g. 20% or 2.5%", token.pos)
+            return Lit("percent", float(digits), token.text, token.pos)
         if unit is not None:
             if unit not in UNITS or digits.count(".") > 1:
                 raise ConditionSyntaxError(

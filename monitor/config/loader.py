@@ -254,7 +254,7 @@ def parse_config(text: str, file: str = "<config>", env: Mapping[str, str] | Non
         ]
         raise ConfigError(problems) from None
     problems += _unknown_references(doc, config)
-    for path, message in config.location_problems():
+    for path, message in (*config.location_problems(), *config.signal_problems()):
         node = next((doc.values[path[:n]] for n in range(len(path), -1, -1) if path[:n] in doc.values), doc.values[()])
         problems.append(doc.at(node, message))
     if problems:

@@ -22,7 +22,18 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from monitor.config.check_base import CheckBase
 from monitor.config.retention import DAY, FLOORS, at_least_floor
+from monitor.config.signals import (  # noqa: F401 - PUSH_LOCATION, feed_location… are read from here too
+    PUSH_LOCATION,
+    FeedCheck,
+    Partner,
+    PushCheck,
+    feed_location,
+    is_probed,
+    signal_location,
+    signal_problems,
+)
 from monitor.config.types import (  # noqa: F401 - PROFESSIONS, Language… are read from here too
     LANGUAGES,
     PROFESSIONS,
@@ -144,28 +155,6 @@ def _majority(count: int) -> int:
     return count // 2 + 1
 
 
-class CheckBase(Strict):
-    id: Id
-    name: str | None = None
-    locations: list[Id] | None = Field(
-        None, min_length=1, description="where the check runs from; default: the service's, else [local]"
-    )
-    quorum: int | None = Field(None, ge=1, description="locations that must agree on an outage; default: a majority")
-    interval: Duration | None = None
-    timeout: Duration | None = None
-    failure_threshold: int | None = Field(None, ge=1, le=100)
-    success_threshold: int | None = Field(None, ge=1, le=100)
-    conditions: list[ConditionSpec] = Field(default_factory=list)
-
-    @model_validator(mode="after")
-    def _timeout_within_interval(self) -> CheckBase:
-        if self.interval is not None and self.interval < 1:
-            raise PydanticCustomError("interval", "interval must be at least 1s")
-        if self.timeout is not None and self.timeout <= 0:
-            raise PydanticCustomError("timeout", "timeout must be positive")
-        return self
-
-
 class BasicAuth(Strict):
     username: str
     password: str
@@ -213,8 +202,8 @@ class TlsCheck(CheckBase):
     tls: TlsOptions = Field(default_factory=TlsOptions)
 
 
-Check = Annotated[HttpCheck | TcpCheck | DnsCheck | TlsCheck, Field(discriminator="type")]
-CHECK_TYPES = ("http", "tcp", "dns", "tls")
+Check = Annotated[HttpCheck | TcpCheck | DnsCheck | TlsCheck | FeedCheck | PushCheck, Field(discriminator="type")]
+CHECK_TYPES = ("http", "tcp", "dns", "tls", "feed", "push")
 
 
 class ReportsPolicy(Strict):
@@ -377,6 +366,7 @@ class Config(Strict):
     site: Site = Field(default_factory=Site)
     defaults: Defaults = Field(default_factory=Defaults)
     locations: list[Location] = Field(default_factory=list, description="agents' locations; 'local' is implicit")
+    partners: list[Partner] = Field(default_factory=list, description="who may send outcome counts (feed checks)")
     operators: list[Operator] = Field(min_length=1)
     alerts: Alerts = Field(default_factory=Alerts)
     storage: Storage = Field(default_factory=Storage)
@@ -388,6 +378,8 @@ class Config(Strict):
             for key in ("interval", "timeout", "failure_threshold", "success_threshold"):
                 if getattr(check, key) is None:
                     setattr(check, key, getattr(self.defaults, key))
+            if (place := signal_location(check)) is not None:
+                check.locations, check.quorum = [place], 1  # judged where its data arrives, never probed
             if check.locations is None:
                 check.locations = list(service.locations or [LOCAL])
             if check.quorum is None:
@@ -404,6 +396,8 @@ class Config(Strict):
         for i, operator in enumerate(self.operators):
             for j, service in enumerate(operator.services):
                 for k, check in enumerate(service.checks):
+                    if not is_probed(check):
+                        continue  # feeds and heartbeats: signal_problems
                     path: tuple[str | int, ...] = ("operators", i, "services", j, "checks", k)
                     where = Key.of(operator.id, service.id, check.id)
                     assert check.locations is not None and check.quorum is not None
@@ -422,6 +416,13 @@ class Config(Strict):
                             "this check: give it agents' locations"
                         )
 
+    def signal_problems(self) -> Iterator[tuple[tuple[str | int, ...], str]]:
+        """Where partners and feed/push checks do not add up (`monitor.config.signals`); ``parse_config`` reports them."""
+        return signal_problems(self.partners, self.operators, [location.id for location in self.locations])
+
+    def partner(self, partner_id: str) -> Partner | None:
+        return next((p for p in self.partners if p.id == partner_id), None)
+
     def location(self, location_id: str) -> Location | None:
         if location_id == LOCAL:
             return next((loc for loc in self.locations if loc.id == LOCAL), LOCAL_LOCATION)
@@ -429,7 +430,7 @@ class Config(Strict):
 
     def location_ids(self) -> list[str]:
         """Every location some check runs from, ``local`` first when it is one."""
-        used = {i for _, _, check in self.iter_checks() for i in (check.locations or [LOCAL])}
+        used = {i for _, _, check in self.iter_checks() if is_probed(check) for i in (check.locations or [LOCAL])}
         listed = [LOCAL] + [loc.id for loc in self.locations if loc.id != LOCAL]
         return [i for i in listed if i in used]
 
