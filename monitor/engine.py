@@ -369,7 +369,10 @@ class Engine:
             elif isinstance(action, plans.Recover):
                 assert incident is not None
                 self.store.mark_service_recovered(action.incident_id, service_key, at)
-                if len([s for s in incident.services if s.recovered_at is None]) > 1:
+                still = [s.key for s in incident.services if s.recovered_at is None and s.key != service_key]
+                if still:  # the title names what is still out: a service back is no longer "indisponible"
+                    self.store.set_incident_title(
+                        action.incident_id, plans.title(operator.name, [self._service_name(k) for k in still]))
                     self.store.add_incident_update(
                         action.incident_id, at, incident.status, plans.recovered_message(name)
                     )

@@ -157,6 +157,8 @@ class Service:
             await stack.enter_async_context(self._database())
             await stack.enter_async_context(self._site())
             await stack.enter_async_context(self._alerts())
+            # results from agents, partners and heartbeats are taken even when nothing is scheduled (tests, tools)
+            await stack.enter_async_context(self._intake())
             if self.schedule:
                 await stack.enter_async_context(self._probing())
                 await stack.enter_async_context(self._chores())
@@ -202,7 +204,7 @@ class Service:
             yield
 
     @contextlib.asynccontextmanager
-    async def _probing(self) -> AsyncIterator[None]:
+    async def _intake(self) -> AsyncIterator[None]:
         assert self.engine is not None
         intake = self.intake = Intake(
             self.db,
@@ -212,16 +214,23 @@ class Service:
             observe=self.probe_metrics.observe,
         )
         task = asyncio.create_task(intake.run(), name="intake")
-        prober = LocalProber(Assignment.for_location(self.config, LOCAL), intake.receive, verbose=self.verbose)
+        try:
+            yield
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            await intake.stop()
+
+    @contextlib.asynccontextmanager
+    async def _probing(self) -> AsyncIterator[None]:
+        assert self.intake is not None
+        prober = LocalProber(Assignment.for_location(self.config, LOCAL), self.intake.receive, verbose=self.verbose)
         self.prober = prober
         await prober.start()
         try:
             yield
         finally:
-            await prober.stop()  # its last batches are received first
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-            await intake.stop()
+            await prober.stop()  # its last batches are received first, before the intake stops
 
     @contextlib.asynccontextmanager
     async def _chores(self) -> AsyncIterator[None]:
@@ -241,7 +250,7 @@ class Service:
         every(1, "maintenance", functools.partial(self._chore, "maintenance", engine.maintenance.tick))
         every(30, "etas", functools.partial(self._chore, "etas", engine.etas.refresh))
         every(SWEEP, "sweep", functools.partial(self._chore, "sweep", engine.sweep))
-        every(60, "surges", functools.partial(self._chore, "surges", engine.surges.tick))  # reports vs baseline
+        every(SWEEP, "surges", functools.partial(self._chore, "surges", engine.surges.due))  # reports vs baseline
         # reporters' keyed hashes are kept 48 h at most (their counts stay)
         every(600, "reporters", functools.partial(self._chore, "reporters",
                                                   lambda: engine.store.forget_reporters(engine.clock.now())))

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("vigie.reports")
 HOLD = 900.0  # seconds a lower level must last before the level comes down
+FULL_EVERY = 60.0  # seconds between two readings of every service (a level also comes down on its own)
 WEEK = 7 * 86400
 
 
@@ -36,6 +37,25 @@ class SurgeKeeper:
         self.engine = engine
         self.rows: dict[str, SurgeRow] = {k: r for k, r in engine.store.load_surges().items() if k in engine.services}
         self.lower_since: dict[str, float] = {}  # services whose reading stays below their level, since when
+        self.pending: set[str] = set()  # services with a report counted since they were last read
+        self.read_at: float | None = None  # when every service was last read
+        self.listening_since: float | None = None  # the first report ever counted, once known
+
+    def record(self, service: str, symptom: str, reporter: str, at: float) -> bool:
+        """Count a report (``Store.record_report``); the service is read again at the next ``due``."""
+        counted = self.engine.store.record_report(service, symptom, reporter, at)
+        if counted:
+            self.pending.add(service)
+        return counted
+
+    def due(self) -> list[str]:
+        """The chore, every few seconds: the services just reported at once, every service each ``FULL_EVERY``."""
+        now = self.engine.clock.now()
+        if self.read_at is None or now - self.read_at >= FULL_EVERY:
+            return self.tick(now)
+        if self.pending:
+            return self.tick(now, only=set(self.pending))
+        return []
 
     def level(self, service_key: str) -> Level:
         row = self.rows.get(service_key)
@@ -50,21 +70,25 @@ class SurgeKeeper:
         row = self.rows.get(service_key)
         return f"reports: {row.level} ({row.count} in 1 h, {row.expected:.1f} expected)" if row else ""
 
-    def tick(self, now: float | None = None) -> list[str]:
-        """Judge every service's reports at ``now``; return the services whose level changed."""
+    def tick(self, now: float | None = None, only: set[str] | None = None) -> list[str]:
+        """Judge every service's reports (or ``only`` these) at ``now``; return the services whose level changed."""
         engine, store = self.engine, self.engine.store
         now = engine.clock.now() if now is None else now
         slots = store.report_slots(now - WEEKS * WEEK - WINDOW - 3600)  # an hour more for daylight saving
-        listening = store.reports_listening_since()
+        if self.listening_since is None:
+            self.listening_since = store.reports_listening_since()
         changed, saved = [], (dict(self.rows), dict(self.lower_since))
         try:
             with store.transaction():
-                for key in engine.services:
-                    if self._update(key, surge.read(slots.get(key, {}), now, listening), now):
+                for key in engine.services if only is None else [k for k in engine.services if k in only]:
+                    if self._update(key, surge.read(slots.get(key, {}), now, self.listening_since), now):
                         changed.append(key)
         except BaseException:
             self.rows, self.lower_since = saved
             raise
+        self.pending -= set(engine.services) if only is None else only
+        if only is None:
+            self.read_at = now
         if changed:
             engine.emit("reports", changed)
         return changed

@@ -60,7 +60,7 @@ async def _count(request: web.Request, service: Any, symptom: Any) -> bool:
     reporter = state["keys"].key(visitor, request.headers.get("User-Agent", ""), now)
     del visitor  # from here on, only the keyed hash
     return bool(await request.app[CORE].command(
-        lambda engine: engine.store.record_report(str(key), symptom, reporter, now)))
+        lambda engine: engine.surges.record(str(key), symptom, reporter, now)))
 
 
 async def api_report(request: web.Request) -> web.Response:

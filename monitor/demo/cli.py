@@ -13,10 +13,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from monitor.cli import EXIT_OK, EXIT_USAGE, serve
-from monitor.demo.fleet import DEMO_AGENTS, DemoFleet
+from monitor.demo.field import Field
+from monitor.demo.fleet import DEMO_AGENTS, PARTNER, DemoFleet
 from monitor.demo.history import past_outages
 from monitor.demo.sinks import MailSink, WebhookSink, alerts_config
 from monitor.durations import parse_duration
+from monitor.events import REPORTS_SURGE
 from monitor.judge import Flip
 from monitor.statuses import NOT_KNOWN
 from monitor.storage import EtaRecord, Store
@@ -56,6 +58,12 @@ class Narrator:
                 if payload.isolated else "voit de nouveau les opérateurs"
             found = self.service.config.location(payload.location) if self.service is not None else None
             self._say(payload.at, f"Lieu de mesure {found.name['fr'] if found else payload.location} : {state}")
+        elif kind == REPORTS_SURGE and self.service is not None and self.service.engine is not None:
+            row = self.service.engine.surges.rows.get(payload)
+            if row is not None:
+                level = Sentences("fr", self.service.config.site.timezone).reports_level(row.level)
+                self._say(row.at, f"Signalements sur {self._service_label(payload)} : {level} "
+                                  f"({row.count} en une heure ; alerte aux canaux qui suivent reports.surge)")
         elif kind == "flip" and isinstance(payload, Flip) and payload.kind == "service" and payload.from_status != NOT_KNOWN:
             why = payload.why[0] if payload.why else None
             self._say(payload.at, flip_line(self._service_label(payload.key), payload.to_status, why))
@@ -140,6 +148,7 @@ async def run_demo(listen: tuple[str, int], db: str | None, cycle: float) -> Non
     await mail.start()
     await hook.start()
     agents: list[asyncio.subprocess.Process] = []
+    field: asyncio.Task[None] | None = None
     try:
         async with DemoFleet(workdir=workdir, cycle=cycle, agents=DEMO_AGENTS) as fleet:
             settings = fleet.config_dict(base_url=f"http://{host}:{port}")
@@ -172,10 +181,19 @@ async def run_demo(listen: tuple[str, int], db: str | None, cycle: float) -> Non
                 + " ; un contrôle n'est en panne que si la majorité des lieux le voit en panne.",
                 flush=True,
             )
+            print(
+                f"Au-delà des tests : « {PARTNER['name']} » transmet ses comptes de PEC réussies et échouées "
+                "(flux signé), et des opticiens signalent ce qu'ils vivent (bouton « Je n’arrive pas à utiliser ce "
+                "service »).",
+                flush=True,
+            )
             print("Les services démarrent ; chaque changement d'état s'affiche ci-dessous.\n", flush=True)
             agents = await start_agents(fleet, f"http://{host}:{port}", workdir)
+            field = asyncio.create_task(Field(fleet, f"http://{host}:{port}").run())
             await serve(app, host, port)
     finally:
+        if field is not None:
+            field.cancel()
         await stop_agents(agents)
         await hook.stop()
         await mail.stop()

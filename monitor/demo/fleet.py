@@ -37,12 +37,15 @@ from aiohttp import web
 from monitor.clock import Clock, SystemClock
 from monitor.config.model import PROFESSIONS, Config
 from monitor.demo.dns_server import DnsServer
-from monitor.demo.scenario import DOWN_BODY, ERROR_PAGE_MESSAGE, SLOW_DELAY, Fault, Scenario
+from monitor.demo.scenario import DOWN_BODY, ERROR_PAGE_MESSAGE, PARTNER_SERVICES, SLOW_DELAY, Fault, Scenario
 
 HOST = "127.0.0.1"
 # the demo's agents and the loopback address each probes from (Linux routes all of 127/8 to lo)
 DEMO_AGENTS = {"lyon": "127.0.0.2", "paris": "127.0.0.3"}
 AGENT_NAMES = {"lyon": {"fr": "Lyon (agent)", "en": "Lyon (agent)"}, "paris": {"fr": "Paris (agent)", "en": "Paris (agent)"}}
+# the opticians' software: it sends Vigie its counts of PECs that went through or failed (``monitor.demo.field``)
+PARTNER = {"id": "logiciel-optique", "name": "Logiciel d'optique (démonstration)"}
+FEED_WINDOW = 10  # seconds: the partner's windows
 DNS_ZONE = "demo"
 DAY = 86400.0
 CA_FILE_NAME = "vigie-demo-ca.pem"
@@ -136,6 +139,7 @@ class DemoFleet:
         # location id -> the loopback address its agent probes from (its "network")
         self.agents = dict(agents or {})
         self.secrets = {location: "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode() for location in self.agents}
+        self.partner_secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
         self.scenario = Scenario(cycle=cycle, slow_delay=slow_delay, agents=bool(self.agents))
         self.interval = interval
         self.operators = OPERATORS
@@ -217,6 +221,7 @@ class DemoFleet:
                 "failure_threshold": 3,
                 "success_threshold": 2,
             },
+            "partners": [{**PARTNER, "secret": self.partner_secret}],
             "operators": [self._operator_dict(operator) for operator in self.operators],
         }
         if self.agents:
@@ -237,8 +242,8 @@ class DemoFleet:
             "# Les ports changent à chaque lancement ; le reste sert de modèle.\n"
         )
         data = self.config_dict(base_url)
-        for location in data.get("locations", []):  # secrets never sit in the file
-            location["secret"] = "${" + secret_variable(location["id"]) + "}"
+        for place in data.get("locations", []) + data["partners"]:  # secrets never sit in the file
+            place["secret"] = "${" + secret_variable(place["id"]) + "}"
         body = yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=100)
         return header + body
 
@@ -260,6 +265,9 @@ class DemoFleet:
             ]
             if self.agents:  # the http checks are seen from every place, a majority deciding
                 checks[0]["locations"] = ["local", *self.agents]
+            if f"{operator.id}/{service_id}" in PARTNER_SERVICES:  # no public surface: seen through the partner only
+                checks = [{"id": "flux", "type": "feed", "partner": PARTNER["id"], "interval": f"{FEED_WINDOW}s",
+                           "conditions": ["volume >= 10", "error_rate < 20%"]}]
             if is_portal:
                 checks.append(
                     {

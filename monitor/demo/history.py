@@ -11,14 +11,15 @@ import math
 import random
 
 from monitor.demo.fleet import DemoFleet
-from monitor.demo.scenario import VANTAGE
+from monitor.demo.scenario import REPORTS, VANTAGE
 
 
 def past_outages(fleet: DemoFleet, now: float, count: int = 40, seed: int = 2024) -> list[tuple[str, float, float]]:
     """(service, started_at, ended_at) rows spread over the last 90 days."""
     rng = random.Random(seed)
-    # the operators' services only: an agent losing its network is no operator's outage
-    services = [episode.target for episode in fleet.scenario.episodes if not episode.target.startswith(VANTAGE)]
+    # the operators' services only: an agent losing its network is no operator's outage, reports are no outage
+    services = list(dict.fromkeys(
+        e.target for e in fleet.scenario.episodes if not e.target.startswith((VANTAGE, REPORTS))))
     # the scripted outage lasts about a third of the cycle once detected
     typical = fleet.scenario.cycle * 0.3
     rows = []

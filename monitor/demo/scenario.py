@@ -7,7 +7,10 @@ test can play the whole story in a short cycle and the demo in four minutes:
 - Almerys' optical PEC goes down (HTTP 503), then recovers;
 - SP Santé's rights check gets slow (about 1.5 s): degraded, not down;
 - iSanté's portal answers 200 with "erreur technique" inside;
-- Viamedis' portal DNS name stops resolving (NXDOMAIN);
+- Viamedis' portal DNS name stops resolving (NXDOMAIN), then comes back — but
+  its optical PEC still fails, as on 12 February 2024: Vigie sees it only through
+  a partner's feed (the opticians' software sends its counts), and opticians
+  report it;
 - and, all along, Kalixia's certificate expires in 10 days.
 """
 
@@ -16,8 +19,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
-FaultKind = Literal["down", "slow", "error_page", "dns_fail", "network_lost"]
+FaultKind = Literal["down", "slow", "error_page", "dns_fail", "network_lost", "pec_fail", "reports"]
 VANTAGE = "vantage:"  # an episode whose target is a location, e.g. "vantage:lyon": that agent loses its network
+REPORTS = "reports:"  # an episode whose target is what professionals report, e.g. "reports:viamedis/pec-optique"
+# the services Vigie sees through a partner's feed only: the PEC goes through the opticians' software
+PARTNER_SERVICES = ("viamedis/pec-optique",)
+REPORTERS = 30  # professionals who report during a "reports" episode
 
 DOWN_BODY = "Service indisponible"
 ERROR_PAGE_MESSAGE = "Une erreur technique est survenue, veuillez réessayer"
@@ -48,6 +55,10 @@ class Fault:
             return "page d'erreur (HTTP 200 avec « erreur technique »)"
         if self.kind == "network_lost":
             return "perte de son propre réseau (les opérateurs, eux, fonctionnent)"
+        if self.kind == "pec_fail":
+            return "les PEC échouent (le flux du partenaire en compte 9 sur 10 en erreur)"
+        if self.kind == "reports":
+            return f"{REPORTERS} opticiens signalent « PEC refusée, erreur technique »"
         return f"nom DNS en échec ({self.rcode})"
 
 
@@ -94,7 +105,10 @@ def default_episodes(slow_delay: float = SLOW_DELAY, agents: bool = False) -> tu
         Episode("almerys/pec-optique", "Almerys — PEC optique", 0.10, 0.45, Fault("down")),
         Episode("sp-sante/droits", "SP Santé — droits", 0.30, 0.60, Fault("slow", delay=slow_delay)),
         Episode("isante/portail", "iSanté — portail", 0.50, 0.75, Fault("error_page")),
-        Episode("viamedis/portail", "Viamedis — portail", 0.60, 0.85, Fault("dns_fail", rcode="NXDOMAIN")),
+        # 12 February 2024: the portal comes back, the PEC does not
+        Episode("viamedis/portail", "Viamedis — portail", 0.60, 0.72, Fault("dns_fail", rcode="NXDOMAIN")),
+        Episode("viamedis/pec-optique", "Viamedis — PEC optique", 0.60, 0.92, Fault("pec_fail")),
+        Episode(f"{REPORTS}viamedis/pec-optique", "Viamedis — PEC optique", 0.72, 0.82, Fault("reports")),
     )
 
 
@@ -135,6 +149,18 @@ class Scenario:
     def lost_locations(self, elapsed: float) -> set[str]:
         """The locations whose agent has lost its network ``elapsed`` seconds in."""
         return {target.removeprefix(VANTAGE) for target in self.faults_at(elapsed) if target.startswith(VANTAGE)}
+
+    def reported(self, elapsed: float) -> set[str]:
+        """The services professionals report ``elapsed`` seconds in."""
+        return {target.removeprefix(REPORTS) for target in self.faults_at(elapsed) if target.startswith(REPORTS)}
+
+    def reporters_by(self, elapsed: float, service: str) -> int:
+        """How many of the ``REPORTERS`` have reported ``service`` by ``elapsed`` in this cycle (spread evenly)."""
+        fraction = self.position(elapsed) / self.cycle
+        for e in self.episodes:
+            if e.target == f"{REPORTS}{service}" and e.start <= fraction:
+                return min(REPORTERS, int((min(fraction, e.end) - e.start) / (e.end - e.start) * REPORTERS) + 1)
+        return 0
 
     def fault(self, elapsed: float, target: str) -> Fault | None:
         """The fault on one "operator/service" at ``elapsed``, if any."""

@@ -43,7 +43,7 @@ SEES = {
     "fr": {
         "banner": f"Panne en cours chez Almerys : {PEC}.",
         "unresolved": "Incidents en cours",
-        "incident": f"Almerys : {PEC} et Visiodroits indisponibles",
+        "incident": f"Almerys : {PEC} indisponible",  # Visiodroits is back: the title names what is still out
         "since": "depuis 14 h 05 (il y a 25 minutes)",
         "recovered": "Visiodroits (rétabli à 14 h 15)",
         "latest": "Certificat expiré côté opérateur, renouvellement en cours.",
@@ -53,7 +53,7 @@ SEES = {
     "en": {
         "banner": "Outage at Almerys: Optical pre-authorisation.",
         "unresolved": "Ongoing incidents",
-        "incident": "Almerys: Optical pre-authorisation and Rights check unavailable",
+        "incident": "Almerys: Optical pre-authorisation unavailable",
         "since": "since 2:05 PM (25 minutes ago)",
         "recovered": "Rights check (recovered at 2:15 PM)",
         "latest": "Expired certificate, being renewed.",

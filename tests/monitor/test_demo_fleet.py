@@ -10,11 +10,11 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-import yaml
 
 from monitor.clock import FakeClock
+from monitor.config import parse_config
 from monitor.config.model import Config, DnsCheck, HttpCheck, TlsCheck
-from monitor.demo.fleet import DemoFleet
+from monitor.demo.fleet import DemoFleet, secret_variable
 from monitor.demo.scenario import Fault, Scenario
 from probes import measure
 from probes.base import ProbeContext
@@ -27,7 +27,9 @@ STORY = [
     ("almerys/pec-optique", "down", 10, 45),
     ("sp-sante/droits", "slow", 30, 60),
     ("isante/portail", "error_page", 50, 75),
-    ("viamedis/portail", "dns_fail", 60, 85),
+    ("viamedis/portail", "dns_fail", 60, 72),
+    ("viamedis/pec-optique", "pec_fail", 60, 92),  # seen through the partner's feed only
+    ("reports:viamedis/pec-optique", "reports", 72, 82),
 ]
 
 
@@ -71,12 +73,15 @@ def test_it_fails_viamedis_portal_dns_with_nxdomain() -> None:
 
 def test_it_tells_the_story_in_french() -> None:
     steps = Scenario(cycle=CYCLE).timeline()
-    assert [(s.start, s.end) for s in steps] == [(10, 45), (30, 60), (50, 75), (60, 85), (0, CYCLE)]
+    assert [(s.start, s.end) for s in steps] == [
+        (10, 45), (30, 60), (50, 75), (60, 72), (60, 92), (72, 82), (0, CYCLE)]
     assert "Almerys" in steps[0].what and "503" in steps[0].what
     assert "SP Santé" in steps[1].what and "lenteur" in steps[1].what
     assert "erreur technique" in steps[2].what
-    assert "Viamedis" in steps[3].what and "DNS" in steps[3].what
-    assert "Kalixia" in steps[4].what and "10 jours" in steps[4].what
+    assert "Viamedis — portail" in steps[3].what and "DNS" in steps[3].what
+    assert "Viamedis — PEC optique" in steps[4].what and "flux du partenaire" in steps[4].what
+    assert "30 opticiens signalent" in steps[5].what
+    assert "Kalixia" in steps[6].what and "10 jours" in steps[6].what
     assert Scenario().describe().splitlines()[1].startswith("  0:24 → 1:48  Almerys")
 
 
@@ -132,7 +137,7 @@ async def test_it_builds_a_complete_config(fleet: DemoFleet) -> None:
     ]
     for _operator, service, check in config.iter_checks():
         assert service.name["fr"] and service.name["en"] and service.professions
-        assert check.interval == 5.0
+        assert check.interval == (10.0 if check.type == "feed" else 5.0)
         if isinstance(check, (HttpCheck, TlsCheck)):
             assert check.tls.ca_file == str(fleet.ca_file)
     for operator in config.operators:
@@ -172,7 +177,7 @@ async def test_it_takes_almerys_pec_optique_down_then_back(
     url = http_url(fleet.config(), "almerys/pec-optique/api")
     clock.advance(0.2 * CYCLE)
     assert await fetch(client, url) == (503, "Service indisponible")
-    other = http_url(fleet.config(), "viamedis/pec-optique/api")
+    other = http_url(fleet.config(), "almerys/pec-audio/api")
     assert (await fetch(client, other))[0] == 200
     clock.advance(0.3 * CYCLE)
     assert (await fetch(client, url))[0] == 200
@@ -236,8 +241,8 @@ async def test_it_gives_kalixia_a_certificate_expiring_in_ten_days(fleet: DemoFl
 
 async def test_it_writes_a_yaml_config_that_round_trips(fleet: DemoFleet) -> None:
     text = fleet.config_yaml()
-    assert text.startswith("# ")
-    again = Config.model_validate(yaml.safe_load(text))
+    assert text.startswith("# ") and fleet.partner_secret not in text  # secrets are ${ENV} in the file
+    again = parse_config(text, env={secret_variable("logiciel-optique"): fleet.partner_secret}).config
     config = fleet.config()
     assert again.check_keys() == config.check_keys()
     assert again.model_dump() == config.model_dump()

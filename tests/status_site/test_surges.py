@@ -130,3 +130,11 @@ def _iso(at: float) -> str:
     from monitor.words.times import iso
 
     return str(iso(at))
+
+
+async def test_a_service_just_reported_is_read_at_the_next_chore_not_a_minute_later(client: Any, clock: FakeClock) -> None:
+    due = lambda: service_of(client.app).command(lambda engine: engine.surges.due())  # noqa: E731
+    assert await due() == []  # every service read once
+    await professionals(client, clock, 30, within=20)  # 20 s: long before the next full reading
+    assert await due() == ["almerys/pec"]
+    assert await due() == []
