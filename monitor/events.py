@@ -69,6 +69,11 @@ def _incident_event(store: Store, config: Config, kind: str, incident_id: int, a
     eta = store.latest_eta(incident_id)
     services = [s.key for s in incident.services]
     surges = {k: r for k, r in store.load_surges().items() if r.level != "calm" and r.since is not None}
+    unknown: dict[str, set[str]] = {}  # service -> its checks that say nothing now (a silent feed)
+    for check_key, state in store.load_check_states().items():
+        if state.status == "unknown":
+            key = Key(check_key)
+            unknown.setdefault(str(key.service), set()).add(str(key.check))
     data = {
         "incident": {
             "id": str(incident.id),
@@ -84,7 +89,8 @@ def _incident_event(store: Store, config: Config, kind: str, incident_id: int, a
                     "name": names.get(s.key, ({"fr": s.key}, (), ""))[0],
                     "since": iso(s.since),
                     "recovered_at": iso(s.recovered_at),
-                    "signals": list(signals_of(found, s.key in surges)) if (found := config.service(s.key)) else [],
+                    "signals": list(signals_of(found, s.key in surges, unknown.get(s.key, set())))
+                    if (found := config.service(s.key)) else [],
                     "reports": {"level": r.level, "since": iso(r.since), "count": r.count}
                     if (r := surges.get(s.key)) else None,
                 }

@@ -7,19 +7,24 @@ these the same way (``SIGNALS``, in this order; words in `monitor.words.signals`
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 SIGNALS = ("probes", "locations", "feeds", "heartbeats", "reports")
 PROBE_TYPES = ("http", "tcp", "dns", "tls")
 
 
-def signals_of(service: Any, reported: bool) -> tuple[str, ...]:
-    """The signals behind ``service`` (a config `Service`); ``reported`` while its reports are above baseline."""
-    types = {check.type for check in service.checks}
+def signals_of(service: Any, reported: bool, unknown: Collection[str] = ()) -> tuple[str, ...]:
+    """The signals behind ``service`` (a config `Service`); ``reported`` while its reports are above baseline.
+
+    Checks in ``unknown`` (their ids) say nothing now — a feed gone silent — so they back nothing.
+    """
+    checks = [check for check in service.checks if check.id not in unknown]
+    types = {check.type for check in checks}
     found = []
     if types & set(PROBE_TYPES):
         found.append("probes")
-        if any(len(check.locations or ()) > 1 for check in service.checks if check.type in PROBE_TYPES):
+        if any(len(check.locations or ()) > 1 for check in checks if check.type in PROBE_TYPES):
             found.append("locations")
     if "feed" in types:
         found.append("feeds")

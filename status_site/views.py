@@ -202,7 +202,8 @@ def build_snapshot(store: Store, config: Config, now: float, version: int = 0) -
                     position=position,
                     locations=service_locations(seen),
                     reports=surges.get(key),
-                    signals=signals_of(service, key in surges),
+                    signals=signals_of(service, key in surges, {
+                        i for k, i, _ in checks_layout if (check_states.get(k) or CheckState()).status == "unknown"}),
                 )
             )
             position += 1

@@ -63,7 +63,7 @@ class Narrator:
             if row is not None:
                 level = Sentences("fr", self.service.config.site.timezone).reports_level(row.level)
                 self._say(row.at, f"Signalements sur {self._service_label(payload)} : {level} "
-                                  f"({row.count} en une heure ; alerte aux canaux qui suivent reports.surge)")
+                                  f"({row.count} en une heure ; alerte « reports.surge » à l'exploitation)")
         elif kind == "flip" and isinstance(payload, Flip) and payload.kind == "service" and payload.from_status != NOT_KNOWN:
             why = payload.why[0] if payload.why else None
             self._say(payload.at, flip_line(self._service_label(payload.key), payload.to_status, why))

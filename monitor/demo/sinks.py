@@ -92,6 +92,9 @@ class WebhookSink:
         data = payload.get("data", {})
         subject = data.get("incident") or data.get("maintenance") or {}
         title = subject.get("title", {}).get("fr", "") if isinstance(subject.get("title"), dict) else ""
+        if isinstance(data.get("reports"), dict):  # reports.surge: the service and its level
+            service = data.get("service", {}).get("name", {})
+            title = f"{service.get('fr', '') if isinstance(service, dict) else ''} : {data['reports'].get('level', '')}"
         summary = f"{payload.get('type')} — {title}".rstrip(" —")
         self.received.append(Received("webhook", summary, payload))
         self.say(f"  ↪ webhook signé reçu ({message_id}) : {summary}")
@@ -123,8 +126,8 @@ def alerts_config(mail: MailSink, hook: WebhookSink) -> dict[str, Any]:
         "channels": [
             {"id": "federation-courriel", "type": "email", "to": ["alertes@federation.demo.invalid"], "language": "fr"},
             {"id": "federation-webhook", "type": "webhook", "url": hook.url, "secret": hook.secret, "timeout": "5s"},
-            # operations hear of Vigie's own vantage, never the federations
+            # operations hear of Vigie's own vantage, never the federations; and of professionals' reports
             {"id": "exploitation", "type": "webhook", "url": hook.url, "secret": hook.secret, "timeout": "5s",
-             "events": ["vigie.isolated", "vigie.recovered"]},
+             "events": ["vigie.isolated", "vigie.recovered", "reports.surge"]},
         ],
     }

@@ -12,7 +12,9 @@ from monitor.clock import FakeClock
 from monitor.config import parse_config
 from monitor.reports import DAY, HOUR, ReporterKeys, network_prefix
 from monitor.service import create_app
-from tests.conftest import read, write
+from status_site.export import export_site
+from status_site.keys import CONFIG as CONFIG_KEY
+from tests.conftest import read, service_of, write
 
 CONFIG = """
 site: {base_url: "http://127.0.0.1", trusted_proxies: [127.0.0.1]}
@@ -102,10 +104,18 @@ async def test_no_address_and_no_user_agent_is_ever_written(client: Any, tmp_pat
     for n in range(5):
         await report(client, visitor=f"198.51.100.{70 + n}")
         clock.advance(HOUR)
+    await service_of(client.app).command(lambda engine: engine.surges.tick())  # a level, an event: written too
     await write(client.app, lambda store: store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)"))
     for path in tmp_path.glob("v.db*"):
         data = path.read_bytes()
         assert b"198.51.100" not in data and b"VigieTestBrowser" not in data, path
+    # and the static export of that database: every page, API document and feed
+    exported = export_site(client.app[CONFIG_KEY], tmp_path / "v.db", tmp_path / "site", clock)
+    assert exported.files > 10
+    for path in (tmp_path / "site").rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            assert b"198.51.100" not in data and b"VigieTestBrowser" not in data, path
     # every log line but the test client's own access log (`vigie run` serves with access_log=None: monitor/serving.py)
     logged = "\n".join(r.getMessage() for r in caplog.records if r.name != "aiohttp.access")
     assert "198.51.100" not in logged and "VigieTestBrowser" not in logged

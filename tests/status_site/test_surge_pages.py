@@ -63,3 +63,24 @@ async def test_a_professional_is_thanked_after_reporting(site: Site) -> None:
     assert response.status == 303 and response.headers["Location"] == "/operators/almerys?signalement=merci"
     assert "Merci : votre signalement est compté." in await text(site, response.headers["Location"])
     assert "Merci" not in await text(site, "/operators/almerys")
+
+
+async def test_a_check_that_says_nothing_now_backs_nothing() -> None:
+    from monitor.config import parse_config
+    from monitor.signals import signals_of
+
+    config = parse_config("""
+partners: [{id: editeur, name: Éditeur, secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}]
+operators:
+  - id: almerys
+    name: Almerys
+    services:
+      - id: pec
+        name: PEC
+        checks:
+          - {id: api, type: http, url: "http://127.0.0.1:9/", locations: [local]}
+          - {id: flux, type: feed, partner: editeur, conditions: ["volume >= 10", "error_rate < 20%"]}
+""", env={}).config
+    service = config.operators[0].services[0]
+    assert signals_of(service, False) == ("probes", "feeds")
+    assert signals_of(service, True, {"flux"}) == ("probes", "reports")  # a silent feed says nothing
