@@ -211,6 +211,7 @@ class StateCollector(Collector):
         for operator_id, count in counts.items():
             incidents.add_metric([operator_id], count)
         yield incidents
+        yield from _reports_families(engine)
         yield from _location_families(engine)
         yield GaugeMetricFamily("vigie_checks_configured", "Checks in the configuration", value=len(engine.targets))
         yield GaugeMetricFamily(
@@ -220,6 +221,24 @@ class StateCollector(Collector):
         info.add_metric([], {"version": __version__})
         yield info
         yield from _health_families(self.health())
+
+
+def _reports_families(engine: Any) -> Iterator[Any]:
+    """Professionals' reports per service as last judged against their baseline (``monitor.surge``)."""
+    level = GaugeMetricFamily(
+        "vigie_service_reports_level", "Reports on a service against its baseline (1 for the current level)",
+        labels=("operator", "service", "level"),
+    )
+    count = GaugeMetricFamily(
+        "vigie_service_reports", "Reporters of a service in the last hour, when last judged", labels=("operator", "service"))
+    rows = dict(engine.surges.rows)  # a copy: the writer thread replaces values
+    for key in engine.services:
+        row = rows.get(key)
+        for name in ("calm", "rising", "strong"):
+            level.add_metric([*service_labels(key), name], 1.0 if (row.level if row else "calm") == name else 0.0)
+        count.add_metric(service_labels(key), row.count if row else 0)
+    yield level
+    yield count
 
 
 def _location_families(engine: Any) -> Iterator[Any]:

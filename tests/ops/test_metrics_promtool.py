@@ -29,7 +29,8 @@ FAMILIES = (
 )
 ALLOWED_LABELS = {"operator", "service", "check", "status", "phase", "channel", "outcome", "state", "reason", "le", "version",
                   "location",  # location: fixed by the contract
-                  "route", "code"}  # the agent API's two routes and the HTTP codes it answers
+                  "route", "code",  # the agent API's two routes and the HTTP codes it answers
+                  "level"}  # a service's reports level: calm, rising, strong
 SAMPLE = re.compile(r"^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(?P<labels>.*)\})? (?P<value>\S+)")
 LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 

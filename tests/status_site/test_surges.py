@@ -138,3 +138,12 @@ async def test_a_service_just_reported_is_read_at_the_next_chore_not_a_minute_la
     await professionals(client, clock, 30, within=20)  # 20 s: long before the next full reading
     assert await due() == ["almerys/pec"]
     assert await due() == []
+
+
+async def test_operations_see_the_reports_level_in_the_metrics(client: Any, clock: FakeClock) -> None:
+    await professionals(client, clock, 30)
+    await tick(client)
+    text = await (await client.get("/metrics")).text()
+    assert 'vigie_service_reports_level{level="strong",operator="almerys",service="pec"} 1.0' in text
+    assert 'vigie_service_reports_level{level="calm",operator="almerys",service="portail"} 1.0' in text
+    assert 'vigie_service_reports{operator="almerys",service="pec"} 30.0' in text
