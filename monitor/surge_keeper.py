@@ -74,7 +74,7 @@ class SurgeKeeper:
         """Judge every service's reports (or ``only`` these) at ``now``; return the services whose level changed."""
         engine, store = self.engine, self.engine.store
         now = engine.clock.now() if now is None else now
-        slots = store.report_slots(now - WEEKS * WEEK - WINDOW - 3600)  # an hour more for daylight saving
+        slots = store.report_slots(now - WEEKS * WEEK - WINDOW - 3600, only)  # an hour more for daylight saving
         if self.listening_since is None:
             self.listening_since = store.reports_listening_since()
         changed, saved = [], (dict(self.rows), dict(self.lower_since))

@@ -3,7 +3,7 @@ and each service's reports level as last judged."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -52,12 +52,16 @@ class ReportsMixin:
         ):
             yield row[0], row[1], row[2], row[3]
 
-    def report_slots(self, since: float) -> dict[str, dict[int, int]]:
-        """Each service's count per 5-minute slot from ``since`` on, all symptoms together."""
+    def report_slots(self, since: float, services: Collection[str] | None = None) -> dict[str, dict[int, int]]:
+        """Each service's (or only these ``services``') count per 5-minute slot from ``since`` on, all symptoms
+        together."""
         out: dict[str, dict[int, int]] = {}
-        for service, slot, n in self.db.execute(
-            "SELECT service, slot, SUM(n) FROM report_counts WHERE slot >= ? GROUP BY service, slot", (since,)
-        ):
+        query = "SELECT service, slot, SUM(n) FROM report_counts WHERE slot >= ?"
+        params: list[object] = [since]
+        if services is not None:
+            query += f" AND service IN ({', '.join('?' * len(services))})"
+            params += list(services)
+        for service, slot, n in self.db.execute(query + " GROUP BY service, slot", params):
             out.setdefault(service, {})[slot] = n
         return out
 
