@@ -139,6 +139,12 @@ def window(db: Path, since: float, until: float) -> dict[str, Any]:
                             "max": late[-1] if late else float("nan")}}
 
 
+def machine_busy_seconds() -> float:
+    """CPU seconds the whole machine has spent busy (every core, every process: ours and the others')."""
+    ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(ticks[:8]) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")  # less idle and iowait
+
+
 def database_counts(db: Path) -> dict[str, int]:
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
         return {"report_counts_sum": conn.execute("SELECT coalesce(sum(n), 0) FROM report_counts").fetchone()[0],
@@ -164,11 +170,12 @@ async def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             await asyncio.sleep(quiet_from - time.time())
             cpu_quiet0 = vigie.cpu_seconds()
             await asyncio.sleep(load_from - time.time())
-            cpu_load0, rss_quiet = vigie.cpu_seconds(), vigie.rss_mib()
+            cpu_load0, rss_quiet, busy0 = vigie.cpu_seconds(), vigie.rss_mib(), machine_busy_seconds()
             hour = int(time.time() // 3600)
             answers, sending = await send(vigie.url + "/api/reports", requests, args.rate)
             load_until = max(load_until, time.time())  # the phase lasts as long as the answers took
             cpu_load1, rss_load, processes = vigie.cpu_seconds(), vigie.rss_mib(), len(vigie.pids())
+            busy = machine_busy_seconds() - busy0
             same_hour = hour == int(time.time() // 3600)  # across an hour, reporters count anew
             await bbe
         quiet_cpu_rate, load_cpu = (cpu_load0 - cpu_quiet0) / args.quiet, cpu_load1 - cpu_load0
@@ -187,6 +194,7 @@ async def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             "vigie": {"cpu_percent_quiet": 100 * quiet_cpu_rate, "cpu_percent_load": 100 * load_cpu / (load_until - load_from),
                       "cpu_ms_per_report": 1000 * (load_cpu - quiet_cpu_rate * (load_until - load_from)) / len(answers),
                       "rss_mib_quiet": rss_quiet, "rss_mib_after_load": rss_load, "processes": processes},
+            "machine_cpu_percent_load": 100 * busy / (load_until - load_from),  # of one core: 200 is both cores
         }
 
 
@@ -242,7 +250,7 @@ def main() -> int:
         late = p["lateness_ms"]
         rows.append([f"{phase}: lateness, {late['results']} results", "", "", str(late["p50"]), str(late["p99"]), str(late["max"])])
     print(table(["60 ms endpoint / lateness", "probes", "> 100 ms", "p50 ms", "p99 ms", "max ms"], rows))
-    print(f"vigie: {results['vigie']}")
+    print(f"vigie: {results['vigie']}; whole machine during the load: {results['machine_cpu_percent_load']:.0f} % of a core")
     results.update({
         "command": " ".join(["python", "bench/reports.py", *sys.argv[1:]]), "date": started,
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform(),
