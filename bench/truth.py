@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime
 import platform
 import random
@@ -29,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
@@ -140,40 +142,53 @@ def counts(db: Path, since: float) -> dict[str, int]:
         store.close()
 
 
-async def measure(args: argparse.Namespace, workdir: Path) -> dict:
-    ref_port, fleet_port, bbe_port = free_port(), free_port(), free_port()
+@contextlib.contextmanager
+def reference(workdir: Path) -> Iterator[tuple[str, str]]:
+    """The 60 ms endpoint and a blackbox_exporter, each in its own process: (endpoint URL, exporter's probe URL)."""
+    ref_port, bbe_port = free_port(), free_port()
     ref = start(sys.executable, str(BENCH_DIR / "_fleet.py"), str(ref_port), "--delay", "0.06")
     bbe_config = workdir / "blackbox.yml"
     bbe_config.write_text("modules:\n  http_2xx:\n    prober: http\n    timeout: 5s\n")
     bbe = start("prometheus-blackbox-exporter", f"--config.file={bbe_config}", f"--web.listen-address=127.0.0.1:{bbe_port}")
-    processes = [ref, bbe]
     try:
         wait_http(f"http://127.0.0.1:{ref_port}/ref")
         wait_http(f"http://127.0.0.1:{bbe_port}/")
+        yield f"http://127.0.0.1:{ref_port}/ref", f"http://127.0.0.1:{bbe_port}/probe"
+    finally:
+        stop(ref)
+        stop(bbe)
+
+
+def with_reference(config: str, ref_url: str) -> str:
+    """``config`` with operator ``reference`` first: one service, one check of the 60 ms endpoint every second."""
+    extra = (
+        "  - id: reference\n    name: Référence\n    services:\n      - id: ref\n        name: Référence 60 ms\n"
+        f"        checks:\n          - {{id: api, type: http, url: \"{ref_url}\", interval: 1s, "
+        "conditions: [\"status == 200\"]}\n"
+    )
+    return config.replace("operators:\n", "operators:\n" + extra, 1)
+
+
+async def measure(args: argparse.Namespace, workdir: Path) -> dict:
+    fleet_port = free_port()
+    with contextlib.ExitStack() as cleanup:
+        ref_url, bbe_url = cleanup.enter_context(reference(workdir))
         fleet_url = f"http://127.0.0.1:{fleet_port}"
-        extra = (
-            "  - id: reference\n    name: Référence\n    services:\n      - id: ref\n        name: Référence 60 ms\n"
-            f"        checks:\n          - {{id: api, type: http, url: \"http://127.0.0.1:{ref_port}/ref\", interval: 1s, "
-            "conditions: [\"status == 200\"]}\n"
-        )
-        config = fleet_yaml(fleet_url, args.operators, args.services, args.checks, args.interval,
-                            hook=f"{fleet_url}/hook")
-        config = config.replace("operators:\n", "operators:\n" + extra, 1)
+        config = with_reference(fleet_yaml(fleet_url, args.operators, args.services, args.checks, args.interval,
+                                           hook=f"{fleet_url}/hook"), ref_url)
         started = time.time()
-        fleet = None
         with running(workdir, config) as vigie:
             quiet_from = time.time()
             flap_from = quiet_from + args.quiet
             fleet = start(sys.executable, str(BENCH_DIR / "_fleet.py"), str(fleet_port), "--flap-from", str(flap_from),
                           "--flapping", str(args.flapping), "--period", "30")
-            processes.append(fleet)
+            cleanup.callback(stop, fleet)
             wait_http(fleet_url + "/svc/999999/x")
             end = flap_from + args.loaded
             bbe_seen: list[tuple[float, float]] = []
             latencies: list[float] = []
             statuses: dict[int, int] = {}
-            bbe_task = asyncio.create_task(blackbox(f"http://127.0.0.1:{bbe_port}/probe", f"http://127.0.0.1:{ref_port}/ref",
-                                                    time.monotonic() + (end - time.time()), bbe_seen))
+            bbe_task = asyncio.create_task(blackbox(bbe_url, ref_url, time.monotonic() + (end - time.time()), bbe_seen))
             await asyncio.sleep(max(0.0, flap_from - time.time()))
             cpu_loaded_0 = vigie.cpu_seconds()
             await reader(vigie.url, args.rate, time.monotonic() + args.loaded, latencies, statuses)
@@ -201,9 +216,6 @@ async def measure(args: argparse.Namespace, workdir: Path) -> dict:
                 "startup_s": quiet_from - started,
             },
         }
-    finally:
-        for process in processes:
-            stop(process)
 
 
 def main() -> int:
