@@ -24,12 +24,17 @@ from status_site.subscribe import AppClock, same_origin
 
 MAX_BODY = 4096
 VISITOR_LIMIT = (30, 3600.0)  # reports per visitor per hour, whatever the services
+# reports waiting for the writer at once: past this, refuse at once (429) rather than queue — when the machine is
+# short of CPU, a report answered in a second is worth more than one answered after its sender gave up
+IN_FLIGHT = 64
+RETRY_AFTER = "5"
 STATE = web.AppKey("reports_state", dict)
 
 
 def add_routes(app: web.Application) -> None:
     clock = AppClock(app)  # the service's clock, once it runs
-    app[STATE] = {"keys": ReporterKeys(), "limit": RateLimiter(*VISITOR_LIMIT, clock=clock), "clock": clock}
+    app[STATE] = {"keys": ReporterKeys(), "limit": RateLimiter(*VISITOR_LIMIT, clock=clock), "clock": clock,
+                  "in_flight": 0}
     app.router.add_post("/api/reports", api_report)
     app.router.add_post("/signalements", form_report)
 
@@ -56,11 +61,17 @@ async def _count(request: web.Request, service: Any, symptom: Any) -> bool:
     visitor = client_address(request)
     if not state["limit"].allow(visitor):
         raise Refused(429, "too many reports from here: try again later")
+    if state["in_flight"] >= IN_FLIGHT:
+        raise Refused(429, "too many reports being counted right now: try again in a few seconds")
     now = state["clock"].now()
     reporter = state["keys"].key(visitor, request.headers.get("User-Agent", ""), now)
     del visitor  # from here on, only the keyed hash
-    return bool(await request.app[CORE].command(
-        lambda engine: engine.surges.record(str(key), symptom, reporter, now)))
+    state["in_flight"] += 1
+    try:
+        return bool(await request.app[CORE].command(
+            lambda engine: engine.surges.record(str(key), symptom, reporter, now)))
+    finally:
+        state["in_flight"] -= 1
 
 
 async def api_report(request: web.Request) -> web.Response:
@@ -75,7 +86,8 @@ async def api_report(request: web.Request) -> web.Response:
     try:
         counted = await _count(request, body.get("service"), body.get("symptom"))
     except Refused as exc:
-        return web.json_response({"error": exc.error}, status=exc.status)
+        headers = {"Retry-After": RETRY_AFTER} if exc.status == 429 else None
+        return web.json_response({"error": exc.error}, status=exc.status, headers=headers)
     return web.json_response({"counted": counted}, status=202)
 
 
@@ -91,7 +103,7 @@ async def form_report(request: web.Request) -> web.Response:
     try:
         await _count(request, form.get("service"), form.get("symptom"))
     except Refused as exc:
-        words = {429: "Trop de signalements depuis ce réseau : réessayez plus tard.",
+        words = {429: "Trop de signalements depuis ce réseau, ou en ce moment : réessayez plus tard.",
                  404: "Service inconnu.", 422: "Symptôme inconnu."}
         raise _error(exc.status, words.get(exc.status, "Signalement illisible.")) from None
     operator = Key.service_of(str(form.get("service"))).operator
@@ -125,7 +137,8 @@ class _ReportDoc(openapi.RouteDoc):
                 "404": error("Unknown service"),
                 "413": error(f"Body over {MAX_BODY} bytes"),
                 "422": error("Unknown symptom"),
-                "429": error(f"More than {VISITOR_LIMIT[0]} reports from this visitor in an hour"),
+                "429": error(f"More than {VISITOR_LIMIT[0]} reports from this visitor in an hour, or more than "
+                             f"{IN_FLIGHT} reports being counted at once (Retry-After)"),
             },
         }
 

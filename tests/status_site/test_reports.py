@@ -151,3 +151,23 @@ async def test_every_service_offers_the_report_form_on_the_live_pages(client: An
     english = await (await client.get("/?lang=en")).text()
     assert "I cannot use this service" in english and "Portal unreachable" in english
     assert (await client.get("/operators/almerys?signalement=merci")).status == 200
+
+
+async def test_when_the_writer_falls_behind_reports_are_refused_at_once_not_queued(client: Any) -> None:
+    import asyncio
+    import threading
+
+    from status_site.reports import IN_FLIGHT
+
+    release = threading.Event()
+    busy = asyncio.ensure_future(service_of(client.app).command(lambda engine: release.wait(10)))  # the writer, stuck
+    waiting = [asyncio.ensure_future(report(client, visitor=f"198.51.{n}.10")) for n in range(IN_FLIGHT)]
+    await asyncio.sleep(0.2)
+    assert not any(w.done() for w in waiting)
+    response = await client.post("/api/reports", json={"service": "almerys/pec", "symptom": "tres-lent"},
+                                 headers={"X-Forwarded-For": "203.0.113.9", "User-Agent": UA})
+    assert response.status == 429 and response.headers["Retry-After"] == "5"  # answered now, not after a timeout
+    release.set()
+    await busy
+    assert [await w for w in waiting] == [(202, {"counted": True})] * IN_FLIGHT
+    assert await total(client) == IN_FLIGHT
