@@ -109,7 +109,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     started = time.time()
     demo = Demo(f"http://127.0.0.1:{port}", process, started, stderr)
     try:
-        wait_for("the demo's /healthz answers 200", lambda: http_get(f"{demo.url}/healthz")[0] == 200 or None, 30, process)
+        wait_for("the demo's /healthz answers 200", lambda: http_get(f"{demo.url}/healthz")[0] == 200 or None, 90, process)  # the scripted isolation of lyon (12-24 s) may come first
         yield demo
     finally:
         stop(process)
