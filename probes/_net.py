@@ -127,6 +127,25 @@ def _ip_literal(host: str, port: int) -> list[tuple[Any, ...]] | None:
     return [(socket.AF_INET6, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (host, port, 0, 0))]
 
 
+def address_kind(address: str) -> str:
+    """``public``, ``loopback``, ``private``, ``link-local`` or ``special`` (any other non-global address)."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return "special"
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if ip.is_loopback:
+        return "loopback"
+    if ip.is_link_local:
+        return "link-local"
+    if ip.is_global:
+        return "public"
+    if ip.is_private and not ip.is_unspecified and not ip.is_reserved and not ip.is_multicast:
+        return "private"
+    return "special"
+
+
 async def resolve(run: Run, host: str, port: int) -> list[tuple[Any, ...]]:
     """getaddrinfo on the loop's executor (phase ``dns``)."""
     run.phase("dns")
@@ -151,8 +170,13 @@ async def connect(
     tls: TlsOptions | None = None,
     use_tls: bool = False,
     alpn: tuple[str, ...] = (),
+    allowed: frozenset[str] | None = None,
 ) -> Link:
     """Resolve ``host``, connect to the first address that answers, then TLS if asked.
+
+    With ``allowed`` (a set of `address_kind` values), only addresses of those
+    kinds are tried: a redirect may not lead a probe into a network its own URL
+    is not in (loopback, a private network, link-local cloud metadata…).
 
     On a certificate verification failure, the certificate is still read (a
     second handshake without verification, within the time left) before the
@@ -164,6 +188,12 @@ async def connect(
         if context is None:  # first use: the trust store is read from disk, off the loop and the clock
             context = await run.off_the_clock(lambda: _tls.make_context(tls, alpn=alpn))
     infos = await resolve(run, host, port)
+    if allowed is not None:
+        kept = [info for info in infos if address_kind(info[4][0]) in allowed]
+        if not kept:
+            first = infos[0][4][0]
+            raise ProbeError(f"redirect to an internal address refused: {first} ({address_kind(first)})")
+        infos = kept
     link = await _open(run, _from_source(run, infos))
     run.result.details["address"] = link.address
     if context is None:

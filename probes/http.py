@@ -15,7 +15,7 @@ from urllib.parse import urljoin, urlsplit
 
 from monitor.config.model import HttpCheck, TlsOptions
 from probes._http1 import USER_AGENT, Exchange, build_request
-from probes._net import Link, connect
+from probes._net import Link, address_kind, connect
 from probes._run import ProbeError, Run
 
 __all__ = ["USER_AGENT", "probe"]
@@ -37,9 +37,12 @@ async def probe(check: HttpCheck, run: Run) -> None:
         headers += (("Authorization", f"Basic {token}"),)
     origin = _origin(url)
     visited = {(method, url)}
+    allowed: frozenset[str] | None = None  # the first hop goes where the config says; redirects are held to it
     while True:
         result.details["url"] = url
-        location = await _exchange(run, check, url, method, headers, payload, origin)
+        location = await _exchange(run, check, url, method, headers, payload, origin, allowed)
+        if allowed is None:  # public addresses, and the kind of network the check's own URL is in
+            allowed = frozenset({"public", address_kind(str(result.details.get("address", "")).rpartition(":")[0].strip("[]"))})
         status = result.status or 0
         if not (check.follow_redirects and status in REDIRECT_STATUSES and location):
             return
@@ -68,6 +71,7 @@ async def _exchange(
     headers: tuple[tuple[str, str], ...],
     payload: bytes | None,
     origin: tuple[str, str, int],
+    allowed: frozenset[str] | None = None,
 ) -> str | None:
     """One request on a new connection; fills the result and returns the Location, if any."""
     request = build_request(method, url, headers, payload)
@@ -75,7 +79,7 @@ async def _exchange(
     if tls.server_name and _origin(url)[1:] != origin[1:]:
         # The override names the configured host; another host gets its own name checked.
         tls = tls.model_copy(update={"server_name": None})
-    link = await connect(run, request.host, request.port, tls=tls, use_tls=request.https, alpn=HTTP_ALPN)
+    link = await connect(run, request.host, request.port, tls=tls, use_tls=request.https, alpn=HTTP_ALPN, allowed=allowed)
     try:
         await _converse(run, link, request.data, check.max_body, method == "HEAD")
     finally:

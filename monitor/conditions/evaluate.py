@@ -73,29 +73,22 @@ def _holds(op: str, seen: Any, value: Any, regex: re.Pattern[str] | None) -> boo
 # --- judging one result -------------------------------------------------------------------------
 
 
-def _excerpt(text: str, start: int, end: int) -> str:
-    snippet = " ".join(text[max(0, start - 20) : end + 20].split())
-    return repr(clip(snippet, 60))
-
-
 def _judge_body(ast: Ast, text: str, size: int) -> tuple[bool, str]:
+    """Whether the body holds, and what was seen — never a piece of the body itself: reasons are published
+    (pages, feeds, emails), and a body may hold anything (an internal page, a token). Only the condition's own
+    text and the body's size are said."""
     positive = _positive(ast.op)
     if ast.op in EQ:
-        return _same(text, ast.value) == positive, f"body = {_excerpt(text, 0, 40)} ({size} bytes)"
+        same = _same(text, ast.value)
+        return same == positive, f"body is {'' if same else 'not '}the expected text ({size} bytes)"
     needle = repr(clip(ast.value, 40))
     if ast.op in CONTAINS:
-        at = text.find(ast.value)
-        span = (at, at + len(ast.value)) if at >= 0 else None
-        missing = f"body contains no {needle} ({size} bytes)"
-        found = f"body contains {needle}: "
+        found = ast.value in text
+        seen = f"body contains {needle}" if found else f"body contains no {needle} ({size} bytes)"
     else:
-        match = ast.regex.search(text) if ast.regex else None
-        span = match.span() if match else None
-        missing = f"body does not match {needle} ({size} bytes)"
-        found = "body matches: "
-    if span is None:
-        return not positive, missing
-    return positive, found + _excerpt(text, *span)
+        found = bool(ast.regex and ast.regex.search(text))
+        seen = f"body matches {needle}" if found else f"body does not match {needle} ({size} bytes)"
+    return found == positive, seen
 
 
 def _judge(ast: Ast, result: ProbeResult, now: float) -> tuple[bool, str]:

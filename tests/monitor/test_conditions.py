@@ -83,8 +83,8 @@ CASES = [
     ("body matches '(?i)INDISPONIBLE|erreur'", PORTAL, True, "erreur"),
     ("body not matches '(?i)indisponible|veuillez r.essayer'", PORTAL, False, "veuillez"),
     ("body not matches 'indisponible'", http(), True, "does not match"),
-    ("body == 'pong'", http(body=b"pong"), True, "'pong'"),
-    ("body != 'pong'", http(body=b"pong"), False, "'pong'"),
+    ("body == 'pong'", http(body=b"pong"), True, "body is the expected text (4 bytes)"),
+    ("body != 'pong'", http(body=b"pong"), False, "body is the expected text"),
     ("json .status == 'UP'", http(), True, "json .status = 'UP'"),
     ("json .status == 'UP'", DOWN_JSON, False, "json .status = 'DOWN'"),
     ("json .status != 'DOWN'", DOWN_JSON, False, "'DOWN'"),
@@ -415,3 +415,12 @@ def test_it_never_raises_when_evaluating_random_conditions(text: str, result: Pr
         return
     verdict = condition.evaluate(result, NOW)
     assert not verdict.observed.startswith("cannot evaluate"), (text, verdict.observed)
+
+
+def test_it_never_repeats_a_piece_of_the_body_in_what_it_saw() -> None:
+    """Reasons are published: a body may be an internal page, a token — only the condition's own text is said."""
+    secret = b"<html>internal admin: token=s3cr3t-AKIA1234 user=root</html>"
+    for text in ("body contains 'admin'", "body matches 'token=\\w+'", "body == 'x'", "body contains 'absent'",
+                 "body not contains 'token'", "body matches 'nothing here'"):
+        observed = parse_condition(text).evaluate(http(body=secret), NOW).observed
+        assert "s3cr3t" not in observed and "root" not in observed and "internal" not in observed, (text, observed)

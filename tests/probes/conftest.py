@@ -220,6 +220,11 @@ async def _elsewhere(request: web.Request) -> web.Response:
     raise web.HTTPFound(f"http://localhost:{request.url.port}/echo")
 
 
+async def _to(request: web.Request) -> web.Response:
+    # a hostile server sends the probe wherever it likes: ?url=…
+    raise web.HTTPFound(request.query["url"])
+
+
 def make_app() -> web.Application:
     _bomb()  # not while a probe's deadline runs
     app = web.Application()
@@ -234,6 +239,7 @@ def make_app() -> web.Application:
     app.router.add_get("/loop/{side}", _loop)
     app.router.add_post("/see-other", _see_other)
     app.router.add_get("/elsewhere", _elsewhere)
+    app.router.add_get("/to", _to)
     return app
 
 
