@@ -161,11 +161,9 @@ def cancel_maintenance(engine: Engine, maintenance_id: int) -> Maintenance:
         raise AdminError(409, f"maintenance {maintenance_id} is already {window.status}")
     with engine.store.transaction():
         engine.store.set_maintenance_status(maintenance_id, MaintenanceStatus.CANCELLED, now)
-        # a window cut short ends now; one that never started is simply called off
-        if window.status == MaintenanceStatus.IN_PROGRESS:
-            engine.publish("maintenance.ended", maintenance_id)
-    if window.status != MaintenanceStatus.IN_PROGRESS:
-        engine.emit("maintenance.cancelled", maintenance_id)
+        # a window cut short ends now; one that never started is called off: either way those told of it
+        # by `maintenance.scheduled` hear that it is over, the event's data saying `"status": "cancelled"`
+        engine.publish("maintenance.ended", maintenance_id)
     engine.maintenance.reload()
     engine.maintenance.tick(now)
     cancelled = engine.store.maintenance(maintenance_id)

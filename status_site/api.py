@@ -6,7 +6,12 @@ beside them under their own names and never replace one of theirs:
 - components: ``vigie_status`` (the component status, or ``unknown`` before the
   first verdict — Statuspage has no "unknown", so ``status`` then says
   ``operational``, the value its readers treat as "nothing to report"),
-  ``vigie_since``, ``names`` ({fr, en}), ``professions``; services also
+  ``vigie_since``, ``names`` ({fr, en}: the short names, as Vigie's pages say them),
+  ``vigie_short_name`` (the short name in the page's language), ``professions``.
+  ``name`` is unique on the page, because Statuspage clients key components by
+  name: a service's is "Almerys — Demande de prise en charge optique" (several
+  operators offer a service of the same name), and any name that still repeats
+  gets its id in brackets; services also
   ``uptime`` ({"24h","7d","30d","90d"}: ratios 0–1, ``null`` when unobserved),
   and, only when their checks run from more than one place, ``locations``: one
   object per place, ``{"id", "name", "names", "status", "last_at", "last_ms",
@@ -22,6 +27,11 @@ beside them under their own names and never replace one of theirs:
   ``operator_id``, ``names`` ({fr, en}); updates: ``bodies`` ({fr, en}), ``auto``;
 - page: ``language``.
 
+Maintenances: ``scheduled-maintenances.json`` lists every window of the last
+days that was not cancelled, ``scheduled-maintenances/upcoming.json`` those not
+started yet and ``scheduled-maintenances/active.json`` those in progress, as
+Statuspage's routes of the same names do.
+
 Texts (names, bodies, status description) are French unless ``?lang=en`` (or
 Accept-Language) asks for English. Times are ISO-8601 in UTC with a ``Z``.
 Ids are strings as in Statuspage: a service's id is ``operator/service``.
@@ -31,7 +41,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Collection
 from typing import Any
 
 from aiohttp import web
@@ -73,6 +84,7 @@ class ApiWriter:
         self.time_zone = time_zone
         self.page_id = page_id(snapshot.base_url)
         self.updated_at = _updated_at(snapshot)
+        self.names = self.unique_names()
 
     # -- page and status -------------------------------------------------------
 
@@ -102,6 +114,16 @@ class ApiWriter:
             out.extend(self.component(service, index) for index, service in enumerate(operator.services))
         return out
 
+    def unique_names(self) -> dict[str, str]:
+        """Component id -> its name on the page, unique: "Operator — Service", then "(id)" where that repeats."""
+        names = {}
+        for operator in self.snapshot.operators:
+            names[operator.id] = operator.name
+            for service in operator.services:
+                names[service.key] = f"{operator.name} — {_text(service.name, self.lang) or service.id}"
+        seen = Counter(names.values())
+        return {key: f"{name} ({key})" if seen[name] > 1 else name for key, name in names.items()}
+
     def _common(self, status: str | None, since: float | None, created: float | None) -> dict[str, Any]:
         return {
             "status": status if status is not None else ComponentStatus.OPERATIONAL,
@@ -119,7 +141,7 @@ class ApiWriter:
         created = min((c for s in operator.services if (c := _first_observed(s)) is not None), default=None)
         return {
             "id": operator.id,
-            "name": operator.name,
+            "name": self.names.get(operator.id, operator.name),
             "description": None,
             "position": operator.position + 1,
             "group": True,
@@ -127,19 +149,21 @@ class ApiWriter:
             "components": [s.key for s in operator.services],
             **self._common(operator.status, _latest_since(operator), created),
             "names": {lang: operator.name for lang in self.snapshot.languages},
+            "vigie_short_name": operator.name,
             "professions": list(operator.professions),
         }
 
     def component(self, service: ServiceView, index: int) -> dict[str, Any]:
         return {
             "id": service.key,
-            "name": _text(service.name, self.lang),
+            "name": self.names.get(service.key) or _text(service.name, self.lang),
             "description": _text(service.description, self.lang),
             "position": index + 1,
             "group": False,
             "group_id": service.operator_id,
             **self._common(service.status, service.since, _first_observed(service)),
             "names": dict(service.name),
+            "vigie_short_name": _text(service.name, self.lang),
             "professions": list(service.professions),
             "uptime": {window: _ratio(value) for window, value in service.uptime.items()},
             **({"locations": [self.location(place) for place in service.locations]} if service.locations else {}),
@@ -206,11 +230,11 @@ class ApiWriter:
         operator = self.snapshot.operator(service.operator_id)
         return operator.services.index(service) if operator else 0
 
-    def scheduled_maintenances(self, current_only: bool = False) -> list[dict[str, Any]]:
-        """Maintenance windows, soonest first; ``current_only`` keeps the upcoming and in-progress ones."""
+    def scheduled_maintenances(self, only: Collection[str] | None = None) -> list[dict[str, Any]]:
+        """Maintenance windows but the cancelled ones, soonest first; ``only`` keeps those of these statuses."""
         windows = [
             m for m in self.snapshot.maintenances
-            if m.status != MaintenanceStatus.CANCELLED and (not current_only or m.status in LIVE_MAINTENANCE)
+            if m.status != MaintenanceStatus.CANCELLED and (only is None or m.status in only)
         ]
         return [self.maintenance(m) for m in windows]
 
@@ -284,7 +308,7 @@ def summary(w: ApiWriter) -> dict[str, Any]:
         "status": w.status(),
         "components": w.components(),
         "incidents": [w.incident(i) for i in w.snapshot.unresolved],
-        "scheduled_maintenances": w.scheduled_maintenances(current_only=True),
+        "scheduled_maintenances": w.scheduled_maintenances(only=LIVE_MAINTENANCE),
     }
 
 
@@ -313,6 +337,16 @@ def scheduled_maintenances(w: ApiWriter) -> dict[str, Any]:
     return {"page": w.page(), "scheduled_maintenances": w.scheduled_maintenances()}
 
 
+def upcoming_maintenances(w: ApiWriter) -> dict[str, Any]:
+    """Maintenance windows not started yet."""
+    return {"page": w.page(), "scheduled_maintenances": w.scheduled_maintenances(only=(MaintenanceStatus.SCHEDULED,))}
+
+
+def active_maintenances(w: ApiWriter) -> dict[str, Any]:
+    """Maintenance windows in progress."""
+    return {"page": w.page(), "scheduled_maintenances": w.scheduled_maintenances(only=(MaintenanceStatus.IN_PROGRESS,))}
+
+
 DOCUMENTS: dict[str, Callable[[ApiWriter], dict[str, Any]]] = {
     "/api/v2/summary.json": summary,
     "/api/v2/status.json": status,
@@ -320,6 +354,8 @@ DOCUMENTS: dict[str, Callable[[ApiWriter], dict[str, Any]]] = {
     "/api/v2/incidents.json": incidents,
     "/api/v2/incidents/unresolved.json": unresolved,
     "/api/v2/scheduled-maintenances.json": scheduled_maintenances,
+    "/api/v2/scheduled-maintenances/upcoming.json": upcoming_maintenances,
+    "/api/v2/scheduled-maintenances/active.json": active_maintenances,
 }
 
 
@@ -341,7 +377,7 @@ def _handler(route: str) -> Callable[[web.Request], Any]:
         page = await site.render(("api", route, lang), lambda snap: render_document(route, snap, lang, time_zone))
         return respond(request, page, max_age=MAX_AGE)
 
-    handle.__name__ = "api_" + route.rsplit("/", 1)[-1].replace(".json", "").replace("-", "_")
+    handle.__name__ = "api_" + route.removeprefix("/api/v2/").replace(".json", "").replace("-", "_").replace("/", "_")
     return handle
 
 

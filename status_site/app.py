@@ -29,10 +29,31 @@ CSP = (
 )
 BADGE_CSP = "default-src 'none'; style-src 'unsafe-inline'"
 
+# CORS (item 16 of issue 12). Everything public and read-only may be read by another site's
+# scripts (a widget, an aggregator's dashboard): "*", never with credentials (Vigie sets no
+# cookie). Beside them only `POST /api/reports` (JSON, no credentials: a professional's tool
+# may report from its own page; the fixed symptom list and the per-client limits guard it as
+# they guard same-origin reports). No CORS header at all on the admin API (a bearer token must
+# never be usable from a browser page of another origin), on the agents', partners' and push
+# APIs (server to server, signed), on `/signalements` and the subscription forms (HTML forms
+# of this very site), nor on `/metrics`.
+CORS_READ = ("/api/v2/", "/api/openapi.json", "/badge/", "/feed.atom", "/maintenances.ics", "/healthz")
+CORS_WRITE = ("/api/reports",)
+CORS_REQUEST_HEADERS = "Accept, Accept-Language, Content-Type, If-None-Match, If-Modified-Since"
+CORS_EXPOSED = "ETag, Retry-After, Content-Language"
+PREFLIGHT_MAX_AGE = "86400"  # seconds: browsers cap it lower anyway
+
+
+def cors_kind(path: str) -> str | None:
+    """'read', 'write' or None (no CORS header): which CORS answer a path gets."""
+    if path.startswith(CORS_READ) and not path.startswith("/api/admin/"):
+        return "read"
+    return "write" if path in CORS_WRITE else None
+
 
 def create_site(config: Config, *, admin_token: str | None = None) -> web.Application:
     """The routes and middlewares; ``admin_token`` None reads ``$VIGIE_ADMIN_TOKEN`` (none: admin API off)."""
-    app = web.Application(middlewares=[security_headers, errors])
+    app = web.Application(middlewares=[security_headers, errors, options])
     app[CONFIG] = config
     app[TRUSTED] = networks(config.site.trusted_proxies)
     app[TEMPLATES] = make_environment(config.site.templates_dir)
@@ -65,8 +86,45 @@ def _secure(request: web.Request, response: web.StreamResponse) -> None:
     else:
         headers.setdefault("Content-Security-Policy", CSP)
         headers.setdefault("X-Frame-Options", "DENY")
-    if request.path.startswith(("/api/", "/badge/", "/feed.atom", "/healthz")):
+    if cors_kind(request.path) is not None:
         headers.setdefault("Access-Control-Allow-Origin", "*")
+        headers.setdefault("Access-Control-Expose-Headers", CORS_EXPOSED)
+
+
+def _allowed(request: web.Request) -> list[str] | None:
+    """The methods the matched resource answers (None: no resource at this path)."""
+    failure = getattr(request.match_info, "http_exception", None)
+    if isinstance(failure, web.HTTPMethodNotAllowed):
+        return sorted(failure.allowed_methods)
+    if failure is not None:
+        return None
+    route = request.match_info.route
+    return sorted({r.method for r in route.resource} if route.resource is not None else {route.method})
+
+
+@web.middleware
+async def options(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """``OPTIONS`` on any known path: 204 with ``Allow``; a CORS preflight also gets its grant where CORS applies.
+
+    Admin paths are left to the router (405 with ``Allow``, no CORS header): they are not for browsers."""
+    if request.method != "OPTIONS" or request.path.startswith("/api/admin/"):
+        return await handler(request)
+    allowed = _allowed(request)
+    if allowed is None:
+        return await handler(request)  # the 404 it deserves
+    methods = ", ".join(sorted({*allowed, "OPTIONS"}))
+    headers = {"Allow": methods, "Cache-Control": "no-store"}
+    kind = cors_kind(request.path)
+    asked = request.headers.get("Access-Control-Request-Method", "").upper()
+    if kind is not None and "Origin" in request.headers and asked:
+        grant = [m for m in allowed if m in (("GET", "HEAD") if kind == "read" else ("POST",))]
+        if asked in grant:  # otherwise no grant: the browser then refuses the request itself
+            headers.update({
+                "Access-Control-Allow-Methods": ", ".join(grant),
+                "Access-Control-Allow-Headers": CORS_REQUEST_HEADERS,
+                "Access-Control-Max-Age": PREFLIGHT_MAX_AGE,
+            })
+    return web.Response(status=204, headers=headers)
 
 
 @web.middleware
@@ -77,11 +135,16 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
+        response: web.StreamResponse
         if request.path.startswith("/api/"):
-            return web.json_response({"error": {"status": exc.status, "message": exc.reason}}, status=exc.status)
-        if exc.status in (404, 405):
-            return pages.error_page(request, exc.status)
-        raise
+            response = web.json_response({"error": {"status": exc.status, "message": exc.reason}}, status=exc.status)
+        elif exc.status in (404, 405):
+            response = pages.error_page(request, exc.status)
+        else:
+            raise
+        if "Allow" in exc.headers:  # a 405 says what the resource does answer (RFC 9110 15.5.6)
+            response.headers["Allow"] = exc.headers["Allow"]
+        return response
     except Exception:  # noqa: BLE001
         log.exception("error answering %s", request.path)
         if request.path.startswith("/api/"):

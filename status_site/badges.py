@@ -1,5 +1,8 @@
 """Shields-like SVG badges: an operator's or a service's status in words and its 30-day uptime.
 
+A service's badge names its operator ("Almerys — PEC optique"): several
+operators offer services of the same name, and a badge is read on its own.
+
 Status is said in words *and* colour, on solid backgrounds whose contrast with
 the white text is at least 4.5:1, so a badge reads the same on light and dark
 pages. Text widths come from a fixed per-character table (Verdana 11 px
@@ -42,7 +45,7 @@ COLOURS: dict[str | None, str] = {  # each >= 4.5:1 against white text
     C.UNDER_MAINTENANCE: "#0b62c4",
     None: "#59636e",
 }
-MAX_LABEL = 40  # characters
+MAX_LABEL = 60  # characters: "Operator — Service"; the title (spoken) always has it all
 
 # Verdana 11 px advance widths (px), rounded; anything not listed falls back by category.
 _WIDTHS: dict[str, float] = {
@@ -77,6 +80,13 @@ def text_width(text: str) -> float:
 
 def _shorten(text: str) -> str:
     return text if len(text) <= MAX_LABEL else text[: MAX_LABEL - 1].rstrip() + "…"
+
+
+def service_label(operator: str, service: str) -> str:
+    """'Almerys — PEC optique'; a long service name is shortened, never the operator's."""
+    room = max(MAX_LABEL - len(operator) - 3, 8)
+    short = service if len(service) <= room else service[: room - 1].rstrip() + "…"
+    return f"{operator} — {short}"
 
 
 def make_badge(label: str, value: str, colour: str, title: str) -> bytes:
@@ -114,15 +124,25 @@ def operator_uptime(operator: OperatorView) -> float | None:
     return sum(known) / len(known) if known else None
 
 
-def badge_for(subject: OperatorView | ServiceView, lang: str, tz: ZoneInfo) -> Rendered:
+def badge_for(subject: OperatorView | ServiceView, lang: str, tz: ZoneInfo, operator: str | None = None) -> Rendered:
+    """The badge of an operator, or of a service of ``operator`` (its name; its id when not given)."""
     formatter = Formatter(lang, tz)
     if isinstance(subject, OperatorView):
-        label, uptime = subject.name, operator_uptime(subject)
+        label = full = subject.name
+        uptime = operator_uptime(subject)
     else:
-        label, uptime = localized(subject.name, lang) or subject.id, subject.uptime.get("30d")
+        owner, name = operator or subject.operator_id, localized(subject.name, lang) or subject.id
+        label, full = service_label(owner, name), f"{owner} — {name}"
+        uptime = subject.uptime.get("30d")
     value, spoken = _value(subject.status, uptime, lang, formatter)
     return rendered(make_badge(label, value, COLOURS.get(subject.status, COLOURS[None]),
-                               f"{label}{pick(SPACED_COLON, lang)} {spoken}"), CONTENT_TYPE)
+                               f"{full}{pick(SPACED_COLON, lang)} {spoken}"), CONTENT_TYPE)
+
+
+def badge_in(snapshot: Snapshot, subject: OperatorView | ServiceView, lang: str, tz: ZoneInfo) -> Rendered:
+    """`badge_for` with the operator's name read from ``snapshot``."""
+    owner = snapshot.operator(subject.operator_id) if isinstance(subject, ServiceView) else None
+    return badge_for(subject, lang, tz, owner.name if owner is not None else None)
 
 
 def not_found_badge(lang: str) -> Rendered:
@@ -152,7 +172,7 @@ async def badge(request: web.Request) -> web.Response:
         return respond(request, not_found_badge(lang), max_age=MAX_AGE)
     tz = ZoneInfo(config.site.timezone)
     page = await site.render(("badge", operator_id, service_id, lang),
-                       lambda snapshot: badge_for(find(snapshot, operator_id, service_id) or subject, lang, tz))
+                       lambda snapshot: badge_in(snapshot, find(snapshot, operator_id, service_id) or subject, lang, tz))
     return respond(request, page, max_age=MAX_AGE)
 
 

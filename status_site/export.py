@@ -15,7 +15,8 @@ under ``en/``)::
     404.html                            the not-found page (en/404.html too), see below
     en/...                              the same pages with ?lang=en
     api/v2/summary.json …               /api/v2/*.json (default language)
-    api/openapi.json, feed.atom, badge/{op}.svg, badge/{op}/{svc}.svg, static/*
+    api/v2/scheduled-maintenances/upcoming.json, …/active.json
+    api/openapi.json, feed.atom, maintenances.ics, badge/{op}.svg, badge/{op}/{svc}.svg, static/*
 
 Every link between exported files is relative and names ``index.html``
 explicitly, so the tree works from any sub-path and from ``file://``. The
@@ -54,6 +55,7 @@ from monitor.storage import Store
 from status_site import api, openapi, pages
 from status_site.app import create_site
 from status_site.badges import badge_for
+from status_site.calendar import render_calendar
 from status_site.feeds import render_feed
 from status_site.keys import CONFIG
 from status_site.views import LATENCY_RANGES, Snapshot, build_snapshot
@@ -158,12 +160,13 @@ def site_files(app: web.Application, store: Store, snapshot: Snapshot, root: str
     for route in api.DOCUMENTS:
         files[route.lstrip("/")] = api.render_document(route, snapshot, default, tz_name).body
     files["api/openapi.json"] = api.dump(openapi.document(config.site.base_url)).encode()
-    files["feed.atom"] = render_feed(snapshot, default).body
+    files["feed.atom"] = render_feed(snapshot, default, tz_name).body
+    files["maintenances.ics"] = render_calendar(snapshot, default).body
     tz = ZoneInfo(tz_name)
     for operator in snapshot.operators:
         files[f"badge/{operator.id}.svg"] = badge_for(operator, default, tz).body
         for service in operator.services:
-            files[f"badge/{operator.id}/{service.id}.svg"] = badge_for(service, default, tz).body
+            files[f"badge/{operator.id}/{service.id}.svg"] = badge_for(service, default, tz, operator.name).body
 
     def page(path: str, params: Mapping[str, str], lang: str, make: Callable[[StaticLinks], pages.Rendered],
              name: str | None = None, absolute: bool = False) -> None:

@@ -75,6 +75,8 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "start_date": {"type": ["string", "null"]},
             "vigie_status": {"enum": [*COMPONENT_STATUSES, statuses.NOT_KNOWN]},
             "vigie_since": TIME_OR_NULL, "names": TEXTS,
+            "vigie_short_name": {"type": "string", "description": "Vigie: the name as its pages say it; "
+                                 "`name` is unique on the page (a service's starts with its operator's name)"},
             "professions": {"type": "array", "items": {"type": "string"}},
         },
         {
@@ -164,9 +166,11 @@ DOCUMENT_SCHEMAS: dict[str, dict[str, Any]] = {
     "/api/v2/components.json": _object({"page": {"$ref": REF + "Page"}, "components": _list("Component")}),
     "/api/v2/incidents.json": _object({"page": {"$ref": REF + "Page"}, "incidents": _list("Incident")}),
     "/api/v2/incidents/unresolved.json": _object({"page": {"$ref": REF + "Page"}, "incidents": _list("Incident")}),
-    "/api/v2/scheduled-maintenances.json": _object(
-        {"page": {"$ref": REF + "Page"}, "scheduled_maintenances": _list("ScheduledMaintenance")}
-    ),
+    **{
+        path: _object({"page": {"$ref": REF + "Page"}, "scheduled_maintenances": _list("ScheduledMaintenance")})
+        for path in ("/api/v2/scheduled-maintenances.json", "/api/v2/scheduled-maintenances/upcoming.json",
+                     "/api/v2/scheduled-maintenances/active.json")
+    },
 }
 SUMMARIES = {
     "/api/v2/summary.json": "Page, overall status, components, unresolved incidents, maintenances",
@@ -174,7 +178,9 @@ SUMMARIES = {
     "/api/v2/components.json": "Every component: operators as groups, their services",
     "/api/v2/incidents.json": "The 50 most recent incidents, newest first",
     "/api/v2/incidents/unresolved.json": "Incidents not resolved yet, each with its ETA",
-    "/api/v2/scheduled-maintenances.json": "Upcoming and in-progress maintenance windows",
+    "/api/v2/scheduled-maintenances.json": "Maintenance windows of the last days and to come, cancelled ones left out",
+    "/api/v2/scheduled-maintenances/upcoming.json": "Maintenance windows not started yet",
+    "/api/v2/scheduled-maintenances/active.json": "Maintenance windows in progress",
 }
 LANG = {
     "name": "lang", "in": "query", "required": False,

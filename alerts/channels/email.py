@@ -15,6 +15,12 @@ Subscribers (``subscriber:<id>`` deliveries) go through `SubscriberMailer`,
 built by `EmailChannel.for_subscriber(ctx, store)`: it reads the address and
 language from the subscribers table at send time, adds ``List-Unsubscribe``
 (RFC 8058 one-click), and also sends the double opt-in confirmation mails.
+
+``List-Unsubscribe`` goes out exactly as RFC 2369 writes it, ``<https://…>`` in
+ASCII on one line, never folded into an RFC 2047 encoded word (which Python's
+default policy does to a long unbreakable header, and which readers such as
+npm ``mailparser`` then cannot take a link from). ``Content-Language`` (RFC 3282)
+says which language the mail is written in.
 """
 
 from __future__ import annotations
@@ -25,11 +31,14 @@ import re
 import ssl
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from email.headerregistry import BaseHeader, HeaderRegistry, UnstructuredHeader
 from email.message import EmailMessage
+from email.policy import EmailPolicy
+from email.policy import default as default_policy
 from email.utils import format_datetime, parseaddr
 from functools import partial
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
 import aiosmtplib
@@ -74,6 +83,23 @@ def message_id(delivery: Delivery, host: str) -> str:
 
 
 
+class AsWrittenHeader(UnstructuredHeader, BaseHeader):
+    """A header sent as it was set: one line, no encoded word (its value must be ASCII)."""
+
+    def fold(self, *, policy: EmailPolicy) -> str:  # type: ignore[override]  # typeshed gives BaseHeader.fold policy: Policy
+        return f"{self.name}: {self}{policy.linesep}"
+
+
+_HEADERS = HeaderRegistry()
+_HEADERS.map_to_type("list-unsubscribe", AsWrittenHeader)
+POLICY = default_policy.clone(header_factory=_HEADERS)
+
+
+def ascii_url(url: str) -> str:
+    """``url`` with any non-ASCII character (an IDN path, say) percent-encoded, control characters dropped."""
+    return quote(one_line(url), safe=":/?#[]@!$&'()*+,;=%~-._")
+
+
 def subject(operator: str, services: list[str], status: str, lang: str) -> str:
     """``[Vigie] Almerys — Optique : panne`` / ``[Vigie] Almerys — Optical pre-authorisation: outage``
     (`Sentences.alert_title`, the chat texts' title too), on one header line."""
@@ -86,7 +112,7 @@ def render_mail(
 ) -> EmailMessage:
     """A multipart/alternative message from ``{name}.txt`` and ``{name}.html``."""
     context = {**view, "lang": lang, "w": mail_words(lang), "subject": subject_line, "unsubscribe_url": unsubscribe_url}
-    message = EmailMessage()
+    message = EmailMessage(policy=POLICY)
     message["Subject"] = subject_line
     message["From"] = one_line(sender)
     message["To"] = ", ".join(one_line(a) for a in to)
@@ -95,10 +121,12 @@ def render_mail(
     message["Auto-Submitted"] = "auto-generated"
     message["X-Auto-Response-Suppress"] = "All"
     if unsubscribe_url:
-        message["List-Unsubscribe"] = f"<{unsubscribe_url}>"
+        message["List-Unsubscribe"] = f"<{ascii_url(unsubscribe_url)}>"
         message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message.set_content(TEMPLATES.get_template(f"{name}.txt").render(context))
     message.add_alternative(TEMPLATES.get_template(f"{name}.html").render(context), subtype="html")
+    # after the parts: making the message multipart moves the Content-* headers set before into its first part
+    message["Content-Language"] = lang
     return message
 
 

@@ -205,6 +205,7 @@ async def test_it_gives_the_eta_the_operator_announced(world: Any) -> None:
         ("maintenance.scheduled", "scheduled", "maintenance prévue"),
         ("maintenance.started", "in_progress", "maintenance en cours"),
         ("maintenance.ended", "completed", "maintenance terminée"),
+        ("maintenance.ended", "cancelled", "maintenance annulée"),  # called off before it started
     ],
 )
 async def test_it_words_maintenance_subjects(world: Any, kind: str, status: str, words: str) -> None:

@@ -244,9 +244,21 @@ def test_it_cancels_a_window_and_ends_one_in_progress_now(engine: Engine, clock:
     assert admin.cancel_maintenance(engine, planned).status == "cancelled"
     assert admin.cancel_maintenance(engine, running).status == "cancelled"
     assert engine.service_states["almerys/droits"][0] == "operational"
-    kinds = events.kinds()
-    assert "maintenance.cancelled" in kinds and kinds[-1] == "maintenance.ended"
+    kinds = [k for k in events.kinds() if k.startswith("maintenance.")]
+    assert kinds == ["maintenance.scheduled", "maintenance.scheduled", "maintenance.started",
+                     "maintenance.ended", "maintenance.ended"]
     assert "already cancelled" in refused(engine, 409, lambda: admin.cancel_maintenance(engine, planned), events)
+
+
+def test_it_tells_of_a_window_cancelled_before_it_started(engine: Engine, clock: FakeClock, events: Recorder) -> None:
+    planned = window(engine, 2 * HOUR, 3 * HOUR)
+    admin.cancel_maintenance(engine, planned)
+    [scheduled, ended] = [e for e in engine.store.events() if e.type.startswith("maintenance.")]
+    assert (scheduled.type, ended.type) == ("maintenance.scheduled", "maintenance.ended")
+    assert ended.data["maintenance"]["status"] == "cancelled" and ended.data["maintenance"]["id"] == str(planned)
+    clock.advance(2 * HOUR)
+    engine.maintenance.tick(clock.now())  # the hour it was planned for comes: nothing more to say
+    assert [e.type for e in engine.store.events()].count("maintenance.started") == 0
 
 
 def test_it_refuses_a_message_only_update_of_a_resolved_incident_rather_than_resolving_it_twice(engine: Engine) -> None:

@@ -29,6 +29,8 @@ ROUTES = {
     "/api/v2/incidents.json": "incidents.json",
     "/api/v2/incidents/unresolved.json": "incidents.json",
     "/api/v2/scheduled-maintenances.json": "scheduled_maintenances.json",
+    "/api/v2/scheduled-maintenances/upcoming.json": "scheduled_maintenances.json",
+    "/api/v2/scheduled-maintenances/active.json": "scheduled_maintenances.json",
 }
 CONFIG = f"""
 site: {{base_url: "https://statut.example.org"}}
@@ -187,7 +189,9 @@ async def test_it_speaks_english_with_lang_en_in_the_same_shape(app_client, cloc
     english = await get_json(client, "/api/v2/summary.json?lang=en")
     statuspage_validator("summary.json").validate(english)
     assert english["status"]["description"] == "Major System Outage" and english["page"]["language"] == "en"
-    assert english["components"][1]["name"] == "Optical PEC" and french["components"][1]["name"] == "PEC optique"
+    assert english["components"][1]["name"] == "Almerys — Optical PEC"
+    assert french["components"][1]["name"] == "Almerys — PEC optique"
+    assert english["components"][1]["vigie_short_name"] == "Optical PEC"
     assert english["incidents"][0]["name"] == french["incidents"][0]["names"]["en"]
     assert english["incidents"][0]["incident_updates"][0]["body"].startswith("Outage detected")
     assert (await get_json(client, "/api/v2/status.json", **{"Accept-Language": "en-GB,en;q=0.8"}))["page"]["language"] == "en"
@@ -246,7 +250,9 @@ async def test_it_keeps_hostile_strings_as_exact_text_in_json(app_client, clock:
     [incident] = answers["/api/v2/incidents/unresolved.json"]["incidents"]
     assert incident["incident_updates"][0]["body"] == HOSTILE + CONTROL
     components = {c["id"]: c for c in answers["/api/v2/components.json"]["components"]}
-    assert components["hostile"]["name"] == HOSTILE + CONTROL and components["hostile/pec"]["name"] == HOSTILE
+    assert components["hostile"]["name"] == HOSTILE + CONTROL
+    assert components["hostile/pec"]["name"] == f"{HOSTILE + CONTROL} — {HOSTILE}"
+    assert components["hostile/pec"]["vigie_short_name"] == HOSTILE
     raw = await (await client.get("/api/v2/summary.json")).text()
     assert "é" in raw  # ensure_ascii=False: French reads as French
 

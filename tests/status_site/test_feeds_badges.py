@@ -112,15 +112,15 @@ async def test_it_draws_badges_in_words_with_the_30_day_uptime(app_client, clock
     assert svg.find(f"{SVG}title").text == "Almerys : opérationnel, disponibilité sur 30 jours 100,00\u202f%"
     assert svg.get("role") == "img" and svg.get("aria-label") == svg.find(f"{SVG}title").text
     service = await read_badge(client, "/badge/almerys/pec.svg")
-    assert badge_texts(service)[0] == "PEC optique"
+    assert badge_texts(service)[0] == "Almerys — PEC optique"  # item 14/20 of issue 12: it names the operator
     english = await read_badge(client, "/badge/almerys/pec.svg?lang=en")
-    assert badge_texts(english) == ["Optical PEC", "operational · 100.00%"]
+    assert badge_texts(english) == ["Almerys — Optical PEC", "operational · 100.00%"]
 
 
 async def test_it_says_unknown_and_outage_in_words_and_colour(app_client, clock: FakeClock) -> None:
     app, client = app_client
     svg = await read_badge(client, "/badge/almerys/droits.svg")
-    assert badge_texts(svg) == ["Droits", "inconnu"]
+    assert badge_texts(svg) == ["Almerys — Droits", "inconnu"]
     await all_ok(app, clock)
     await open_outage(app, clock)
     svg = await read_badge(client, "/badge/almerys/pec.svg")
@@ -139,7 +139,7 @@ async def test_it_escapes_hostile_names_in_badges(app_client, clock: FakeClock) 
     app, client = app_client
     svg = await read_badge(client, "/badge/hostile/pec.svg")
     label = badge_texts(svg)[0]
-    assert label == HOSTILE[:39].rstrip() + "…"
+    assert label.startswith(HOSTILE[:40]) and label.endswith("…") and len(label) <= 60
     operator = await read_badge(client, "/badge/hostile.svg")
     assert "\x01" not in ET.tostring(operator, encoding="unicode")
     assert operator.find(f"{SVG}title").text.startswith(HOSTILE)

@@ -6,6 +6,7 @@ import icalendar
 
 from monitor import admin
 from monitor.clock import FakeClock
+from status_site.api import page_id
 from tests.conftest import read, run, write
 from tests.status_site.test_api import HOSTILE, all_ok, app_client, get_json, observe, open_outage, statuspage_validator  # noqa: F401
 
@@ -55,11 +56,12 @@ async def test_it_publishes_windows_as_an_icalendar_feed(app_client, clock: Fake
     assert all(len(line) <= 75 for line in raw.split(b"\r\n"))
     calendar = icalendar.Calendar.from_ical(raw)
     events = {str(e["UID"]): e for e in calendar.walk("VEVENT")}
-    first = events[f"maintenance-{kept}@statut.example.org"]
+    site = page_id("https://statut.example.org")  # two Vigies on one host never share a UID
+    first = events[f"maintenance-{kept}.{site}@statut.example.org"]
     assert str(first["SUMMARY"]) == HOSTILE + "; a, b\\c"
     assert str(first["DESCRIPTION"]).startswith("Ligne 1\nLigne 2 très long")
     assert first["DTSTART"].dt.timestamp() == clock.now() + HOUR
-    assert str(events[f"maintenance-{dropped}@statut.example.org"]["STATUS"]) == "CANCELLED"
+    assert str(events[f"maintenance-{dropped}.{site}@statut.example.org"]["STATUS"]) == "CANCELLED"
 
 
 async def test_it_shows_an_announced_eta_as_the_operators(app_client, clock: FakeClock) -> None:
