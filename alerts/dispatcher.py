@@ -41,6 +41,9 @@ class Database(Protocol):
     async def read(self, fn: Callable[[Store], T]) -> T: ...
 
 log = logging.getLogger("vigie.alerts")
+# sends to public subscribers (confirmation mails, their alerts) at once: a flood of subscriptions opens at most
+# this many SMTP connections, and never delays a federation's alert (the config's channels are claimed first)
+SUBSCRIBER_SENDS = 4
 Sleep = Callable[[float], Awaitable[None]]
 Outcome = Callable[[str, str], None]  # (channel, "delivered" | "retry" | "dead")
 
@@ -156,7 +159,9 @@ class Dispatcher:
                 except Exception:  # noqa: BLE001 - a chore must not stop deliveries
                     log.exception("alert chore failed")
         started = []
-        claimed = await self.db.write(lambda store: store.claim_deliveries(now, self.lease, self.batch))
+        # public subscribers' mails share a few SMTP connections; the config's channels are never held back
+        room = SUBSCRIBER_SENDS - sum(1 for channel in self.in_flight if channel.startswith("subscriber:"))
+        claimed = await self.db.write(lambda store: store.claim_deliveries(now, self.lease, self.batch, max(0, room)))
         for delivery in claimed:
             if delivery.channel in self.in_flight:
                 continue  # still sending its predecessor (only when a lease ran out under a fake clock)

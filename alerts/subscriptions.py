@@ -74,6 +74,20 @@ def validate_address(raw: str) -> str:
     return address
 
 
+# providers that deliver "j.e.a.n@" to "jean@" (and googlemail.com is gmail.com)
+DOTLESS = {"gmail.com": "gmail.com", "googlemail.com": "gmail.com"}
+
+
+def mailbox_key(address: str) -> str:
+    """The mailbox an address reaches, for rate limits: case folded, ``+tag`` dropped, and the dots of providers
+    that ignore them — so that ``Jeanne.Martin+1@GMail.com`` and ``jeannemartin+2@gmail.com`` are one victim."""
+    local, _, domain = address.strip().lower().rpartition("@")
+    local = local.split("+", 1)[0]
+    if domain in DOTLESS:
+        local, domain = local.replace(".", ""), DOTLESS[domain]
+    return f"{local}@{domain}"
+
+
 def mask_address(address: str) -> str:
     """'jeanne.martin@example.org' -> 'j***@e***.org': enough to tell two apart in a log, no more."""
     local, _, domain = address.partition("@")

@@ -36,6 +36,7 @@ from alerts.subscriptions import (
     RateLimiter,
     Subscriptions,
     clean_choices,
+    mailbox_key,
     validate_address,
 )
 from monitor.config.model import PROFESSIONS
@@ -45,7 +46,8 @@ from status_site.keys import CONFIG, CORE
 from status_site.pages import HTML, Page, _lang
 
 IP_LIMIT = (5, 3600.0)  # subscription requests per IP per hour
-ADDRESS_LIMIT = (3, 86400.0)  # confirmation mails per address per day
+ADDRESS_LIMIT = (3, 86400.0)  # confirmation mails per mailbox per day (``mailbox_key``: plus-tags, dots, case)
+ALL_LIMIT = (200, 3600.0)  # confirmation mails per hour in all: a flood from many addresses still sends few
 MAX_FORM = 16 * 1024
 
 LIMITS = web.AppKey("subscription_limits", dict)
@@ -70,7 +72,8 @@ def add_routes(app: web.Application) -> None:
     if app[CONFIG].alerts.smtp is None:
         return
     clock = AppClock(app)
-    app[LIMITS] = {"ip": RateLimiter(*IP_LIMIT, clock=clock), "address": RateLimiter(*ADDRESS_LIMIT, clock=clock)}
+    app[LIMITS] = {"ip": RateLimiter(*IP_LIMIT, clock=clock), "address": RateLimiter(*ADDRESS_LIMIT, clock=clock),
+                   "all": RateLimiter(*ALL_LIMIT, clock=clock)}
     app.router.add_get("/subscriptions", form_page, name="subscribe")
     app.router.add_post("/subscriptions", subscribe)
     app.router.add_get("/subscriptions/sent", sent_page)
@@ -167,8 +170,10 @@ async def subscribe(request: web.Request) -> web.Response:
         values = {"email": raw if isinstance(raw, str) else "", "operators": choices.operators,
                   "services": choices.services, "professions": choices.professions}
         return _form(request, lang, 400, tuple(errors), values)
-    key = hashlib.sha256(address.lower().encode()).hexdigest()
+    key = hashlib.sha256(mailbox_key(address).encode()).hexdigest()
     if request.app[LIMITS]["address"].allow(key):
+        if not request.app[LIMITS]["all"].allow("*"):  # says nothing of the address: every one is refused now
+            return _message(request, lang, "limited", 429)
         await _subscriptions(request, lambda subs: subs.subscribe(address, lang, choices))
     # else: dropped silently, with the very same answer (a visible refusal would tell who asked before)
     raise web.HTTPSeeOther("/subscriptions/sent" + ("?lang=en" if lang == "en" else ""))

@@ -91,22 +91,34 @@ class OutboxMixin:
         rows = list(self.db.query("SELECT * FROM events WHERE id = ?", (event_id,)))
         return _event(rows[0]) if rows else None
 
-    def claim_deliveries(self, now: float, lease: float, limit: int = 20) -> list[Delivery]:
-        """Take the due deliveries, at most one per channel — the oldest — so each channel stays in order."""
+    def claim_deliveries(self, now: float, lease: float, limit: int = 20, subscribers: int | None = None) -> list[Delivery]:
+        """Take the due deliveries, at most one per channel — the oldest — so each channel stays in order.
+
+        The config's channels (federations, operations) come first; then at most ``subscribers`` deliveries to
+        public subscribers (``subscriber:<id>``: confirmation mails, their alerts), so that a flood of
+        subscriptions never holds up nor outnumbers a federation's alert.
+        """
         with self.db.atomic():
-            rows = list(
-                self.db.query(
-                    f"""SELECT {WITH_EVENT} FROM deliveries d JOIN events e ON e.id = d.event_id
-                       JOIN (SELECT channel, min(id) AS first FROM deliveries WHERE status = 'pending' GROUP BY channel) f
-                         ON d.id = f.first
-                       WHERE d.next_attempt_at <= :now AND (d.lease_until IS NULL OR d.lease_until <= :now)
-                       ORDER BY d.id LIMIT :limit""",
-                    {"now": now, "limit": limit},
-                )
-            )
+            rows = self._due(now, limit, "NOT LIKE")
+            room = limit - len(rows) if subscribers is None else min(subscribers, limit - len(rows))
+            if room > 0:
+                rows += self._due(now, room, "LIKE")
             for row in rows:
                 self.db.execute("UPDATE deliveries SET lease_until = ? WHERE id = ?", (now + lease, row["id"]))
         return [self._delivery(row) for row in rows]
+
+    def _due(self, now: float, limit: int, like: str) -> list[dict[str, Any]]:
+        return list(
+            self.db.query(
+                f"""SELECT {WITH_EVENT} FROM deliveries d JOIN events e ON e.id = d.event_id
+                   JOIN (SELECT channel, min(id) AS first FROM deliveries
+                         WHERE status = 'pending' AND channel {like} 'subscriber:%' GROUP BY channel) f
+                     ON d.id = f.first
+                   WHERE d.next_attempt_at <= :now AND (d.lease_until IS NULL OR d.lease_until <= :now)
+                   ORDER BY d.id LIMIT :limit""",
+                {"now": now, "limit": limit},
+            )
+        )
 
     def delivery_succeeded(self, delivery_id: int, at: float, duration: float) -> None:
         with self.db.atomic():
