@@ -31,7 +31,7 @@ from monitor.words.signals import signal_words
 from status_site import svg, uptime_words
 from status_site.i18n import negotiate
 from status_site.keys import CONFIG, SITE, TEMPLATES
-from status_site.state import Rendered, rendered, respond
+from status_site.state import ETAG_SLOT, Rendered, rendered, respond
 from status_site.views import (
     DAY,
     LATENCY_RANGES,
@@ -110,6 +110,7 @@ class Page(Sentences):
         self.site_title = config.site.title
         self.assets: dict[str, Asset] = app[ASSETS]
         self.linker = linker  # None: root-absolute links with ?lang= (the live site)
+        self.etag_slot = ETAG_SLOT  # filled with the page's own validators once rendered (`rendered`)
 
     @property
     def symptoms(self) -> list[tuple[str, str]]:
@@ -197,7 +198,7 @@ class Page(Sentences):
 
     def render(self, template: str, status: int = 200, **context: Any) -> Rendered:
         html = self.app_templates().get_template(template).render(page=self, t=self.t, fmt=self.fmt, **context)
-        return rendered(html, HTML, status)
+        return rendered(html, HTML, status, own_etag=True)
 
     def app_templates(self) -> Any:
         return self.app[TEMPLATES]
