@@ -39,9 +39,12 @@
     }
   }
 
-  function matches(old, fresh) {
-    return old.nodeType === fresh.nodeType && old.nodeName === fresh.nodeName &&
-      (old.nodeType !== 1 || (old.id || "") === (fresh.id || ""));
+  // what makes two elements the same one across versions: the id, else tag, class and label
+  // (sections without an id differ by those: the incidents' and the operators')
+  function key(node) {
+    if (node.nodeType !== 1) return "#" + node.nodeType;
+    return node.id ? "id:" + node.id
+      : node.nodeName + "|" + (node.getAttribute("class") || "") + "|" + (node.getAttribute("aria-labelledby") || "");
   }
 
   function morph(old, fresh) {
@@ -60,20 +63,26 @@
     var used = [];
     var next = 0;  // the next old child not yet looked at, for nodes without an id
     var fresh = Array.prototype.slice.call(freshParent.childNodes);
+    var wantedIds = {};
+    fresh.forEach(function (node) { if (node.nodeType === 1 && node.id) wantedIds[node.id] = true; });
     var place = parent.firstChild;
     fresh.forEach(function (node) {
-      var match = null;
+      var match = null, wanted = key(node);
       if (node.nodeType === 1 && node.id) {
         match = byId[node.id] && byId[node.id].nodeName === node.nodeName ? byId[node.id] : null;
       } else {
         for (var k = next; k < olds.length; k++) {
-          if (used.indexOf(olds[k]) < 0 && !(olds[k].nodeType === 1 && olds[k].id) && matches(olds[k], node)) {
-            match = olds[k]; next = k + 1; break;
-          }
+          if (used.indexOf(olds[k]) < 0 && key(olds[k]) === wanted) { match = olds[k]; next = k + 1; break; }
         }
       }
       if (match && used.indexOf(match) < 0) {
         used.push(match);
+        // old nodes left behind before the match go, rather than the match moving (a moved node loses focus)
+        while (place && place !== match && used.indexOf(place) < 0 && !(place.nodeType === 1 && place.id && wantedIds[place.id])) {
+          var gone = place;
+          place = place.nextSibling;
+          parent.removeChild(gone);
+        }
         if (match !== place) parent.insertBefore(match, place);
         morph(match, node);
         place = match.nextSibling;
@@ -87,12 +96,13 @@
   // -- keeping the reader's place ----------------------------------------------------------
 
   function anchors() {
-    // the elements at the top of the screen and just below it: the first still there after the merge holds the page
+    // what the reader sees first: the elements that start on the screen, top first; the first
+    // still there after the merge is put back where it was
     var found = [];
     var all = document.querySelectorAll("main h1, main h2, main h3, main h4, main li, main p, main article, main section, main details, main form, main table");
     for (var i = 0; i < all.length && found.length < 12; i++) {
       var box = all[i].getBoundingClientRect();
-      if (box.height > 0 && box.bottom > 0) found.push({ node: all[i], top: box.top });
+      if (box.height > 0 && box.top >= 0 && box.top < window.innerHeight) found.push({ node: all[i], top: box.top });
     }
     return found;
   }
@@ -131,8 +141,9 @@
       else if (f.field.value !== f.value) f.field.value = f.value;
     });
     hold(before);
-    if (focused && !focused.isConnected && focusedId && document.getElementById(focusedId)) {
-      document.getElementById(focusedId).focus({ preventScroll: true });
+    if (focused && focused !== document.body && document.activeElement !== focused) {
+      var again = focused.isConnected ? focused : focusedId && document.getElementById(focusedId);
+      if (again) again.focus({ preventScroll: true });
     }
     if (meta && nextMeta) meta.setAttribute("content", nextMeta.getAttribute("content"));
     if (next.title && next.title !== document.title) document.title = next.title;
