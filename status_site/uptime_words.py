@@ -11,7 +11,9 @@ days, and say from when the days without data run.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 
+from babel.dates import format_timedelta
 from markupsafe import Markup, escape
 
 from monitor.statuses import ComponentStatus as C
@@ -41,8 +43,8 @@ def _floored(seconds: float) -> float:
 
 
 def how_long(seconds: float, fmt: Formatter) -> str:
-    """'3 jours', '5 heures', '12 minutes'."""
-    return fmt.duration(_floored(seconds))
+    """'3 jours', '1 jour', '5 heures', '12 minutes': the largest whole unit (never '24 heures' for a day)."""
+    return format_timedelta(timedelta(seconds=_floored(seconds)), threshold=1, locale=fmt.lang)
 
 
 def uptime_figure(uptime: dict[str, float | None], since: float | None, now: float, fmt: Formatter, t: Texts) -> str:
