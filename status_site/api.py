@@ -12,7 +12,9 @@ beside them under their own names and never replace one of theirs:
   name: a service's is "Almerys — Demande de prise en charge optique" (several
   operators offer a service of the same name), and any name that still repeats
   gets its id in brackets; services also
-  ``uptime`` ({"24h","7d","30d","90d"}: ratios 0–1, ``null`` when unobserved),
+  ``uptime`` ({"24h","7d","30d","90d"}: ratios 0–1 of the time observed, ``null`` when unobserved),
+  ``uptime_since`` (when Vigie began to measure it, within the 90 days; a window longer than
+  the time since covers only that time),
   and, only when their checks run from more than one place, ``locations``: one
   object per place, ``{"id", "name", "names", "status", "last_at", "last_ms",
   "latency_ms": {"p50", "p95"}}`` — what that place sees (``up``, ``degraded``,
@@ -166,6 +168,7 @@ class ApiWriter:
             "vigie_short_name": _text(service.name, self.lang),
             "professions": list(service.professions),
             "uptime": {window: _ratio(value) for window, value in service.uptime.items()},
+            "uptime_since": iso(service.measured_since),  # a window's ratio covers only the time since then
             **({"locations": [self.location(place) for place in service.locations]} if service.locations else {}),
             "signals": list(service.signals),
             "reports": {"level": service.reports.level, "since": iso(service.reports.since), "count": service.reports.count}

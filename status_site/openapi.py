@@ -86,6 +86,10 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                 "properties": {w: RATIO for w in ("24h", "7d", "30d", "90d")},
                 "description": "Vigie: share of observed time up, per window (0–1)",
             },
+            "uptime_since": {
+                **TIME_OR_NULL,
+                "description": "Vigie: when measuring began (within 90 days); a longer window covers only the time since",
+            },
             "locations": {
                 "type": "array", "items": {"$ref": REF + "Location"}, "minItems": 2,
                 "description": "Vigie: each place a service's checks run from; present only when there are several",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import mimetypes
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,10 +28,10 @@ from monitor.statuses import MaintenanceStatus, worst
 from monitor.storage import Store
 from monitor.words import Sentences, iso, maintenance_running
 from monitor.words.signals import signal_words
-from status_site import svg
+from status_site import svg, uptime_words
 from status_site.i18n import negotiate
 from status_site.keys import CONFIG, SITE, TEMPLATES
-from status_site.state import Rendered, rendered, respond
+from status_site.state import ETAG_SLOT, Rendered, rendered, respond
 from status_site.views import (
     DAY,
     LATENCY_RANGES,
@@ -110,6 +110,7 @@ class Page(Sentences):
         self.site_title = config.site.title
         self.assets: dict[str, Asset] = app[ASSETS]
         self.linker = linker  # None: root-absolute links with ?lang= (the live site)
+        self.etag_slot = ETAG_SLOT  # filled with the page's own validators once rendered (`rendered`)
 
     @property
     def symptoms(self) -> list[tuple[str, str]]:
@@ -180,14 +181,24 @@ class Page(Sentences):
         return svg.status_icon(status)
 
     def bar(self, service: ServiceView) -> Markup:
-        return svg.uptime_bar(service.days, self.fmt, self.t, self.name(service.name), self.incident_href)
+        return svg.uptime_bar(service.days, self.fmt, self.t)
 
     def bar_days(self, service: ServiceView) -> Markup:
-        return svg.uptime_days(service.days, self.fmt, self.t, self.incident_href)
+        return uptime_words.day_list(service.days, self.fmt, self.t, self.incident_href)
+
+    def uptime_figure(self, service: ServiceView, now: float) -> str:
+        """The 90-day figure under a bar, or how long the service has been measured instead."""
+        return uptime_words.uptime_figure(service.uptime, service.measured_since, now, self.fmt, self.t)
+
+    def uptime_cell(self, service: ServiceView, window: str, now: float) -> Markup:
+        return uptime_words.table_cell(window, service.uptime, service.measured_since, now, self.fmt, self.t)
+
+    def uptime_note(self, services: Sequence[ServiceView], now: float) -> str | None:
+        return uptime_words.table_note([s.measured_since for s in services], now, self.fmt, self.t)
 
     def render(self, template: str, status: int = 200, **context: Any) -> Rendered:
         html = self.app_templates().get_template(template).render(page=self, t=self.t, fmt=self.fmt, **context)
-        return rendered(html, HTML, status)
+        return rendered(html, HTML, status, own_etag=True)
 
     def app_templates(self) -> Any:
         return self.app[TEMPLATES]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import hashlib
+import html
 import logging
 from collections import Counter
 from collections.abc import Callable, Hashable
@@ -60,9 +61,19 @@ class Rendered:
 COMPRESS_ABOVE = 1024  # bytes
 
 
-def rendered(body: str | bytes, content_type: str, status: int = 200) -> Rendered:
+# where an HTML page names its own validators (live.js's first poll sends them: an unchanged page is a 304)
+ETAG_SLOT = "vigie-etag-slot"
+
+
+def rendered(body: str | bytes, content_type: str, status: int = 200, own_etag: bool = False) -> Rendered:
+    """A body with its strong ETag; ``own_etag``: the first ``ETAG_SLOT`` in it becomes its validators.
+
+    The ETag is the hash of the body as rendered, slot included: the body sent is a function of it.
+    """
     data = body.encode("utf-8") if isinstance(body, str) else body
     etag = f'"{hashlib.blake2b(data, digest_size=12).hexdigest()}"'
+    if own_etag:
+        data = data.replace(ETAG_SLOT.encode(), html.escape(validators(etag)).encode(), 1)
     squeezed = None
     if len(data) > COMPRESS_ABOVE and not content_type.startswith(("image/png", "image/jpeg")):
         squeezed = gzip.compress(data, compresslevel=6, mtime=0)
@@ -208,11 +219,20 @@ class SiteState:
         return await self.reader.read(lambda _store: make(snapshot))  # type: ignore[call-arg]
 
 
+def _gzip_etag(etag: str) -> str:
+    # each encoding is its own representation, with its own strong validator
+    return etag[:-1] + '-gz"'
+
+
+def validators(etag: str) -> str:
+    """An If-None-Match value that matches a rendering whichever encoding it is sent in."""
+    return f"{etag}, {_gzip_etag(etag)}"
+
+
 def respond(request: web.Request, page: Rendered, max_age: int = 10, stale: int = 60) -> web.Response:
     """Answer with ETag and CDN-friendly caching; 304 when the client already has it."""
     use_gzip = page.gzipped is not None and _accepts_gzip(request.headers.get("Accept-Encoding", ""))
-    # each encoding is its own representation, with its own strong validator
-    etag = page.etag[:-1] + '-gz"' if use_gzip else page.etag
+    etag = _gzip_etag(page.etag) if use_gzip else page.etag
     headers = {
         "ETag": etag,
         "Cache-Control": f"public, max-age={max_age}, stale-while-revalidate={stale}, stale-if-error=86400",

@@ -17,6 +17,7 @@ from markupsafe import Markup, escape
 from monitor.statuses import NOT_KNOWN, OUTAGES
 from monitor.statuses import ComponentStatus as C
 from monitor.words import Formatter, Texts
+from status_site.uptime_words import day_text, notable
 from status_site.views import DAY, LATENCY_RANGES, DayView
 
 # fallback fills when the stylesheet did not load; the stylesheet overrides them
@@ -54,76 +55,45 @@ def status_icon(status: str | None) -> Markup:
     )
 
 
-def _plural(count: int) -> str:
-    return f"{count} incident{'s' if count > 1 else ''}"
+def uptime_bar(days: Sequence[DayView], fmt: Formatter, t: Texts) -> Markup:
+    """The 90 days of a service, oldest first, drawn with a handful of elements.
 
-
-def day_text(day: DayView, fmt: Formatter, t: Texts) -> str:
-    """'12 mars 2026 : 97,50 % de disponibilité, 1 incident' — hover title and list item alike."""
-    label = fmt.day(day.date)
-    if day.uptime is None and not day.incidents:
-        return t.day_no_data.format(day=label)
-    head = t.day_uptime.format(day=label, uptime=fmt.percent(day.uptime)) if day.uptime is not None else label
-    return f"{head}, {_plural(len(day.incidents)) if day.incidents else t.day_none}"
-
-
-def uptime_bar(
-    days: Sequence[DayView],
-    fmt: Formatter,
-    t: Texts,
-    service_name: str,
-    incident_href: Callable[[int], str],
-) -> Markup:
-    """The 90 days of a service, oldest first: one bar per day, its words in the hover title."""
+    Days of one colour share one path, and so do the marks under bad days: a
+    page of 25 services draws some 200 shapes instead of 90 per service. Only
+    the days with trouble are elements of their own, for their hover title. The
+    drawing is hidden from screen readers: the day list beside it (`uptime_words`)
+    says the same in words, reachable by touch and keyboard.
+    """
     width = len(days) * (BAR_W + BAR_GAP) - BAR_GAP
-    parts = [
-        f'<svg class="uptime-bar" viewBox="0 0 {width} {BAR_H + MARK_H}" preserveAspectRatio="none" '
-        f'role="group" aria-label="{escape(t.bar_label.format(service=service_name))}">'
-    ]
+    shapes: dict[str | None, list[str]] = {}
+    marks: dict[bool, list[str]] = {}
+    singles: list[str] = []
     for index, day in enumerate(days):
         x = index * (BAR_W + BAR_GAP)
         status = day.worst if day.uptime is not None or day.worst else None
-        text = day_text(day, fmt, t)
-        rect = (
-            f'<rect class="day day-{_cls(status)}" x="{x}" y="0" width="{BAR_W}" height="{BAR_H}" rx="1.5" '
-            f'fill="{FILLS.get(status, FILLS[None])}"><title>{escape(text)}</title></rect>'
-        )
-        if status in OUTAGES or status == C.DEGRADED_PERFORMANCE:
-            # a shape below the bar, so a bad day is visible without colour
-            rect += (
-                f'<rect class="mark mark-{_cls(status)}" x="{x}" y="{BAR_H + 3}" width="{BAR_W}" '
-                f'height="{MARK_H - 3 if status != C.DEGRADED_PERFORMANCE else 2}" fill="#57606a"/>'
+        if notable(day):
+            singles.append(
+                f'<rect class="day day-{_cls(status)}" x="{x}" y="0" width="{BAR_W}" height="{BAR_H}" '
+                f'fill="{FILLS.get(status, FILLS[None])}"><title>{escape(day_text(day, fmt, t))}</title></rect>'
             )
-        if day.incidents:
-            href = escape(incident_href(day.incidents[-1]))
-            parts.append(f'<a href="{href}" aria-label="{escape(text)}">{rect}</a>')
         else:
-            parts.append(f'<g aria-hidden="true">{rect}</g>')
+            shapes.setdefault(status, []).append(f"M{x} 0h{BAR_W}v{BAR_H}h-{BAR_W}z")
+        if status in OUTAGES or status == C.DEGRADED_PERFORMANCE:
+            # a shape below the bar, so a bad day is visible without colour: tall for an outage, thin if slow
+            tall = status != C.DEGRADED_PERFORMANCE
+            marks.setdefault(tall, []).append(f"M{x} {BAR_H + 3}h{BAR_W}v{MARK_H - 3 if tall else 2}h-{BAR_W}z")
+    parts = [
+        f'<svg class="uptime-bar" viewBox="0 0 {width} {BAR_H + MARK_H}" preserveAspectRatio="none" '
+        f'aria-hidden="true" focusable="false">'
+    ]
+    parts += [
+        f'<path class="day day-{_cls(status)}" fill="{FILLS.get(status, FILLS[None])}" d="{"".join(d)}"/>'
+        for status, d in shapes.items()
+    ]
+    parts += singles
+    parts += [f'<path class="mark" fill="#57606a" d="{"".join(d)}"/>' for d in marks.values()]
     parts.append("</svg>")
     return Markup("".join(parts))
-
-
-def uptime_days(days: Sequence[DayView], fmt: Formatter, t: Texts, incident_href: Callable[[int], str]) -> Markup:
-    """The words behind the bar: every day that was not perfect, for screen readers and keyboards."""
-    notable: list[tuple[DayView, str]] = []
-    unmeasured = 0
-    for day in days:
-        if day.uptime is None and not day.incidents:
-            unmeasured += 1
-        elif day.incidents or (day.uptime is not None and day.uptime < 1) or day.worst not in (None, C.OPERATIONAL):
-            notable.append((day, day_text(day, fmt, t)))
-    items = "".join(
-        f'<li><a href="{escape(incident_href(d.incidents[-1]))}">{escape(text)}</a></li>' if d.incidents
-        else f"<li>{escape(text)}</li>"
-        for d, text in reversed(notable)
-    )
-    if notable:
-        body = f'<ul class="day-list">{items}</ul><p>{escape(t.bar_days_ok)}</p>'
-    else:
-        body = f"<p>{escape(t.bar_all_ok)}</p>"
-    if unmeasured:
-        body += f"<p>{escape(t.days_unmeasured.format(count=unmeasured))}</p>"
-    return Markup(f'<details class="days"><summary>{escape(t.bar_days)}</summary>{body}</details>')
 
 
 CHART_W, CHART_H = 400, 190

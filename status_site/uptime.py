@@ -178,6 +178,22 @@ class Uptime:
             return None
         return (totals[A1] + totals[A2]) / observed
 
+    def measured_since(self, key: str) -> float | None:
+        """When Vigie began to measure the service, as far as the 90 days tell; None: never.
+
+        The earliest day with time accounted was watched up to its end (or up to now, today):
+        its seconds, counted back from there, give the first moment. A service watched for
+        longer than the days read gets the first day's start, so its longest window is full.
+        """
+        calendar = self.calendar
+        final, recent = self.final[("day", key)], self.recent[("day", key)]
+        for row in (*final.rows, *recent):
+            watched = sum(row[1:])
+            if watched > 0:
+                start = int(row[0])
+                return max(float(start), min(float(bucket_end("day", start)), calendar.now) - watched)
+        return None
+
     def days(self, key: str, incidents: Sequence[Touching]) -> tuple[DayView, ...]:
         """One entry per day of the last 90 (Europe/Paris days), oldest first."""
         calendar = self.calendar

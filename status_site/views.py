@@ -75,6 +75,7 @@ class ServiceView:
     reports: ReportsView | None = None  # None while calm
     # what backs its status, in this order: probes, locations, feeds, heartbeats, reports (``signals_of``)
     signals: tuple[str, ...] = ()
+    measured_since: float | None = None  # when Vigie began to measure it (within the 90 days); None: never
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +200,7 @@ def build_snapshot(store: Store, config: Config, now: float, version: int = 0) -
                     checks=tuple(_check_view(k, i, t, check_states.get(k), places.get(k, ())) for k, i, t in checks_layout),
                     uptime=uptime.uptimes(key),
                     days=uptime.days(key, touching.get(key, ())),
+                    measured_since=uptime.measured_since(key),
                     position=position,
                     locations=service_locations(seen),
                     reports=surges.get(key),

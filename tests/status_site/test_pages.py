@@ -108,17 +108,19 @@ async def test_it_ignores_an_unknown_profession_safely(outage: Site) -> None:
     assert "Ce métier n&#39;est pas reconnu" in html and PEC in html and "Visiodroits" in html
 
 
-async def test_it_draws_ninety_day_bars_with_titles(outage: Site) -> None:
+async def test_it_draws_ninety_day_bars_with_titles_on_the_days_with_trouble(outage: Site) -> None:
     _, html = await outage.get("/")
     bars = re.findall(r'<svg class="uptime-bar".*?</svg>', html, re.S)
     assert len(bars) == 3
     for bar in bars:
-        assert bar.count('<rect class="day ') == 90
-        assert bar.count("<title>") == 90
+        # one path per colour: each day is one of its sub-paths, or a rect of its own with a title
+        days = sum(d.count("z") for d in re.findall(r'<path class="day [^"]*"[^>]* d="([^"]*)"', bar))
+        assert days + bar.count('<rect class="day ') == 90
+        assert bar.count("<title>") == bar.count('<rect class="day ')
     pec = bars[0]
-    assert "day-major-outage" in pec and 'href="/incidents/1"' in pec
-    assert "30 novembre 2026 : " in pec and "1 incident</title>" in pec
-    assert "Disponibilité sur 90 jours" in html and "Détail jour par jour" in html
+    assert "day-major-outage" in pec and "30 novembre 2026 : " in pec and "1 incident</title>" in pec
+    assert 'href="/incidents/1"' in html.split(pec, 1)[1].split("</details>", 1)[0]  # the day list under the bar
+    assert "Détail jour par jour" in html
 
 
 async def test_it_offers_response_time_ranges_on_the_operator_page(outage: Site) -> None:
