@@ -212,7 +212,7 @@ class Sentences:
             return t.banner_unknown, None
         if overall == ComponentStatus.OPERATIONAL:
             return (t.banner_ok if None not in statuses else t.banner_some_unknown), overall
-        words, parts = glance_words(lang), []
+        words, parts = glance_words(lang), list[str]()
         for kind in TROUBLES:
             hit = [
                 (operator, [localized(name, lang) for name, status in services if status == kind])
