@@ -30,7 +30,7 @@ from monitor.keys import Key
 from monitor.maintenance import MaintenanceKeeper
 from monitor.measurement import Measurement
 from monitor.recovery import EtaKeeper
-from monitor.statuses import NOT_KNOWN, CheckStatus, IncidentStatus, Outcome
+from monitor.statuses import NOT_KNOWN, CheckStatus, ComponentStatus, IncidentStatus, Outcome, is_outage
 from monitor.storage import ResultRow, Store
 from monitor.surge_keeper import SurgeKeeper
 from monitor.vantage import Change, Vantage, window_of
@@ -354,7 +354,7 @@ class Engine:
         name = self._service_name(service_key)
         for action in plans.plan(incident.view() if incident else None, service_key, old, new, at):
             if isinstance(action, plans.Open):
-                title = plans.title(operator.name, [name])
+                title = self._incident_title(operator.name, [service_key])
                 incident_id = self.store.open_incident(
                     operator.id, [service_key], at, title, plans.opened_message(name), auto=True
                 )
@@ -362,8 +362,8 @@ class Engine:
             elif isinstance(action, plans.Join):
                 assert incident is not None
                 self.store.add_incident_service(action.incident_id, service_key, at)
-                names = [self._service_name(s.key) for s in incident.services if s.key != service_key] + [name]
-                self.store.set_incident_title(action.incident_id, plans.title(operator.name, names))
+                keys = [s.key for s in incident.services if s.key != service_key] + [service_key]
+                self.store.set_incident_title(action.incident_id, self._incident_title(operator.name, keys))
                 self.store.add_incident_update(action.incident_id, at, incident.status, plans.joined_message(name))
                 self.publish("incident.updated", action.incident_id)
             elif isinstance(action, plans.Recover):
@@ -371,8 +371,7 @@ class Engine:
                 self.store.mark_service_recovered(action.incident_id, service_key, at)
                 still = [s.key for s in incident.services if s.recovered_at is None and s.key != service_key]
                 if still:  # the title names what is still out: a service back is no longer "indisponible"
-                    self.store.set_incident_title(
-                        action.incident_id, plans.title(operator.name, [self._service_name(k) for k in still]))
+                    self.store.set_incident_title(action.incident_id, self._incident_title(operator.name, still))
                     self.store.add_incident_update(
                         action.incident_id, at, incident.status, plans.recovered_message(name)
                     )
@@ -380,6 +379,17 @@ class Engine:
             elif isinstance(action, plans.Resolve):
                 self.store.add_incident_update(action.incident_id, at, IncidentStatus.RESOLVED, plans.resolved_message())
                 self.publish("incident.resolved", action.incident_id)
+
+        if incident is not None and is_outage(old) and is_outage(new) and old != new:
+            # partial <-> total while in the incident: its title says which (issue 12, item 9)
+            still = [s.key for s in incident.services if s.recovered_at is None]
+            if service_key in still:
+                self.store.set_incident_title(incident.id, self._incident_title(operator.name, still))
+
+    def _incident_title(self, operator_name: str, keys: list[str]) -> dict[str, str]:
+        """The title naming ``keys``, each partly or wholly unavailable as its status is now."""
+        partial = [self.service_states.get(k, (None, None))[0] == ComponentStatus.PARTIAL_OUTAGE for k in keys]
+        return plans.title(operator_name, [self._service_name(k) for k in keys], partial)
 
     def _service_name(self, service_key: str) -> dict[str, str]:
         return {lang: text for lang, text in self.targets[self.services[service_key][0]].service.name.items()}

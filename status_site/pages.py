@@ -27,8 +27,10 @@ from monitor.reports import SYMPTOMS
 from monitor.statuses import MaintenanceStatus, worst
 from monitor.storage import Store
 from monitor.words import Sentences, iso, maintenance_running
+from monitor.words.glance import glance_words
 from monitor.words.signals import signal_words
 from status_site import svg, uptime_words
+from status_site.glance import banner_facts, operators_in_trouble_first, recoveries, trouble_first
 from status_site.i18n import negotiate
 from status_site.keys import CONFIG, SITE, TEMPLATES
 from status_site.state import ETAG_SLOT, Rendered, rendered, respond
@@ -197,7 +199,8 @@ class Page(Sentences):
         return uptime_words.table_note([s.measured_since for s in services], now, self.fmt, self.t)
 
     def render(self, template: str, status: int = 200, **context: Any) -> Rendered:
-        html = self.app_templates().get_template(template).render(page=self, t=self.t, fmt=self.fmt, **context)
+        html = self.app_templates().get_template(template).render(
+            page=self, t=self.t, g=glance_words(self.lang), fmt=self.fmt, **context)
         return rendered(html, HTML, status, own_etag=True)
 
     def app_templates(self) -> Any:
@@ -257,15 +260,19 @@ def render_index(
     narrowed = [
         (o, [s for s in o.services if profession is None or profession in s.professions]) for o in snapshot.operators
     ]
-    groups = [(o, services, worst(s.status for s in services)) for o, services in narrowed if services]
+    groups = operators_in_trouble_first(
+        [(o, services, worst(s.status for s in services)) for o, services in narrowed if services])
     keys = {s.key for _, services, _ in groups for s in services}
     unresolved = [i for i in snapshot.unresolved if any(a.key in keys for a in i.services) or profession is None]
     sentence, overall = page.banner((o.name, [(s.name, s.status) for s in services]) for o, services, _ in groups)
+    recovered = recoveries(snapshot, snapshot.generated_at)
     return page.render(
         "index.html",
         snapshot=snapshot,
         now=snapshot.generated_at,
         banner=sentence,
+        facts=banner_facts(snapshot, groups, unresolved, recovered, lambda s: page.name(s.name)),
+        recovered=recovered,
         overall=overall,
         groups=groups,
         unresolved=unresolved,
@@ -306,11 +313,17 @@ def render_operator(
     now = snapshot.generated_at
     page = Page(app, lang, f"/operators/{operator_id}", {"range": window} if window != "24h" else {}, linker)
     charts = {s.key: latency_series(store, app[CONFIG], s.key, window, now) for s in operator.services}
+    services, current = trouble_first(operator.services, lambda s: s.status), [i for i in snapshot.unresolved if i.operator_id == operator_id]
+    recovered, in_current = recoveries(snapshot, now), {a.key for i in current for a in i.services}
     return page.render(
         "operator.html",
         snapshot=snapshot,
         now=now,
         operator=operator,
+        services=services,
+        current=current,
+        recovered=recovered,
+        recent=[(s, recovered[s.key]) for s in services if s.key in recovered and s.key not in in_current],
         thanked=thanked and linker is None,
         window=window,
         windows=list(LATENCY_RANGES),

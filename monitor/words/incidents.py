@@ -16,15 +16,22 @@ def _en(name: Mapping[str, str]) -> str:
     return name.get("en") or name["fr"]
 
 
-def title(operator_name: str, service_names: Sequence[Mapping[str, str]]) -> dict[str, str]:
-    """'Almerys : PEC optique et Droits indisponibles' / 'Almerys: Optical PEC and Rights unavailable'."""
-    fr = join_words([n["fr"] for n in service_names], "fr")
-    en = join_words([_en(n) for n in service_names], "en")
-    plural = len(service_names) > 1
-    return {
-        "fr": f"{operator_name} : {fr} {'indisponibles' if plural else 'indisponible'}",
-        "en": f"{operator_name}: {en} unavailable",
-    }
+def title(operator_name: str, service_names: Sequence[Mapping[str, str]], partial: Sequence[bool] = ()) -> dict[str, str]:
+    """'Almerys : PEC optique et Droits indisponibles' / 'Almerys: Optical PEC and Rights unavailable'.
+
+    ``partial[i]`` says the i-th service is only partly down (some of its checks): it is then
+    'en partie indisponible', never worded as a total outage (issue 12, item 9).
+    """
+    flags = list(partial) + [False] * (len(service_names) - len(partial))
+    total = [n for n, p in zip(service_names, flags) if not p]
+    some = [n for n, p in zip(service_names, flags) if p]
+    fr_parts, en_parts = [], []
+    for names, fr_word, en_word in ((total, "indisponible", "unavailable"), (some, "en partie indisponible", "partly unavailable")):
+        if names:
+            plural = "s" if len(names) > 1 else ""
+            fr_parts.append(f"{join_words([n['fr'] for n in names], 'fr')} {fr_word}{plural}")
+            en_parts.append(f"{join_words([_en(n) for n in names], 'en')} {en_word}")
+    return {"fr": f"{operator_name} : {', '.join(fr_parts)}", "en": f"{operator_name}: {', '.join(en_parts)}"}
 
 
 def opened_message(service_name: Mapping[str, str]) -> dict[str, str]:

@@ -14,8 +14,9 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from monitor.signals import SIGNALS
-from monitor.statuses import OUTAGES, ComponentStatus, MaintenanceStatus, worst
+from monitor.statuses import ComponentStatus, MaintenanceStatus, worst
 from monitor.words.alerts import notice_words
+from monitor.words.glance import glance_words
 from monitor.words.languages import SPACED_COLON, join_words, localized, pick
 from monitor.words.professions import i_am, profession_word
 from monitor.words.signals import signal_words
@@ -26,6 +27,11 @@ from monitor.words.times import Formatter, epoch
 Names = Mapping[str, str] | str
 # (operator's name, [(service's names, service's status)]) for each operator shown
 BannerGroups = Iterable[tuple[str, Iterable[tuple[Names, str | None]]]]
+
+SEMICOLON = {"fr": "\u00a0; ", "en": "; "}  # French sets a no-break space before it
+# the kinds of trouble, worst first: each has its part of the banner
+TROUBLES = (ComponentStatus.MAJOR_OUTAGE, ComponentStatus.PARTIAL_OUTAGE,
+            ComponentStatus.DEGRADED_PERFORMANCE, ComponentStatus.UNDER_MAINTENANCE)
 
 
 class Window(Protocol):
@@ -191,7 +197,13 @@ class Sentences:
     # -- the overview's banner ----------------------------------------------------------
 
     def banner(self, groups: BannerGroups) -> tuple[str, str | None]:
-        """The overall state of the services shown, in one sentence, and the status it stands for."""
+        """The overall state of the services shown, in one sentence, and the status it stands for.
+
+        Each kind of trouble has its part, worst first — a total outage, a partial one,
+        slowdowns, maintenance — so a slowdown never drops out beside an outage elsewhere
+        and a partial outage is never worded as a total one:
+        'Panne en cours chez Almerys : PEC ; performances dégradées chez Viamedis : Portail.'
+        """
         t, lang = self.t, self.lang
         shown = [(operator, list(services)) for operator, services in groups]
         statuses = [status for _, services in shown for _, status in services]
@@ -200,23 +212,56 @@ class Sentences:
             return t.banner_unknown, None
         if overall == ComponentStatus.OPERATIONAL:
             return (t.banner_ok if None not in statuses else t.banner_some_unknown), overall
-        matching: Iterable[str]
-        if overall in OUTAGES:
-            sentence, matching = t.banner_outage, OUTAGES
-        elif overall == ComponentStatus.DEGRADED_PERFORMANCE:
-            sentence, matching = t.banner_degraded, (overall,)
-        else:
-            sentence, matching = t.banner_maintenance, (overall,)
-        hit = [
-            (operator, [localized(name, lang) for name, status in services if status in matching])
-            for operator, services in shown
-        ]
-        hit = [(name, names) for name, names in hit if names]
-        if len(hit) == 1:
-            where = f"{hit[0][0]}{pick(SPACED_COLON, lang)} {join_words(hit[0][1], lang)}"
-        else:
-            where = join_words([f"{name} ({join_words(names, lang)})" for name, names in hit], lang)
-        return sentence.format(where=where), overall
+        words, parts = glance_words(lang), list[str]()
+        for kind in TROUBLES:
+            hit = [
+                (operator, [localized(name, lang) for name, status in services if status == kind])
+                for operator, services in shown
+            ]
+            hit = [(name, names) for name, names in hit if names]
+            if not hit:
+                continue
+            if len(hit) == 1:
+                where = f"{hit[0][0]}{pick(SPACED_COLON, lang)} {join_words(hit[0][1], lang)}"
+            else:
+                where = join_words([f"{name} ({join_words(names, lang)})" for name, names in hit], lang)
+            part = words[kind].format(where=where)
+            parts.append(part if not parts else part[0].lower() + part[1:])
+        return pick(SEMICOLON, lang).join(parts) + ".", overall
+
+    def trouble_since(self, status: str | None, since: float, now: float) -> str:
+        """'En panne partielle depuis 14 h 05 (il y a 25 minutes)' — in the words of the trouble, never worse."""
+        words = glance_words(self.lang)
+        template = words.get(f"since_{status}") or self.t.since
+        return template.format(when=self.fmt.since(since, now), ago=self.fmt.ago(now - since))
+
+    def incident_since(self, started_at: float, now: float) -> str:
+        """'Incident ouvert à 14 h 05 (il y a 25 minutes)'."""
+        words = glance_words(self.lang)
+        ago = self.fmt.ago(now - started_at)
+        if self.fmt.same_day(started_at, now):
+            return words.since_incident.format(when=self.fmt.time(started_at), ago=ago)
+        return words.since_incident_day.format(day=self.fmt.day_month(started_at, now), when=self.fmt.time(started_at), ago=ago)
+
+    def recovered(self, since: float, recovered_at: float, now: float) -> str:
+        """'Rétabli à 14 h 15, après 1 h 05': when a service (or an incident) came back, and after how long."""
+        words = glance_words(self.lang)
+        duration = self.short_duration(recovered_at - since)
+        if self.fmt.same_day(recovered_at, now):
+            return words.recovered.format(when=self.fmt.time(recovered_at), duration=duration)
+        return words.recovered_day.format(
+            day=self.fmt.day_month(recovered_at, now), when=self.fmt.time(recovered_at), duration=duration)
+
+    def short_duration(self, seconds: float) -> str:
+        """A length of time as a clock reads it, never broken across lines: '25 min', '1 h 05', '2 j 3 h'."""
+        words = glance_words(self.lang)
+        minutes = max(1, round(max(0.0, seconds) / 60))
+        if minutes < 60:
+            return words.minutes.format(m=minutes)
+        hours, minutes = divmod(minutes, 60)
+        if hours < 24:
+            return words.hours.format(h=hours, m=minutes)
+        return words.days.format(d=hours // 24, h=hours % 24)
 
     # -- alerts -------------------------------------------------------------------------
 

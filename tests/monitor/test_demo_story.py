@@ -90,7 +90,7 @@ async def test_the_page_says_the_pec_is_impossible_while_the_portal_answers(
             assert "D’après les résultats transmis par des partenaires et les signalements des professionnels." in text
             assert f"{field.reported['viamedis/pec-optique']} signalements de professionnels depuis" in text
         assert "error_rate < 20%: error rate" in operator  # the feed's own reason, on the check
-        portal_section = operator[operator.index("Espace professionnel"):]
+        portal_section = operator[operator.index('id="service-portail"'):]  # the incident card now comes first (issue 12, item 1)
         assert portal_section.split("Fonctionne normalement")[0].count("Panne") == 0  # the portal is green
         api = await (await client.get("/api/v2/components.json")).json()
         pec = next(c for c in api["components"] if c["id"] == "viamedis/pec-optique")

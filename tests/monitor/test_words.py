@@ -232,9 +232,13 @@ def test_it_names_where_the_trouble_is_in_the_banner() -> None:
                         ({"fr": "Portail"}, "degraded_performance")])]
     two = [*one, ("Viamedis", [({"fr": "Portail"}, "partial_outage")])]
     fr, en = Sentences("fr", PARIS), Sentences("en", PARIS)
-    assert fr.banner(one) == ("Panne en cours chez Almerys : PEC et Droits.", "major_outage")
-    assert en.banner(one) == ("Outage at Almerys: Pre-auth and Droits.", "major_outage")
-    assert fr.banner(two)[0] == "Panne en cours chez Almerys (PEC et Droits) et Viamedis (Portail)."
+    # issue 12, item 9: a partial outage is not worded as a total one, and the slowdown stays in the banner
+    assert fr.banner(one) == ("Panne en cours chez Almerys : PEC\u00a0; panne partielle chez Almerys : Droits\u00a0; "
+                              "performances dégradées chez Almerys : Portail.", "major_outage")
+    assert en.banner(one) == ("Outage at Almerys: Pre-auth; partial outage at Almerys: Droits; "
+                              "degraded performance at Almerys: Portail.", "major_outage")
+    assert fr.banner(two)[0].startswith("Panne en cours chez Almerys : PEC\u00a0; panne partielle chez Almerys (Droits) "
+                                        "et Viamedis (Portail)\u00a0;")
     slow = [("Almerys", [({"fr": "PEC"}, "degraded_performance"), ({"fr": "Droits"}, "operational")])]
     assert fr.banner(slow) == ("Performances dégradées chez Almerys : PEC.", "degraded_performance")
     works = [("Almerys", [({"fr": "PEC"}, "under_maintenance")])]

@@ -125,7 +125,7 @@ async def renderings(world: World, chat: Chat, lang: str) -> tuple[str, str, str
     config = service_of(world.app).config
     await changed(world.app)
     response = await world.client.get(f"/incidents/{world.incident_id}?lang={lang}")
-    found = re.search(r'<dd class="eta eta-\w+">(.*?)</dd>', await response.text(), re.S)
+    found = re.search(r'<p class="incident-eta eta eta-\w+">(.*?)</p>', await response.text(), re.S)
     assert found is not None, "the incident page says nothing of the recovery"
     page = unescape(found.group(1)).strip()
 
