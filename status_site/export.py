@@ -53,7 +53,7 @@ from monitor.clock import Clock, SystemClock
 from monitor.config.model import Config
 from monitor.storage import Store
 from status_site import api, openapi, pages
-from status_site.app import create_site
+from status_site.app import CSP, create_site
 from status_site.badges import badge_for
 from status_site.calendar import render_calendar
 from status_site.feeds import render_feed
@@ -145,6 +145,27 @@ def absolutize(html: str, url: str) -> str:
 # -- what to write -------------------------------------------------------------------------
 
 
+# What the live site sends as headers, for a static host: a <meta> CSP in every page (a host that sends no header
+# still blocks scripts it did not serve, `javascript:` links included), and files for hosts that read them.
+# `frame-ancestors` cannot be set from <meta>: the header files carry it.
+META_CSP = CSP.replace("; frame-ancestors 'none'", "")
+HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
+           "X-Frame-Options": "DENY"}
+
+
+def security_files(root: str = "/") -> dict[str, bytes]:
+    """``_headers`` (Netlify, Cloudflare Pages) and ``nginx-security.conf`` (``include`` it in the server block)."""
+    netlify = [f"{root}*"] + [f"  {name}: {value}" for name, value in HEADERS.items()]  # badges too: as <img>, unaffected
+    nginx = ["# Vigie's static export: the headers `vigie run` sends. In the server block: include nginx-security.conf;"]
+    nginx += [f'add_header {name} "{value}" always;' for name, value in HEADERS.items()]
+    return {"_headers": ("\n".join(netlify) + "\n").encode(), "nginx-security.conf": ("\n".join(nginx) + "\n").encode()}
+
+
+def with_meta_csp(html: str) -> str:
+    """The page with its CSP as the first thing in ``<head>``, before anything it could govern."""
+    return html.replace("<head>", f'<head>\n<meta http-equiv="Content-Security-Policy" content="{META_CSP}">', 1)
+
+
 def site_files(app: web.Application, store: Store, snapshot: Snapshot, root: str = "/") -> dict[str, bytes]:
     """Every exported file and its bytes, rendered from one snapshot (``store`` is only read, for the charts).
 
@@ -162,6 +183,7 @@ def site_files(app: web.Application, store: Store, snapshot: Snapshot, root: str
     files["api/openapi.json"] = api.dump(openapi.document(config.site.base_url)).encode()
     files["feed.atom"] = render_feed(snapshot, default, tz_name).body
     files["maintenances.ics"] = render_calendar(snapshot, default).body
+    files.update(security_files(root))
     tz = ZoneInfo(tz_name)
     for operator in snapshot.operators:
         files[f"badge/{operator.id}.svg"] = badge_for(operator, default, tz).body
@@ -172,7 +194,7 @@ def site_files(app: web.Application, store: Store, snapshot: Snapshot, root: str
              name: str | None = None, absolute: bool = False) -> None:
         current = name or page_file(path, params, lang, default)
         links = StaticLinks(current, default)
-        html = relativize(make(links).body.decode(), links, lang)
+        html = with_meta_csp(relativize(make(links).body.decode(), links, lang))
         files[current] = (absolutize(html, root + quote(current)) if absolute else html).encode()
 
     # page() passes the links as the last positional argument, the linker.

@@ -228,8 +228,13 @@ class Service(Strict):
 class Operator(Strict):
     id: Id
     name: str = Field(min_length=1)
-    url: str | None = None
+    url: str | None = Field(None, description="the operator's public site: http(s) only (a javascript: link runs)")
     services: list[Service] = Field(min_length=1)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        return http_url(value) if value is not None else None
 
 
 LOCAL_LOCATION = Location(id=LOCAL, name={"fr": "Vigie (serveur central)", "en": "Vigie (central server)"})
