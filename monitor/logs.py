@@ -21,6 +21,8 @@ import sys
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from monitor.log_guard import BadRequestFilter, RepeatFilter
+
 LOG_FORMATS = ("text", "json")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -130,6 +132,8 @@ def setup_logging(fmt: str = "text", verbose: bool = False, stream: TextIO | Non
     if fmt not in LOG_FORMATS:
         raise ValueError(f"unknown log format {fmt!r}: expected one of {', '.join(LOG_FORMATS)}")
     handler = _Handler(stream)
+    handler.addFilter(BadRequestFilter())  # a malformed request: one line, no traceback
+    handler.addFilter(RepeatFilter())  # a flood of one kind of line: ten a minute, then a count
     handler.addFilter(RedactingFilter())
     handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
     root = logging.getLogger()
