@@ -41,6 +41,9 @@ _MASKS: tuple[tuple[re.Pattern[str], str], ...] = (
         r"\1***",
     ),
     (re.compile(r"[A-Za-z0-9._%+-]+@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})"), r"***@\1"),
+    # a path segment that looks like a token (16+ characters, letters and digits): chat services put their
+    # secrets there (Telegram's /bot<token>/, Discord's and Slack's webhook paths), and apprise logs them with -v
+    (re.compile(r"(?<=/)(?=[A-Za-z0-9_:-]*\d)(?=[A-Za-z0-9_:-]*[A-Za-z])[A-Za-z0-9_:-]{16,}"), "***"),
 )
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "taskName"}
 

@@ -60,3 +60,34 @@ def test_a_repeated_line_is_counted_and_said_once_the_window_has_passed() -> Non
     now[0] = 61
     again = record("disk full")
     assert kept.filter(again) and "and 2 more like it in the last 60 s, not written" in again.getMessage()
+
+
+def test_with_v_the_request_lines_of_chat_services_keep_no_token(log: io.StringIO) -> None:
+    """urllib3 logs each request line at debug level (``vigie -v``): a webhook's path is its secret."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    import apprise
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    logging.getLogger().setLevel(logging.DEBUG)  # as `vigie -v`
+    token = "JHMHI8qBe7bk2ZwO5U711o3dV_js"
+    try:
+        notifier = apprise.Apprise()
+        notifier.add(f"json://127.0.0.1:{server.server_address[1]}/api/webhooks/4174216298/{token}")
+        assert notifier.notify(title="t", body="b")
+    finally:
+        server.shutdown()
+    text = log.getvalue()
+    assert '"POST /api/webhooks/4174216298/*** HTTP/1.1" 200' in text  # the line is there, its token is not
+    assert token not in text
