@@ -187,8 +187,8 @@ def _step(kind: Any, part: str | int) -> Any:
         return args[1]
     if origin in (Union, UnionType) and isinstance(part, str):  # a tagged union: the member whose 'type' is the tag
         for member in map(_unwrap, args):
-            field = getattr(member, "model_fields", {}).get("type")
-            if field is not None and part in get_args(field.annotation):
+            tag = getattr(member, "model_fields", {}).get("type")
+            if tag is not None and part in get_args(tag.annotation):
                 return member
     return None
 
