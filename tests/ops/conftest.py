@@ -109,8 +109,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     started = time.time()
     demo = Demo(f"http://127.0.0.1:{port}", process, started, stderr)
     try:
-        # 200 only once the scripted isolation of the Lyon agent (0:12 to 0:24) is over: room for a loaded machine
-        wait_for("the demo's /healthz answers 200", lambda: http_get(f"{demo.url}/healthz")[0] == 200 or None, 90, process)
+        wait_for("the demo's /healthz answers 200", lambda: http_get(f"{demo.url}/healthz")[0] == 200 or None, 30, process)
         yield demo
     finally:
         stop(process)
