@@ -32,8 +32,7 @@ from monitor.words.signals import signal_words
 from status_site import svg
 from status_site.i18n import negotiate
 from status_site.keys import CONFIG, SITE, TEMPLATES
-from status_site.state import COMPRESS_ABOVE, Rendered, rendered, respond
-from status_site.state import _accepts_gzip as accepts_gzip
+from status_site.state import Rendered, rendered, respond
 from status_site.views import (
     DAY,
     LATENCY_RANGES,
@@ -63,6 +62,7 @@ class Asset:
 
 
 ASSETS = web.AppKey("assets", dict)
+GZIP_ABOVE = 1024  # bytes: below, the gzip header and a second representation to cache cost more than they save
 
 
 # (path, params, lang) -> URL: the static export links pages relatively, as files
@@ -85,7 +85,7 @@ def load_assets(directory: Path = STATIC_DIR) -> dict[str, Asset]:
 
 def _compressible(kind: str, body: bytes) -> bool:
     """Text (CSS, JavaScript, SVG) worth a gzip; PNGs and the like are compressed already."""
-    return len(body) > COMPRESS_ABOVE and (kind.startswith("text/") or "svg" in kind or "json" in kind)
+    return len(body) > GZIP_ABOVE and (kind.startswith("text/") or "svg" in kind or "json" in kind)
 
 
 def add_routes(app: web.Application) -> None:
@@ -413,6 +413,8 @@ async def static(request: web.Request) -> web.Response:
     asset = request.app[ASSETS].get(request.match_info["name"])
     if asset is None:
         raise web.HTTPNotFound()
+    from status_site.state import _accepts_gzip as accepts_gzip
+
     versioned = request.query.get("v") == asset.version
     use_gzip = asset.gzipped is not None and accepts_gzip(request.headers.get("Accept-Encoding", ""))
     # each encoding is its own representation, with its own strong validator (as `state.respond`)
