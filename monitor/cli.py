@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from monitor import __version__
 from monitor.config.errors import ConfigError
@@ -45,17 +45,38 @@ def parse_listen(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="vigie", description="Vigie — état du tiers payant: probes, status page, alerts.")
-    parser.add_argument("--version", action="version", version=f"vigie {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logs")
+LISTEN = "127.0.0.1:8080"
+
+
+def logging_options(parser: argparse.ArgumentParser, *, suppress: bool = False) -> None:
+    """``-v`` and ``--log-format``, before the command or after it (``vigie run --log-format json``)."""
+    parser.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS if suppress else False,
+                        help="debug logs")
     parser.add_argument(
         "--log-format",
         choices=("text", "json"),
-        default=os.environ.get("VIGIE_LOG_FORMAT", "text"),
+        default=argparse.SUPPRESS if suppress else os.environ.get("VIGIE_LOG_FORMAT", "text"),
         help="logs as text lines or JSON lines (default: $VIGIE_LOG_FORMAT or text)",
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+
+class CommandParser(argparse.ArgumentParser):
+    """A command's parser: it takes ``-v`` and ``--log-format`` too, as ``vigie run --log-format json``.
+
+    Their defaults are suppressed there, so that a command without them keeps
+    what was given before it (``vigie --log-format json run``).
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        logging_options(self, suppress=True)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vigie", description="Vigie — état du tiers payant: probes, status page, alerts.")
+    parser.add_argument("--version", action="version", version=f"vigie {__version__}")
+    logging_options(parser)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=CommandParser)
 
     def with_config(p: argparse.ArgumentParser) -> None:
         p.add_argument("-c", "--config", default=None, help="config file (default: $VIGIE_CONFIG or ./config.yaml)")
@@ -68,11 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("check", metavar="OPERATOR/SERVICE/CHECK")
     p = commands.add_parser("run", help="run the whole service")
     with_config(p)
-    p.add_argument("--listen", type=parse_listen, default=("127.0.0.1", 8080), metavar="HOST:PORT")
+    p.add_argument("--listen", type=parse_listen, default=LISTEN, metavar="HOST:PORT",
+                   help=f"address the status site, API and /metrics are served on (default: {LISTEN})")
     p.add_argument("--db", default="vigie.db", help="SQLite database (default: ./vigie.db)")
     p = commands.add_parser("demo", help="run everything against a simulated fleet on loopback")
-    p.add_argument("--listen", type=parse_listen, default=("127.0.0.1", 8080), metavar="HOST:PORT")
-    p.add_argument("--db", default=None, help="SQLite database (default: a temporary file)")
+    p.add_argument("--listen", type=parse_listen, default=LISTEN, metavar="HOST:PORT",
+                   help=f"address the demo's status site is served on (default: {LISTEN})")
+    p.add_argument("--db", default=None, help="SQLite database (default: a temporary file, removed on exit)")
     p.add_argument("--cycle", default="4m", help="length of the scripted scenario's loop (default: 4m)")
     p = commands.add_parser("export", help="write the public site as static files (HTML, API, feed, badges)")
     with_config(p)
@@ -137,7 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "demo":
             from monitor.demo.cli import cmd_demo
 
-            return cmd_demo(args.listen, args.db, args.cycle)
+            return cmd_demo(args.listen, args.db, args.cycle, args.log_format, args.verbose)
         if args.command == "export":
             from status_site.export import cmd_export
 
@@ -188,20 +211,25 @@ def summary(path: str, config: Config) -> str:
     per_minute = sum(60.0 / interval for interval in intervals)
     lines = [
         f"{path}: OK",
-        f"  {len(config.operators)} operators, {services} services, {len(checks)} checks "
+        f"  {count(len(config.operators), 'operator')}, {count(services, 'service')}, {count(len(checks), 'check')} "
         f"({', '.join(f'{kind} {n}' for kind, n in sorted(types.items()))})",
-        f"  {per_minute:.1f} probes per minute; intervals "
+        f"  {per_minute:.1f} probes per minute; {'interval' if len(set(intervals)) == 1 else 'intervals'} "
         + ", ".join(sorted({format_duration(interval) for interval in intervals})),
-        f"  {len(config.alerts.channels)} alert channels",
+        f"  {count(len(config.alerts.channels), 'alert channel')}",
     ]
     used = config.location_ids()
     if used != ["local"]:
         counts = Counter(i for c in checks for i in (c.locations or ["local"]))
-        lines.append("  locations: " + ", ".join(f"{i} ({counts[i]} checks)" for i in used))
+        lines.append("  locations: " + ", ".join(f"{i} ({count(counts[i], 'check')})" for i in used))
     for operator in config.operators:
         names = ", ".join(s.id for s in operator.services)
         lines.append(f"  - {operator.id} ({operator.name}): {names}")
     return "\n".join(lines)
+
+
+def count(n: int, thing: str) -> str:
+    """``1 check``, ``2 checks``, ``0 checks``: English plurals, for the summaries people read."""
+    return f"{n} {thing}" if n == 1 else f"{n} {thing}s"
 
 
 def cmd_schema() -> int:

@@ -111,6 +111,19 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False, default=str)
 
 
+class TextFormatter(logging.Formatter):
+    """``TEXT_FORMAT`` with local times that say their offset (``2024-12-01 14:05:09.120+01:00``).
+
+    Local is the process's zone: the machine's, or ``$TZ`` (``vigie demo`` sets the site's).
+    """
+
+    def __init__(self) -> None:
+        super().__init__(TEXT_FORMAT)
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802 - logging's name
+        return datetime.fromtimestamp(record.created).astimezone().isoformat(" ", "milliseconds")
+
+
 class _Handler(logging.StreamHandler):
     """Writes to ``sys.stderr`` as it is when a record comes (it may have been replaced since)."""
 
@@ -138,7 +151,7 @@ def setup_logging(fmt: str = "text", verbose: bool = False, stream: TextIO | Non
     handler.addFilter(BadRequestFilter())  # a malformed request: one line, no traceback
     handler.addFilter(RepeatFilter())  # a flood of one kind of line: ten a minute, then a count
     handler.addFilter(RedactingFilter())
-    handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     root = logging.getLogger()
     for old in root.handlers[:]:
         if isinstance(old, _Handler):

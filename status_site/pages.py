@@ -9,13 +9,14 @@ the cache), and render the current `Snapshot` once per state change through
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import mimetypes
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urljoin
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -55,6 +56,7 @@ class Asset:
     body: bytes
     content_type: str
     etag: str
+    gzipped: bytes | None = None  # compressed once at start, for a phone on a weak network
 
     @property
     def version(self) -> str:
@@ -62,6 +64,7 @@ class Asset:
 
 
 ASSETS = web.AppKey("assets", dict)
+GZIP_ABOVE = 1024  # bytes: below, the gzip header and a second representation to cache cost more than they save
 
 
 # (path, params, lang) -> URL: the static export links pages relatively, as files
@@ -77,8 +80,14 @@ def load_assets(directory: Path = STATIC_DIR) -> dict[str, Asset]:
             kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
             if kind.startswith("text/") or kind in ("application/javascript", "image/svg+xml"):
                 kind = ("text/javascript" if path.suffix == ".js" else kind) + "; charset=utf-8"
-            found[path.name] = Asset(body, kind, f'"{hashlib.blake2b(body, digest_size=12).hexdigest()}"')
+            squeezed = gzip.compress(body, compresslevel=9, mtime=0) if _compressible(kind, body) else None
+            found[path.name] = Asset(body, kind, f'"{hashlib.blake2b(body, digest_size=12).hexdigest()}"', squeezed)
     return found
+
+
+def _compressible(kind: str, body: bytes) -> bool:
+    """Text (CSS, JavaScript, SVG) worth a gzip; PNGs and the like are compressed already."""
+    return len(body) > GZIP_ABOVE and (kind.startswith("text/") or "svg" in kind or "json" in kind)
 
 
 def add_routes(app: web.Application) -> None:
@@ -110,6 +119,7 @@ class Page(Sentences):
         self.path = path
         self.params = dict(params or {})
         self.site_title = config.site.title
+        self.base_url = config.site.base_url  # no trailing '/' (the config's validator strips it)
         self.assets: dict[str, Asset] = app[ASSETS]
         self.linker = linker  # None: root-absolute links with ?lang= (the live site)
         self.etag_slot = ETAG_SLOT  # filled with the page's own validators once rendered (`rendered`)
@@ -137,6 +147,13 @@ class Page(Sentences):
         if self.linker is not None:
             return self.linker(self.path, self.params, lang)
         return self.path + "?" + urlencode({**self.params, "lang": lang})
+
+    def alternate(self, lang: str) -> str:
+        """This page in ``lang`` as an absolute URL, from ``site.base_url``: what ``hreflang`` links need."""
+        here = getattr(self.linker, "current", None)  # an exported file: its links are relative to it
+        if here is not None:
+            return urljoin(f"{self.base_url}/{here}", self.switch(lang))
+        return self.base_url + self.switch(lang)
 
     def asset(self, name: str) -> str:
         if self.linker is not None:
@@ -420,11 +437,22 @@ async def static(request: web.Request) -> web.Response:
     asset = request.app[ASSETS].get(request.match_info["name"])
     if asset is None:
         raise web.HTTPNotFound()
+    from status_site.state import _accepts_gzip as accepts_gzip
+
     versioned = request.query.get("v") == asset.version
+    use_gzip = asset.gzipped is not None and accepts_gzip(request.headers.get("Accept-Encoding", ""))
+    # each encoding is its own representation, with its own strong validator (as `state.respond`)
+    etag = asset.etag[:-1] + '-gz"' if use_gzip else asset.etag
     headers = {
-        "ETag": asset.etag,
+        "ETag": etag,
         "Cache-Control": "public, max-age=31536000, immutable" if versioned else "public, max-age=300",
     }
-    if asset.etag in {tag.strip().removeprefix("W/") for tag in request.headers.get("If-None-Match", "").split(",")}:
+    if asset.gzipped is not None:
+        headers["Vary"] = "Accept-Encoding"
+    if etag in {tag.strip().removeprefix("W/") for tag in request.headers.get("If-None-Match", "").split(",")}:
         return web.Response(status=304, headers=headers)
-    return web.Response(body=asset.body, headers={**headers, "Content-Type": asset.content_type})
+    headers["Content-Type"] = asset.content_type
+    if use_gzip:
+        headers["Content-Encoding"] = "gzip"
+        return web.Response(body=asset.gzipped, headers=headers)
+    return web.Response(body=asset.body, headers=headers)

@@ -13,6 +13,8 @@ class Problem:
     file: str = field(default="", compare=False)
 
     def __str__(self) -> str:
+        if self.line == 0:  # about the whole file (not found, unreadable): no position to give
+            return f"{self.file}: {self.message}"
         return f"{self.file}:{self.line}:{self.column}: {self.message}"
 
 

@@ -8,15 +8,17 @@ mapped back to the node it is about. The result is a list of
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from monitor.config.errors import ConfigError, Problem
@@ -130,7 +132,7 @@ def _message(error: ErrorDetails, shown: Path_) -> str:
     if kind == "missing":
         return f"{where}: required key is missing"
     if kind == "extra_forbidden":
-        return f"{where}: unknown key"
+        return f"{where}: unknown key" + _did_you_mean(tuple(error["loc"]))
     if kind == "union_tag_invalid":
         found = error.get("ctx", {}).get("tag")
         return f"{where}.type: unknown check type {found!r} (expected one of: {', '.join(CHECK_TYPES)})"
@@ -139,6 +141,56 @@ def _message(error: ErrorDetails, shown: Path_) -> str:
     msg = error["msg"]
     msg = msg.removeprefix("Value error, ")
     return f"{where}: {msg}"
+
+
+def _did_you_mean(loc: Path_) -> str:
+    """`` (did you mean 'timeout'?)`` when an unknown key is a near miss of a key allowed there."""
+    allowed = _keys_at(loc[:-1])
+    close = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.7)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _keys_at(loc: Path_) -> list[str]:
+    """The keys the model allows at pydantic's ``loc`` (union tags such as 'http' choose the check type)."""
+    kind: Any = Config
+    for part in loc:
+        kind = _step(_unwrap(kind), part)
+        if kind is None:
+            return []
+    kind = _unwrap(kind)
+    if not (isinstance(kind, type) and issubclass(kind, BaseModel)):
+        return []
+    return [field.alias or name for name, field in kind.model_fields.items()]
+
+
+def _unwrap(kind: Any) -> Any:
+    """``Annotated[X, …]`` and ``X | None`` as ``X``."""
+    while True:
+        if get_origin(kind) is Annotated:
+            kind = get_args(kind)[0]
+        elif get_origin(kind) in (Union, UnionType) and type(None) in get_args(kind) and len(get_args(kind)) == 2:
+            kind = next(arg for arg in get_args(kind) if arg is not type(None))
+        else:
+            return kind
+
+
+def _step(kind: Any, part: str | int) -> Any:
+    origin, args = get_origin(kind), get_args(kind)
+    if isinstance(kind, type) and issubclass(kind, BaseModel) and isinstance(part, str):
+        for name, field in kind.model_fields.items():
+            if part in (name, field.alias):
+                return field.annotation
+        return None
+    if origin is list and isinstance(part, int):
+        return args[0]
+    if origin is dict and isinstance(part, str):
+        return args[1]
+    if origin in (Union, UnionType) and isinstance(part, str):  # a tagged union: the member whose 'type' is the tag
+        for member in map(_unwrap, args):
+            tag = getattr(member, "model_fields", {}).get("type")
+            if tag is not None and part in get_args(tag.annotation):
+                return member
+    return None
 
 
 def _locate(doc: _Located, data: Any, error: ErrorDetails) -> Problem:
@@ -268,7 +320,7 @@ def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = No
     try:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError([Problem(0, 0, "no such file", file)]) from None
+        raise ConfigError([Problem(0, 0, "file not found", file)]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([Problem(0, 0, f"cannot read the file: {exc}", file)]) from None
     return parse_config(text, file, env)

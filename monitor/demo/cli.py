@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -101,7 +103,31 @@ def eta_words(record: EtaRecord, tz: str = "Europe/Paris") -> str:
     return said[1] if said else ""
 
 
-def cmd_demo(listen: tuple[str, int], db: str | None, cycle_text: str) -> int:
+# Every change these log, the narrator tells in French: on the console they would say it twice.
+NARRATED = ("vigie.engine", "vigie.reports")
+
+
+def quiet_logs(log_format: str, verbose: bool) -> None:
+    """Keep the console to the narration: without ``-v``, no SMTP chatter, no change told twice.
+
+    JSON lines are for a log pipeline, not for the console: they keep the engine's lines.
+    """
+    if verbose:
+        return
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every SMTP command at INFO
+    if log_format == "text":
+        for name in NARRATED:
+            logging.getLogger(name).setLevel(logging.CRITICAL)
+        logging.getLogger("vigie.alerts").setLevel(logging.WARNING)  # the sinks print each delivery as it arrives
+
+
+def zone_words(tz: str) -> str:
+    """'heure de Paris (Europe/Paris)': the demo says once in which zone its times are."""
+    city = tz.rsplit("/", 1)[-1].replace("_", " ")
+    return f"heure de {city} ({tz})" if "/" in tz else tz
+
+
+def cmd_demo(listen: tuple[str, int], db: str | None, cycle_text: str, log_format: str = "text", verbose: bool = False) -> int:
     try:
         cycle = parse_duration(cycle_text)
     except ValueError as exc:
@@ -110,6 +136,7 @@ def cmd_demo(listen: tuple[str, int], db: str | None, cycle_text: str) -> int:
     if cycle < 60:
         print("vigie demo: --cycle must be at least 1m", file=sys.stderr)
         return EXIT_USAGE
+    quiet_logs(log_format, verbose)
     asyncio.run(run_demo(listen, db, cycle))
     return EXIT_OK
 
@@ -143,6 +170,7 @@ async def run_demo(listen: tuple[str, int], db: str | None, cycle: float) -> Non
     from monitor.service import SERVICE, create_app
 
     workdir = Path(tempfile.mkdtemp(prefix="vigie-demo-"))
+    zone = os.environ.get("TZ")
     host, port = listen
     mail, hook = MailSink(), WebhookSink()
     await mail.start()
@@ -154,6 +182,9 @@ async def run_demo(listen: tuple[str, int], db: str | None, cycle: float) -> Non
             settings = fleet.config_dict(base_url=f"http://{host}:{port}")
             settings["alerts"] = alerts_config(mail, hook)
             config = Config.model_validate(settings)
+            # the demo, its log lines and its agents' speak the page's zone, whatever the machine's is
+            os.environ["TZ"] = config.site.timezone
+            time.tzset()
             (workdir / "config.yaml").write_text(fleet.config_yaml(base_url=f"http://{host}:{port}"), encoding="utf-8")
             narrator = Narrator()
             db_path = db or workdir / "vigie-demo.db"
@@ -164,8 +195,10 @@ async def run_demo(listen: tuple[str, int], db: str | None, cycle: float) -> Non
             narrator.service = app[SERVICE]
             print("Vigie — démonstration : une flotte simulée d'opérateurs de tiers payant tourne en local.")
             print(fleet.scenario.describe())
-            print(f"Configuration utilisée : {workdir / 'config.yaml'}")
-            print(f"Base de données : {db_path} ({seeded} pannes passées fictives pour estimer les délais)")
+            print(f"Heures : {zone_words(config.site.timezone)}, comme sur la page publique.")
+            print(f"Configuration utilisée : {workdir / 'config.yaml'} (dossier temporaire, supprimé à l'arrêt)")
+            print(f"Base de données : {db_path}{'' if db else ' (temporaire)'} "
+                  f"({seeded} pannes passées fictives pour estimer les délais)")
             print(f"Page publique : http://{host}:{port}/ (en anglais : http://{host}:{port}/?lang=en)")
             print(
                 f"Alertes : courriels vers le serveur SMTP local 127.0.0.1:{mail.port}, "
@@ -197,3 +230,9 @@ async def run_demo(listen: tuple[str, int], db: str | None, cycle: float) -> Non
         await stop_agents(agents)
         await hook.stop()
         await mail.stop()
+        if zone is None:
+            os.environ.pop("TZ", None)
+        else:
+            os.environ["TZ"] = zone
+        time.tzset()
+        shutil.rmtree(workdir, ignore_errors=True)  # the config, the agents' spools, the database unless --db

@@ -108,7 +108,7 @@ def test_it_exits_2_with_every_error_and_no_traceback(capsys: pytest.CaptureFixt
 
 def test_it_says_when_the_file_is_missing(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert main(["validate", "-c", str(tmp_path / "nope.yaml")]) == 2
-    assert "no such file" in capsys.readouterr().err
+    assert capsys.readouterr().err == f"{tmp_path / 'nope.yaml'}: file not found\n"  # no line 0, column 0
 
 
 def test_it_prints_a_json_schema_editors_can_use(capsys: pytest.CaptureFixture[str]) -> None:
