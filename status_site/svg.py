@@ -122,7 +122,7 @@ def uptime_days(days: Sequence[DayView], fmt: Formatter, t: Texts, incident_href
     else:
         body = f"<p>{escape(t.bar_all_ok)}</p>"
     if unmeasured:
-        body += f"<p>{escape(t.days_unmeasured.format(count=unmeasured))}</p>"
+        body += f"<p>{escape((t.days_unmeasured_one if unmeasured == 1 else t.days_unmeasured).format(count=unmeasured))}</p>"
     return Markup(f'<details class="days"><summary>{escape(t.bar_days)}</summary>{body}</details>')
 
 
