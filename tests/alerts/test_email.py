@@ -126,9 +126,9 @@ async def test_it_sends_a_french_multipart_alert_by_default(world: Any) -> None:
     text, html = parts(message)
     for body in (flat(text), flat(unescape(html))):
         assert "Almerys" in body and PEC_FR in body
-        assert "Depuis le 30 novembre 2026 à 14\u00a0h\u00a005" in body
+        assert "Depuis le 30 novembre 2026 à 14 h 05" in body
         assert "Panne détectée automatiquement par Vigie." in body
-        assert "Rétablissement estimé vers 15\u00a0h\u00a040 (entre 14\u00a0h\u00a050 et 17\u00a0h\u00a030, d’après 23 pannes passées)" in body
+        assert "Rétablissement estimé vers 15 h 40 (entre 14 h 50 et 17 h 30, d’après 23 pannes passées)" in body
         assert f"https://statut.example.org/incidents/{incident_id}" in body
     assert "<img" not in html and "src=" not in html  # no remote images
 
@@ -185,7 +185,7 @@ async def test_it_joins_several_services_and_says_resolved(world: Any) -> None:
     message = await server.next_message()
     assert message["Subject"] == f"[Vigie] Almerys — Demande de prise en charge audio et {PEC_FR} : rétabli"
     text, _ = parts(message)
-    assert "Incident résolu le 30 novembre 2026 à 15\u00a0h\u00a005" in flat(text) and "Tout est rétabli." in text
+    assert "Incident résolu le 30 novembre 2026 à 15 h 05" in flat(text) and "Tout est rétabli." in text
 
 
 async def test_it_gives_the_eta_the_operator_announced(world: Any) -> None:
@@ -195,8 +195,8 @@ async def test_it_gives_the_eta_the_operator_announced(world: Any) -> None:
     w.store.record_eta(incident_id, STARTED + 60, "operator", sixteen)
     await w.channel().send(w.delivery("incident.updated", incident_id))
     text, html = parts(await server.next_message())
-    assert "Rétablissement annoncé par l’opérateur : 16\u00a0h\u00a000" in flat(text)
-    assert "Rétablissement annoncé par l’opérateur : 16\u00a0h\u00a000" in flat(html)
+    assert "Rétablissement annoncé par l’opérateur : 16 h 00" in flat(text)
+    assert "Rétablissement annoncé par l’opérateur : 16 h 00" in flat(html)
 
 
 @pytest.mark.parametrize(
@@ -218,7 +218,7 @@ async def test_it_words_maintenance_subjects(world: Any, kind: str, status: str,
     message = await server.next_message()
     assert message["Subject"] == f"[Vigie] Almerys — {PEC_FR} : {words}"
     text, html = parts(message)
-    assert "Début : 1er décembre 2026 à 2\u00a0h\u00a000" in flat(text) and "Fin prévue : 1er décembre 2026 à 4\u00a0h\u00a000" in flat(text)
+    assert "Début : 1er décembre 2026 à 2 h 00" in flat(text) and "Fin prévue : 1er décembre 2026 à 4 h 00" in flat(text)
     assert "Coupure de 2 h." in text and "Coupure de 2 h." in html
 
 
@@ -397,7 +397,7 @@ async def test_an_incident_alert_says_what_backs_it_and_counts_the_reports(world
     await w.channel().send(delivery)
     text, html = parts(await server.next_message())
     for body in (flat(text), flat(unescape(html))):
-        assert "12 signalements de professionnels depuis 14\u00a0h\u00a020" in body
+        assert "12 signalements de professionnels depuis 14 h 20" in body
         assert "D’après les tests de Vigie et les signalements des professionnels." in body
 
 
@@ -410,5 +410,5 @@ async def test_a_reports_surge_is_mailed_in_plain_words(world: Any) -> None:
     message = await server.next_message()
     assert message["Subject"] == f"[Vigie] Almerys — {PEC_FR} : forte hausse des signalements"
     text, _ = parts(message)
-    assert "De nombreux professionnels signalent des difficultés depuis 14\u00a0h\u00a020 — 30 signalements" in flat(text)
+    assert "De nombreux professionnels signalent des difficultés depuis 14 h 20 — 30 signalements" in flat(text)
     assert "Les tests de Vigie sur ce service : État inconnu." in flat(text)

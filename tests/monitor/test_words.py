@@ -137,13 +137,13 @@ ETAS: dict[str, dict[str, Any]] = {
     "overdue-estimate": {"expected_at": at(14, 0), "low": at(13, 0), "high": at(15, 0), "source": "estimate", "basis": 5},
 }
 FRENCH = {
-    "operator": ("eta", "Rétablissement annoncé par l’opérateur : 16\u00a0h\u00a000"),
-    "estimate": ("eta", "Rétablissement estimé vers 15\u00a0h\u00a040 (entre 14\u00a0h\u00a050 et 17\u00a0h\u00a030, d’après 23 pannes passées)"),
-    "estimate-short": ("eta", "Rétablissement estimé vers 15\u00a0h\u00a040"),
-    "tomorrow": ("eta", "Rétablissement annoncé par l’opérateur : le 1er décembre à 9\u00a0h\u00a000"),
-    "as-iso": ("eta", "Rétablissement estimé vers 15\u00a0h\u00a040 (entre 14\u00a0h\u00a050 et 17\u00a0h\u00a030, d’après 23 pannes passées)"),
-    "overdue-operator": ("overdue", "L’heure de rétablissement annoncée (14\u00a0h\u00a000) est dépassée."),
-    "overdue-estimate": ("overdue", "L’heure de rétablissement estimée (14\u00a0h\u00a000) est dépassée."),
+    "operator": ("eta", "Rétablissement annoncé par l’opérateur : 16 h 00"),
+    "estimate": ("eta", "Rétablissement estimé vers 15 h 40 (entre 14 h 50 et 17 h 30, d’après 23 pannes passées)"),
+    "estimate-short": ("eta", "Rétablissement estimé vers 15 h 40"),
+    "tomorrow": ("eta", "Rétablissement annoncé par l’opérateur : le 1er décembre à 9 h 00"),
+    "as-iso": ("eta", "Rétablissement estimé vers 15 h 40 (entre 14 h 50 et 17 h 30, d’après 23 pannes passées)"),
+    "overdue-operator": ("overdue", "L’heure de rétablissement annoncée (14 h 00) est dépassée."),
+    "overdue-estimate": ("overdue", "L’heure de rétablissement estimée (14 h 00) est dépassée."),
 }
 ENGLISH = {
     "operator": "Recovery announced by the operator: 4:00\u202fPM",

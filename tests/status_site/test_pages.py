@@ -92,7 +92,7 @@ async def test_it_filters_services_by_profession(outage: Site) -> None:
     _, html = await outage.get("/?profession=audioprothesiste")
     assert PEC in html and "Viamedis" not in html and "Visiodroits" not in html
     _, html = await outage.get("/?profession=dentiste")
-    assert "Aucun service n&#39;est déclaré pour ce métier." in html
+    assert "Aucun service n’est déclaré pour ce métier." in html
 
 
 async def test_it_keeps_the_language_in_the_profession_filter(site: Site) -> None:
@@ -105,7 +105,7 @@ async def test_it_ignores_an_unknown_profession_safely(outage: Site) -> None:
     response, html = await outage.get("/?profession=%3Cscript%3Ealert(1)%3C/script%3E")
     assert response.status == 200
     assert "<script>alert" not in html and "alert(1)" not in html
-    assert "Ce métier n&#39;est pas reconnu" in html and PEC in html and "Visiodroits" in html
+    assert "Ce métier n’est pas reconnu" in html and PEC in html and "Visiodroits" in html
 
 
 async def test_it_draws_ninety_day_bars_with_titles(outage: Site) -> None:
@@ -160,7 +160,7 @@ async def test_it_shows_a_resolved_incident_with_its_duration(outage: Site) -> N
     await outage.advance(60)
     _, html = await outage.get("/incidents/1")
     assert "Résolu" in html and "rétabli à 14\u00a0h\u00a030" in html
-    assert "<dt>Durée</dt>\n    <dd>25 minutes</dd>" in html
+    assert "<dt>Durée</dt>\n    <dd>25\u00a0min</dd>" in html
     _, html = await outage.get("/")
     assert "Incidents en cours" not in html and "Tous les services fonctionnent normalement." in html
 
