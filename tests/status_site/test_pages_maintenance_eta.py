@@ -191,7 +191,7 @@ async def test_an_estimated_eta_is_given_with_its_interval_and_basis(site: Site)
     # the estimate is in the incident's history, with its interval
     history = section(await get(site, f"/incidents/{incident.id}"), "eta-history")
     assert "Historique des estimations" in history
-    assert f"14 h 05</time> — estimation de Vigie : vers {fr.time(eta['expected_at'])} (entre" in history
+    assert text(f"14 h 05</time> — estimation de Vigie : vers {fr.time(eta['expected_at'])} (entre") in history
     history = section(await get(site, f"/incidents/{incident.id}?lang=en"), "eta-history")
     assert "Estimate history" in history and "Vigie's estimate: around" in history
 
