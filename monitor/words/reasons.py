@@ -194,7 +194,7 @@ def _header(ast: Ast | None, seen: str, say: _Say) -> str | None:
         name = f" ({ast.arg})" if ast is not None and ast.subject == "header" else ""
         return say("header_missing", name=name)
     value = re.fullmatch(r"header (\S+) = (.*)", seen, re.S)
-    return say("header_value", name=value[1], value=value[2]) if value else None
+    return say("header_value", name=value[1], value=say.quoted(value[2])) if value else None
 
 
 def _cert(ast: Ast | None, seen: str, say: _Say) -> str | None:
