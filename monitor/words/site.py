@@ -75,7 +75,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "operator_site": "Site de l’opérateur",
         "services": "Services",
         "checks": "Vérifications",
-        "places_caption": "{check} vu de chaque lieu (temps de réponse sur 24 h)",
+        "places_caption": "{check} vu de chaque lieu (temps de réponse sur 24\u00a0h)",
         "places_disagree_one": "Vu autrement depuis 1 lieu sur {total} ({names}) : c’est une note, pas une panne ; "
         "l’état affiché est celui sur lequel les lieux s’accordent.",
         "places_disagree_many": "Vu autrement depuis {count} lieux sur {total} ({names}) : c’est une note, pas une "
@@ -83,7 +83,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "place": "Lieu",
         "place_status": "Vu d’ici",
         "place_last": "Dernière mesure",
-        "place_latency": "Médiane / 95e centile (24 h)",
+        "place_latency": "Médiane / 95e centile (24\u00a0h)",
         "place_never": "aucune mesure",
         "place_stale": "Sans nouvelles",
         "place_isolated": "Mis de côté",
@@ -93,7 +93,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "uptime": "Disponibilité",
         "uptime_caption": "Disponibilité par période",
         "service": "Service",
-        "window_24h": "24 h",
+        "window_24h": "24\u00a0h",
         "window_7d": "7 jours",
         "window_30d": "30 jours",
         "window_90d": "90 jours",
@@ -212,7 +212,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "operator_site": "Operator's website",
         "services": "Services",
         "checks": "Checks",
-        "places_caption": "{check} seen from each place (response time over 24 h)",
+        "places_caption": "{check} seen from each place (response time over 24\u00a0h)",
         "places_disagree_one": "Seen otherwise from 1 place of {total} ({names}): a note, not an outage; the state "
         "shown is the one the places agree on.",
         "places_disagree_many": "Seen otherwise from {count} places of {total} ({names}): a note, not an outage; the "
@@ -220,7 +220,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "place": "Place",
         "place_status": "Seen from here",
         "place_last": "Last result",
-        "place_latency": "Median / p95 (24 h)",
+        "place_latency": "Median / p95 (24\u00a0h)",
         "place_never": "no measurement",
         "place_stale": "No news",
         "place_isolated": "Set aside",
@@ -230,7 +230,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "uptime": "Uptime",
         "uptime_caption": "Uptime by period",
         "service": "Service",
-        "window_24h": "24 h",
+        "window_24h": "24\u00a0h",
         "window_7d": "7 days",
         "window_30d": "30 days",
         "window_90d": "90 days",

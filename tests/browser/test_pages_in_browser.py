@@ -44,8 +44,8 @@ SEES = {
         "banner": f"Panne en cours chez Almerys : {PEC}.",
         "unresolved": "Incidents en cours",
         "incident": f"Almerys : {PEC} indisponible",  # Visiodroits is back: the title names what is still out
-        "since": "depuis 14\u00a0h\u00a005 (il y a 25 minutes)",
-        "recovered": "Visiodroits (rétabli à 14\u00a0h\u00a015)",
+        "since": "depuis 14 h 05 (il y a 25 minutes)",
+        "recovered": "Visiodroits (rétabli à 14 h 15)",
         "latest": "Certificat expiré côté opérateur, renouvellement en cours.",
         "words": {"Panne majeure", "Fonctionne normalement"},
         "services": [PEC, "Visiodroits", "Espace professionnel", "Prise en charge audio"],
@@ -261,8 +261,8 @@ async def test_it_leads_to_the_incident_timeline(live_site: LiveSite, open_page:
     assert await timeline.count() == 4
     assert await timeline.first.is_visible()
     newest, oldest = plain(await timeline.first.inner_text()), plain(await timeline.last.inner_text())
-    assert "14\u00a0h\u00a025" in newest and SEES["fr"]["latest"] in newest and "Cause identifiée" in newest
-    assert "14\u00a0h\u00a005" in oldest and "Panne détectée automatiquement" in oldest
+    assert "14 h 25" in newest and SEES["fr"]["latest"] in newest and "Cause identifiée" in newest
+    assert "14 h 05" in oldest and "Panne détectée automatiquement" in oldest
     affected = plain(await page.locator(".affected-list").inner_text())
     assert "rétabli à" in affected and "toujours touché" in affected
     if viewport == "phone":
