@@ -43,6 +43,7 @@ class Consensus:
     stale: tuple[str, ...]  # no fresh verdict
     isolated: tuple[str, ...]  # set aside: their vantage is isolated
     reasons: tuple[str, ...]  # why, from the locations that make a non-up status
+    notices: tuple[str, ...] = ()  # the usable locations' notes, each said once
 
     @property
     def judged(self) -> bool:
@@ -86,4 +87,6 @@ def consensus(
     reasons = tuple(
         f"{loc}: {reason}" if several else reason for loc in makers for reason in states[loc].reasons
     )
-    return Consensus(status, tuple(usable), disagree, tuple(stale), tuple(set_aside), reasons)
+    # a note is about the service, not the place: the same certificate seen from two places is one note
+    notices = tuple(dict.fromkeys(notice for loc in usable for notice in states[loc].notices))
+    return Consensus(status, tuple(usable), disagree, tuple(stale), tuple(set_aside), reasons, notices)

@@ -193,6 +193,7 @@ class Engine:
             self.location_states[pair] = judge_check(
                 self.location_states.get(pair, CheckState()), m.outcome, m.at, m.reasons,
                 check.failure_threshold, check.success_threshold,  # type: ignore[arg-type]  # filled by Config
+                m.notices,
             )
         self._decide(m.key, m.at)
 
@@ -235,9 +236,11 @@ class Engine:
         # one place: the check is that place's view, streaks and all; several: the streaks are each place's
         base = self.location_states.get(place, old) if len(locations) == 1 else old
         if found.status == old.status:
-            self.check_states[key] = replace(base, status=old.status, since=old.since, last_at=at, reasons=found.reasons)
+            self.check_states[key] = replace(base, status=old.status, since=old.since, last_at=at, reasons=found.reasons,
+                                             notices=found.notices)
             return
-        state = self.check_states[key] = replace(base, status=found.status, since=at, last_at=at, reasons=found.reasons)
+        state = self.check_states[key] = replace(base, status=found.status, since=at, last_at=at, reasons=found.reasons,
+                                                 notices=found.notices)
         flip = Flip("check", key, old.status, state.status, at, state.reasons)
         self.store.record_flip(flip)
         self.store.save_check_state(key, state)

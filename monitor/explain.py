@@ -62,7 +62,8 @@ async def explain_probe(check: Check) -> tuple[bool, str]:
         lines.append("conditions:")
         width = max(len(v.name) for v in assessment.verdicts)
         for verdict in assessment.verdicts:
-            mark = "ok  " if verdict.passed else ("WARN" if verdict.severity == "degraded" else "FAIL")
+            marks = {"degraded": "WARN", "notice": "NOTE"}  # a notice never fails the check
+            mark = "ok  " if verdict.passed else marks.get(verdict.severity, "FAIL")
             lines.append(f"  [{mark}] {verdict.name:<{width}}  {verdict.observed}")
     lines.append(f"=> {assessment.outcome.upper()}")
     for reason in assessment.reasons:

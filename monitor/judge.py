@@ -35,6 +35,7 @@ class CheckState:
     up_streak: int = 0  # consecutive up results
     last_at: float | None = None
     reasons: tuple[str, ...] = ()  # why the latest result was not up
+    notices: tuple[str, ...] = ()  # the latest result's notes (a certificate near expiry): never a status
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,8 +57,9 @@ def judge_check(
     reasons: Iterable[str],
     failure_threshold: int,
     success_threshold: int,
+    notices: Iterable[str] = (),
 ) -> CheckState:
-    """The state after one more result; ``status`` changes only past a threshold."""
+    """The state after one more result; ``status`` changes only past a threshold; ``notices`` never change it."""
     reasons = tuple(reasons) if outcome != Outcome.UP else ()
     down = outcome == Outcome.DOWN
     bad = outcome != Outcome.UP
@@ -69,6 +71,7 @@ def judge_check(
         up_streak=0 if bad else state.up_streak + 1,
         last_at=at,
         reasons=reasons,
+        notices=tuple(notices),
     )
     new = _next_status(state, failure_threshold, success_threshold)
     if new != state.status:

@@ -46,6 +46,7 @@ class Measurement:
     phases: dict[str, float] = field(default_factory=dict)
     cert_not_after: float | None = None  # epoch seconds, the presented certificate's expiry
     location: str = "local"
+    notices: tuple[str, ...] = ()  # "<condition>: <observed>" per failing notice: shown, never a status
 
     @classmethod
     def of(
@@ -63,12 +64,15 @@ class Measurement:
             phases=dict(result.phases),
             cert_not_after=result.cert.not_after if result.cert is not None else None,
             location=location,
+            notices=tuple(r[:MAX_TEXT] for r in assessment.notices[:MAX_REASONS]),
         )
 
     def to_wire(self) -> dict[str, Any]:
         out: dict[str, Any] = {"key": self.key, "at": self.at, "duration": self.duration, "outcome": self.outcome}
         if self.reasons:
             out["reasons"] = list(self.reasons)
+        if self.notices:
+            out["notices"] = list(self.notices)
         if self.lateness:
             out["lateness"] = self.lateness
         if self.status is not None:
@@ -99,6 +103,9 @@ class Measurement:
         reasons = data.get("reasons", [])
         if not isinstance(reasons, list) or len(reasons) > MAX_REASONS or not all(isinstance(r, str) for r in reasons):
             raise BadMeasurement(f"reasons: expected at most {MAX_REASONS} strings")
+        notices = data.get("notices", [])
+        if not isinstance(notices, list) or len(notices) > MAX_REASONS or not all(isinstance(r, str) for r in notices):
+            raise BadMeasurement(f"notices: expected at most {MAX_REASONS} strings")
         status = data.get("status")
         if status is not None and (not _is_int(status) or not 100 <= status <= 999):
             raise BadMeasurement("status: expected an HTTP status code")
@@ -130,10 +137,13 @@ class Measurement:
             phases={k: float(v) for k, v in phases.items()},
             cert_not_after=float(cert) if cert is not None else None,
             location=location,
+            notices=tuple(r[:MAX_TEXT] for r in notices),
         )
 
 
-_FIELDS = frozenset({"key", "at", "duration", "outcome", "reasons", "lateness", "status", "error", "phases", "cert_not_after"})
+_FIELDS = frozenset(
+    {"key", "at", "duration", "outcome", "reasons", "notices", "lateness", "status", "error", "phases", "cert_not_after"}
+)
 
 
 def _is_int(value: Any) -> bool:

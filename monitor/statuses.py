@@ -33,6 +33,18 @@ class Outcome(StrEnum):
     DOWN = "down"
 
 
+class Severity(StrEnum):
+    """What a failed condition makes of a result: the check down, degraded, or only a note beside it.
+
+    ``notice`` never moves a status: it is recorded and shown (a certificate that expires in 9 days
+    still works today). Its values are the outcomes' own, so ``Severity.DOWN == Outcome.DOWN``.
+    """
+
+    DOWN = "down"
+    DEGRADED = "degraded"
+    NOTICE = "notice"
+
+
 class CheckStatus(StrEnum):
     """A check's status after the thresholds: ``unknown`` until its first verdict."""
 
@@ -84,7 +96,7 @@ NOT_KNOWN = "unknown"
 
 OUTCOMES: tuple[Outcome, ...] = tuple(Outcome)
 # what a failed condition may make of a result (a condition's ``severity``)
-SEVERITIES: tuple[Outcome, ...] = (Outcome.DOWN, Outcome.DEGRADED)
+SEVERITIES: tuple[Severity, ...] = tuple(Severity)
 CHECK_STATUSES: tuple[CheckStatus, ...] = tuple(CheckStatus)
 COMPONENT_STATUSES: tuple[ComponentStatus, ...] = tuple(ComponentStatus)
 INCIDENT_STATUSES: tuple[IncidentStatus, ...] = tuple(IncidentStatus)

@@ -46,6 +46,7 @@ class CheckView:
     reasons: tuple[str, ...]
     last_at: float | None
     locations: tuple[LocationView, ...] = ()  # each place, when the check runs from more than one
+    notices: tuple[str, ...] = ()  # notes that never change the status (a certificate near expiry)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +77,11 @@ class ServiceView:
     # what backs its status, in this order: probes, locations, feeds, heartbeats, reports (``signals_of``)
     signals: tuple[str, ...] = ()
     measured_since: float | None = None  # when Vigie began to measure it (within the 90 days); None: never
+
+    @property
+    def failing(self) -> tuple[str, ...]:
+        """Why its checks that are not up fail, each reason once (the incident page says them)."""
+        return tuple(dict.fromkeys(r for c in self.checks if c.status in ("down", "degraded") for r in c.reasons))
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,7 +330,8 @@ def _layout(config: Config) -> _Layout:
 
 def _check_view(key: str, check_id: str, check_type: str, state: CheckState | None, seen: tuple[Any, ...]) -> CheckView:
     state = state or CheckState()
-    return CheckView(key, check_id, check_type, state.status, state.since, state.reasons, state.last_at, check_locations(seen))
+    return CheckView(key, check_id, check_type, state.status, state.since, state.reasons, state.last_at,
+                     check_locations(seen), state.notices)
 
 
 def latency_series(store: Store, config: Config, key: str, window: str, now: float) -> list[dict[str, Any]]:

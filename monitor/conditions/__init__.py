@@ -11,6 +11,7 @@ a typed Ast, with ConditionSyntaxError) and ``evaluate`` (Verdict, Condition, As
 """
 
 from monitor.conditions.evaluate import (
+    NOTICE_ONLY,
     Assessment,
     Condition,
     Outcome,
@@ -24,6 +25,7 @@ from monitor.conditions.syntax import ConditionSyntaxError
 
 __all__ = [
     "FEED_SUBJECTS",
+    "NOTICE_ONLY",
     "OBSERVED_MAX",
     "Assessment",
     "Condition",

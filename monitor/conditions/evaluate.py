@@ -11,13 +11,14 @@ from typing import TYPE_CHECKING, Any
 from monitor.conditions.kinds import CONTAINS, EQ, IN
 from monitor.conditions.subjects import SUBJECTS, Missing, clip
 from monitor.conditions.syntax import Ast, parse
-from monitor.statuses import SEVERITIES, Outcome
+from monitor.statuses import SEVERITIES, Outcome, Severity
 
 if TYPE_CHECKING:
     from probes.base import ProbeResult
 
-# what a failed condition makes of the result: one of SEVERITIES (down or degraded)
-Severity = Outcome
+# Subjects that are notes on the service's posture, never its status: a certificate that expires in
+# 9 days works today; an expired or invalid one fails the TLS handshake, and that error is the check's.
+NOTICE_ONLY = frozenset({"cert_expires_in"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,16 +117,29 @@ class Condition:
     """A parsed condition. Build it with ``parse_condition`` (or directly: the text is parsed)."""
 
     text: str
-    severity: Severity = Outcome.DOWN
+    severity: Severity | None = None  # None: notice for NOTICE_ONLY subjects, else down
     name: str = ""  # defaults to the text
     _ast: Ast | None = field(default=None, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        if self.severity not in SEVERITIES:
-            raise ValueError(f"severity must be 'down' or 'degraded', not {self.severity!r}")
+        if self.severity is not None and self.severity not in SEVERITIES:
+            raise ValueError(f"severity must be 'down', 'degraded' or 'notice', not {self.severity!r}")
         if not self.name:
             object.__setattr__(self, "name", self.text)
-        object.__setattr__(self, "_ast", parse(self.text))
+        ast = parse(self.text)
+        object.__setattr__(self, "_ast", ast)
+        if ast.subject in NOTICE_ONLY:
+            if self.severity not in (None, Severity.NOTICE):
+                raise ValueError(
+                    f"{ast.subject} is a notice, never a status: a certificate that still works does not make "
+                    "the service down or degraded (an expired or invalid one fails the TLS handshake, and the "
+                    "check is down); remove 'severity' or set it to 'notice'"
+                )
+            object.__setattr__(self, "severity", Severity.NOTICE)
+        elif self.severity is None:
+            object.__setattr__(self, "severity", Severity.DOWN)
+        else:
+            object.__setattr__(self, "severity", Severity(self.severity))
 
     @property
     def subject(self) -> str:
@@ -140,12 +154,13 @@ class Condition:
             passed, observed = _judge(self._ast, result, now)
         except Exception as exc:  # noqa: BLE001 - a malformed result must cost one verdict, never the judge's loop
             passed, observed = False, f"cannot evaluate: {type(exc).__name__}: {exc}"
+        assert self.severity is not None  # set by __post_init__
         return Verdict(self.name, passed, self.severity, clip(observed))
 
 
-def parse_condition(text: str, severity: Severity = Outcome.DOWN, name: str | None = None) -> Condition:
+def parse_condition(text: str, severity: Severity | str | None = None, name: str | None = None) -> Condition:
     """Parse a condition's text; raise ConditionSyntaxError(message, position) if it is not valid."""
-    return Condition(text=text, severity=severity, name=name or text)
+    return Condition(text=text, severity=severity, name=name or text)  # type: ignore[arg-type]  # checked there
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +170,7 @@ class Assessment:
     outcome: Outcome
     verdicts: list[Verdict]
     reasons: list[str]  # the probe error, else "<name>: <observed>" per failing condition
+    notices: list[str] = field(default_factory=list)  # "<name>: <observed>" per failing notice: no status
 
 
 _IMPLICIT = (parse_condition("status < 400"),)
@@ -165,9 +181,12 @@ def assess(result: ProbeResult, conditions: Sequence[Condition], now: float) -> 
     if not conditions and result.status is not None:
         conditions = _IMPLICIT
     verdicts = [condition.evaluate(result, now) for condition in conditions]
-    failed = [v for v in verdicts if not v.passed]
-    # With no answer every condition fails for that same reason: the error alone says it.
-    reasons = [result.error] if result.error is not None else [f"{v.name}: {v.observed}" for v in failed]
-    if result.error is not None or any(v.severity == Outcome.DOWN for v in failed):
-        return Assessment(Outcome.DOWN, verdicts, reasons)
-    return Assessment(Outcome.DEGRADED if failed else Outcome.UP, verdicts, reasons)
+    failed = [v for v in verdicts if not v.passed and v.severity != Severity.NOTICE]
+    # With no answer every condition fails for that same reason: the error alone says it (notices too).
+    if result.error is not None:
+        return Assessment(Outcome.DOWN, verdicts, [result.error])
+    reasons = [f"{v.name}: {v.observed}" for v in failed]
+    notices = [f"{v.name}: {v.observed}" for v in verdicts if not v.passed and v.severity == Severity.NOTICE]
+    if any(v.severity == Severity.DOWN for v in failed):
+        return Assessment(Outcome.DOWN, verdicts, reasons, notices)
+    return Assessment(Outcome.DEGRADED if failed else Outcome.UP, verdicts, reasons, notices)

@@ -21,9 +21,9 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from monitor.conditions import Condition, ConditionSyntaxError, parse_condition
+from monitor.conditions import NOTICE_ONLY, Condition, ConditionSyntaxError, parse_condition
 from monitor.durations import DURATION_PATTERN, format_duration, parse_duration
-from monitor.statuses import SEVERITIES, Outcome
+from monitor.statuses import SEVERITIES, Severity
 
 PROFESSIONS = (
     "opticien",
@@ -97,7 +97,7 @@ Localized = Annotated[
 def _condition(value: Any) -> Condition:
     if isinstance(value, Condition):
         return value
-    severity: str = Outcome.DOWN
+    severity: str | None = None
     name = None
     if isinstance(value, dict):
         extra = set(value) - {"condition", "severity", "name"}
@@ -105,25 +105,28 @@ def _condition(value: Any) -> Condition:
             raise PydanticCustomError(
                 "condition",
                 "a condition is a string, or a mapping with 'condition' and optional 'severity' "
-                "(down|degraded) and 'name'",
+                "(down|degraded|notice) and 'name'",
             )
-        severity = value.get("severity", Outcome.DOWN)
-        if not isinstance(severity, str) or severity not in SEVERITIES:
-            raise PydanticCustomError("condition", "severity must be 'down' or 'degraded'")
+        severity = value.get("severity")
+        if severity is not None and (not isinstance(severity, str) or severity not in SEVERITIES):
+            raise PydanticCustomError("condition", "severity must be 'down', 'degraded' or 'notice'")
         name = value.get("name")
         value = value["condition"]
     if not isinstance(value, str):
         raise PydanticCustomError("condition", "a condition must be a string")
     try:
-        return parse_condition(value, severity=Outcome(severity), name=name)
+        return parse_condition(value, severity=severity, name=name)
     except ConditionSyntaxError as exc:
         raise PydanticCustomError(
             "condition", "{message}", {"message": str(exc), "position": exc.position}
         ) from None
+    except ValueError as exc:  # a severity the condition's subject cannot take
+        raise PydanticCustomError("condition", "{message}", {"message": str(exc)}) from None
 
 
 def _condition_out(condition: Condition) -> Any:
-    if condition.severity == Outcome.DOWN and condition.name == condition.text:
+    default = Severity.NOTICE if condition.subject in NOTICE_ONLY else Severity.DOWN
+    if condition.severity == default and condition.name == condition.text:
         return condition.text
     out: dict[str, str] = {"condition": condition.text, "severity": str(condition.severity)}
     if condition.name != condition.text:

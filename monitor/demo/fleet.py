@@ -286,7 +286,7 @@ class DemoFleet:
                         "host": HOST,
                         "port": self._port(operator.id),
                         "tls": dict(tls),
-                        "conditions": [{"condition": "cert_expires_in > 14d", "severity": "degraded"}],
+                        "conditions": [{"condition": "cert_expires_in > 14d", "severity": "notice"}],
                     }
                 )
             services.append(

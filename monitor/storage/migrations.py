@@ -482,3 +482,15 @@ def m0010_report_slots(db: Database) -> None:
         ) WITHOUT ROWID
         """,
     )
+
+
+@migrations(name="0011_check_notices")
+def m0011_check_notices(db: Database) -> None:
+    """Each check's notes (a certificate near expiry): shown beside its status, never changing it."""
+    _run(
+        db,
+        """
+        ALTER TABLE check_states ADD COLUMN notices TEXT NOT NULL DEFAULT '[]';
+        ALTER TABLE check_location_states ADD COLUMN notices TEXT NOT NULL DEFAULT '[]'
+        """,
+    )

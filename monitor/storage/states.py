@@ -15,17 +15,22 @@ from monitor.judge import CheckState
 if TYPE_CHECKING:
     from sqlite_utils import Database
 
-STATE_COLUMNS = "status, since, down_streak, bad_streak, good_streak, up_streak, last_at, reasons"
+STATE_COLUMNS = "status, since, down_streak, bad_streak, good_streak, up_streak, last_at, reasons, notices"
 
 
 def _values(state: CheckState) -> tuple[object, ...]:
     return (state.status, state.since, state.down_streak, state.bad_streak, state.good_streak,
-            state.up_streak, state.last_at, json.dumps(list(state.reasons), ensure_ascii=False))
+            state.up_streak, state.last_at, json.dumps(list(state.reasons), ensure_ascii=False),
+            json.dumps(list(state.notices), ensure_ascii=False))
+
+
+def _texts(column: str) -> tuple[str, ...]:
+    return tuple(json.loads(column)) if column != "[]" else ()
 
 
 def _state(status: str, since: float | None, down: int, bad: int, good: int, up: int, last_at: float | None,
-           reasons: str) -> CheckState:
-    return CheckState(status, since, down, bad, good, up, last_at, tuple(json.loads(reasons)) if reasons != "[]" else ())  # type: ignore[arg-type]
+           reasons: str, notices: str) -> CheckState:
+    return CheckState(status, since, down, bad, good, up, last_at, _texts(reasons), _texts(notices))  # type: ignore[arg-type]
 
 
 class StatesMixin:
@@ -36,7 +41,7 @@ class StatesMixin:
     def save_check_state(self, key: str, state: CheckState) -> None:
         """The consensus state of a check (``check_states``)."""
         self.db.execute(
-            f"INSERT OR REPLACE INTO check_states (key, {STATE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT OR REPLACE INTO check_states (key, {STATE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (key, *_values(state)),
         )
 
@@ -49,7 +54,7 @@ class StatesMixin:
         """What one location judges of one check, with the check's own thresholds."""
         self.db.execute(
             f"INSERT OR REPLACE INTO check_location_states (key, location, {STATE_COLUMNS}) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (key, location, *_values(state)),
         )
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from monitor.statuses import CheckStatus
 from monitor.statuses import ComponentStatus as C
+from monitor.words.reasons import say
 
 # a service's flip, in a few words
 NARRATOR_WORDS: dict[str, str] = {
@@ -26,8 +27,9 @@ INCIDENT_VERBS: dict[str, str] = {
 
 
 def flip_line(service: str, status: str, why: str | None = None) -> str:
-    """'Almerys — PEC optique : panne — status == 200: got 503'."""
-    return f"{service} : {NARRATOR_WORDS.get(status, status)}{f' — {why}' if why else ''}"
+    """'Almerys — PEC optique : panne — api : le service répond « erreur 503 »' (the reason in words)."""
+    said = f" — {say(why, 'fr')}" if why else ""
+    return f"{service} : {NARRATOR_WORDS.get(status, status)}{said}"
 
 
 def incident_line(incident_id: int, event_type: str, title: str) -> str:

@@ -19,6 +19,8 @@ from monitor.words.alerts import notice_words
 from monitor.words.glance import glance_words
 from monitor.words.languages import SPACED_COLON, join_words, localized, pick
 from monitor.words.professions import i_am, profession_word
+from monitor.words.reasons import reason_words
+from monitor.words.reasons import sentence as reason_sentence
 from monitor.words.signals import signal_words
 from monitor.words.site import texts
 from monitor.words.status_words import alert_word, check_word, component_word, incident_word
@@ -75,6 +77,15 @@ class Sentences:
     def check_status(self, status: str) -> str:
         return check_word(self.lang, status)
 
+    def reason(self, reason: str) -> str:
+        """A check's reason ('status == 200: 503') as the reader says it: 'Le service répond « erreur 503 »'."""
+        return reason_sentence(reason, self.lang)
+
+    @property
+    def reason_words(self) -> dict[str, str]:
+        """The words around reasons: the disclosure's summary ('Détail technique'), the notes' title."""
+        return reason_words(self.lang)
+
     def profession(self, profession: str) -> str:
         return profession_word(self.lang, profession)
 
@@ -116,8 +127,8 @@ class Sentences:
         return self.t.moment_day.format(day=self.fmt.day_month(at, now), time=self.fmt.time(at))
 
     def lasted(self, started_at: float, ended_at: float | None, now: float) -> str:
-        """How long an incident lasted ('25 minutes'), or 'en cours depuis 25 minutes' while it lasts."""
-        words = self.fmt.duration((ended_at if ended_at is not None else now) - started_at)
+        """How long an incident lasted ('1 min 20 s', '1 h 05'), or 'en cours depuis 25 min' while it lasts."""
+        words = self.fmt.span((ended_at if ended_at is not None else now) - started_at)
         return words if ended_at is not None else self.t.ongoing_for.format(duration=words)
 
     # -- recovery ---------------------------------------------------------------------

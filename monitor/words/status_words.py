@@ -78,7 +78,7 @@ BADGE_TEXTS: dict[str, dict[str, str]] = {
 # the API's status.description: Statuspage's own English wording, which aggregators show as is
 PAGE_DESCRIPTIONS: dict[str, dict[str | None, str]] = {
     "fr": {
-        None: "Aucune mesure pour l'instant",
+        None: "Aucune mesure pour l’instant",
         C.OPERATIONAL: "Tous les services sont opérationnels",
         C.DEGRADED_PERFORMANCE: "Perturbation mineure",
         C.PARTIAL_OUTAGE: "Panne partielle",

@@ -4,43 +4,43 @@ from __future__ import annotations
 
 SUBSCRIBE_TEXTS: dict[str, dict[str, str]] = {
     "fr": {
-        "title": "S'abonner aux alertes",
-        "intro": "Recevez un courriel dès qu'un service que vous utilisez tombe en panne, puis quand il est rétabli.",
-        "privacy": "Nous ne gardons que votre adresse et vos choix. Vous confirmez par un lien envoyé à l'adresse, "
-        "et chaque message contient un lien pour vous désabonner en un clic, ce qui efface l'adresse.",
+        "title": "S’abonner aux alertes",
+        "intro": "Recevez un courriel dès qu’un service que vous utilisez tombe en panne, puis quand il est rétabli.",
+        "privacy": "Nous ne gardons que votre adresse et vos choix. Vous confirmez par un lien envoyé à l’adresse, "
+        "et chaque message contient un lien pour vous désabonner en un clic, ce qui efface l’adresse.",
         "what": "Que voulez-vous suivre ?",
         "all": "Tous les opérateurs et services",
         "whole_operator": "Tout {operator}",
         "professions": "Ou bien : tout ce qui concerne mon métier",
         "email": "Adresse électronique",
-        "submit": "S'abonner",
+        "submit": "S’abonner",
         "errors": "Le formulaire contient des erreurs :",
         "error_empty": "Indiquez une adresse électronique.",
         "error_length": "Cette adresse est trop longue.",
-        "error_format": "Cette adresse électronique n'est pas valide.",
+        "error_format": "Cette adresse électronique n’est pas valide.",
         "error_choices": "Choisissez au moins un opérateur, un service ou un métier.",
         "sent_title": "Vérifiez votre messagerie",
-        "sent": "Si l'adresse est valide, un message de confirmation vient d'y être envoyé. "
-        "Ouvrez le lien qu'il contient dans les {hours} heures ; sans confirmation, rien ne sera envoyé "
-        "et l'adresse sera effacée.",
-        "confirm_title": "Confirmer l'abonnement",
-        "confirm_text": "Confirmez pour recevoir les alertes de Vigie à l'adresse indiquée.",
-        "confirm_button": "Confirmer l'abonnement",
+        "sent": "Si l’adresse est valide, un message de confirmation vient d’y être envoyé. "
+        "Ouvrez le lien qu’il contient dans les {hours} heures ; sans confirmation, rien ne sera envoyé "
+        "et l’adresse sera effacée.",
+        "confirm_title": "Confirmer l’abonnement",
+        "confirm_text": "Confirmez pour recevoir les alertes de Vigie à l’adresse indiquée.",
+        "confirm_button": "Confirmer l’abonnement",
         "confirmed_title": "Abonnement confirmé",
-        "confirmed": "C'est fait : vous recevrez les alertes de Vigie. Chaque message contient un lien "
+        "confirmed": "C’est fait : vous recevrez les alertes de Vigie. Chaque message contient un lien "
         "pour vous désabonner.",
         "invalid_title": "Lien invalide ou expiré",
         "invalid": "Ce lien ne correspond à aucune demande en cours : il a peut-être expiré ({hours} heures) "
         "ou déjà servi. Vous pouvez refaire une demande.",
         "leave_title": "Se désabonner",
-        "leave_text": "Ne plus recevoir les alertes de Vigie, et effacer l'adresse.",
+        "leave_text": "Ne plus recevoir les alertes de Vigie, et effacer l’adresse.",
         "leave_button": "Se désabonner",
         "left_title": "Désabonnement effectué",
-        "left": "Cette adresse ne recevra plus d'alertes et a été effacée.",
+        "left": "Cette adresse ne recevra plus d’alertes et a été effacée.",
         "limited_title": "Trop de demandes",
-        "limited": "Trop de demandes d'abonnement depuis cette connexion. Réessayez dans une heure.",
+        "limited": "Trop de demandes d’abonnement depuis cette connexion. Réessayez dans une heure.",
         "forbidden_title": "Demande refusée",
-        "forbidden": "Ce formulaire doit être envoyé depuis la page d'état elle-même.",
+        "forbidden": "Ce formulaire doit être envoyé depuis la page d’état elle-même.",
         "again": "Refaire une demande",
     },
     "en": {

@@ -22,6 +22,46 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date, format_datetime, format_time, format_timedelta
 from babel.numbers import format_decimal, format_percent
 
+# French typography: no line break inside "9 h 11", "1 min 20 s", "89 jours" (U+00A0: every font has it)
+NBSP = "\u00a0"
+
+
+def compact_duration(seconds: float, lang: str) -> str:
+    """A measured span, short and exact as a clock says it: '45 s', '1 min 20 s', '1 h 05', '2 j 3 h'.
+
+    English: '45 s', '1 min 20 s', '1 h 5 min', '2 d 3 h'. Rounded to the second below a minute,
+    to the minute below a day, to the hour beyond; the parts never break across lines.
+    """
+    total = max(0, round(seconds))
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        hours += round((minutes * 60 + secs) / 3600)
+        if hours == 24:
+            days, hours = days + 1, 0
+        parts = [f"{days}{NBSP}{'j' if lang == 'fr' else 'd'}"] + ([f"{hours}{NBSP}h"] if hours else [])
+    elif hours:
+        minutes += round(secs / 60)
+        if minutes == 60:
+            hours, minutes = hours + 1, 0
+        if lang == "fr":
+            parts = [f"{hours}{NBSP}h"] + ([f"{minutes:02d}"] if minutes else [])
+        else:
+            parts = [f"{hours}{NBSP}h"] + ([f"{minutes}{NBSP}min"] if minutes else [])
+    elif minutes:
+        parts = [f"{minutes}{NBSP}min"] + ([f"{secs}{NBSP}s"] if secs else [])
+    else:
+        parts = [f"{secs}{NBSP}s"]
+    return NBSP.join(parts)
+
+
+def first_of_month(text: str, day: int, lang: str) -> str:
+    """'1 décembre 2026' -> '1er décembre 2026': French writes the first of the month as an ordinal."""
+    if lang == "fr" and day == 1 and text.startswith("1 "):
+        return "1er" + text[1:]
+    return text
+
 
 def iso(at: float | None, zone: tzinfo | None = None) -> str | None:
     """Epoch seconds -> ``'2026-11-29T13:05:00.000Z'``; with ``zone``, ``'2026-11-29T14:05:00+01:00'``.
@@ -58,21 +98,25 @@ class Formatter:
         return datetime.fromtimestamp(at, UTC)
 
     def datetime(self, at: float) -> str:
-        """'29 novembre 2026 à 14 h 05' / 'November 29, 2026 at 2:05 PM'."""
-        pattern = "MMMM d, y 'at' h:mm a" if self.lang == "en" else "d MMMM y 'à' H 'h' mm"
-        return format_datetime(self._dt(at), pattern, tzinfo=self.tz, locale=self.lang)
+        """'29 novembre 2026 à 14 h 05' (1er for the first) / 'November 29, 2026 at 2:05 PM'."""
+        if self.lang == "en":
+            return format_datetime(self._dt(at), "MMMM d, y 'at' h:mm a", tzinfo=self.tz, locale="en").replace(" PM", f"{NBSP}PM").replace(" AM", f"{NBSP}AM")
+        local = self._dt(at).astimezone(self.tz)
+        text = format_datetime(self._dt(at), "d MMMM y 'à' ", tzinfo=self.tz, locale="fr")
+        return first_of_month(text, local.day, "fr") + self.time(at)
 
     def time(self, at: float) -> str:
-        """'14 h 05' in French, '2:05 PM' in English."""
+        """'14 h 05' in French (no-break spaces: it never splits across lines), '2:05 PM' in English."""
         if self.lang == "fr":
-            return format_time(self._dt(at), "H 'h' mm", tzinfo=self.tz, locale="fr")
-        return format_time(self._dt(at), "short", tzinfo=self.tz, locale=self.lang)
+            return format_time(self._dt(at), f"H'{NBSP}h{NBSP}'mm", tzinfo=self.tz, locale="fr")
+        return format_time(self._dt(at), "short", tzinfo=self.tz, locale=self.lang).replace(" ", NBSP)
 
     def date(self, at: float, style: str = "long") -> str:
-        return format_date(self._dt(at).astimezone(self.tz).date(), style, locale=self.lang)
+        when = self._dt(at).astimezone(self.tz).date()
+        return first_of_month(format_date(when, style, locale=self.lang), when.day, self.lang)
 
     def day(self, iso_date: str) -> str:
-        """'2026-11-29' -> '29 novembre 2026'."""
+        """'2026-11-29' -> '29 novembre 2026'; '1er décembre 2026'."""
         return _long_date(iso_date, self.lang)
 
     def month(self, at: float) -> str:
@@ -95,6 +139,10 @@ class Formatter:
         """A moment in the recent past: '14 h 05' today, else its date and time."""
         when, today = self._dt(at).astimezone(self.tz).date(), self._dt(now).astimezone(self.tz).date()
         return self.time(at) if when == today else self.datetime(at)
+
+    def span(self, seconds: float) -> str:
+        """A measured duration, exact and short: '1 min 20 s', '1 h 05' (`compact_duration`)."""
+        return compact_duration(seconds, self.lang)
 
     def duration(self, seconds: float) -> str:
         """'1 heure', '25 minutes', '3 jours' — rounded as people say it."""
@@ -124,7 +172,8 @@ class Formatter:
 
 @lru_cache(maxsize=4096)
 def _long_date(iso_date: str, lang: str) -> str:
-    return format_date(datetime.fromisoformat(iso_date).date(), "long", locale=lang)
+    when = datetime.fromisoformat(iso_date).date()
+    return first_of_month(format_date(when, "long", locale=lang), when.day, lang)
 
 
 @lru_cache(maxsize=65536)

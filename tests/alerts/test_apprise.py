@@ -82,7 +82,7 @@ def delivery(store: Store, data: dict[str, Any] = DATA, type: str = "incident.op
 
 def test_it_words_an_outage_in_french_with_the_local_time() -> None:
     title, body = message("incident.opened", DATA, AT, "fr", "Europe/Paris")
-    assert title == "[Vigie] Almerys — Demande de prise en charge optique : panne (depuis 14 h 05)"
+    assert title == "[Vigie] Almerys — Demande de prise en charge optique : panne (depuis 14\u00a0h\u00a005)"
     assert body.splitlines() == ["Panne détectée.", "https://statut.example.org/incidents/7"]
 
 

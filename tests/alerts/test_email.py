@@ -128,7 +128,7 @@ async def test_it_sends_a_french_multipart_alert_by_default(world: Any) -> None:
         assert "Almerys" in body and PEC_FR in body
         assert "Depuis le 30 novembre 2026 à 14 h 05" in body
         assert "Panne détectée automatiquement par Vigie." in body
-        assert "Rétablissement estimé vers 15 h 40 (entre 14 h 50 et 17 h 30, d'après 23 pannes passées)" in body
+        assert "Rétablissement estimé vers 15 h 40 (entre 14 h 50 et 17 h 30, d’après 23 pannes passées)" in body
         assert f"https://statut.example.org/incidents/{incident_id}" in body
     assert "<img" not in html and "src=" not in html  # no remote images
 
@@ -195,8 +195,8 @@ async def test_it_gives_the_eta_the_operator_announced(world: Any) -> None:
     w.store.record_eta(incident_id, STARTED + 60, "operator", sixteen)
     await w.channel().send(w.delivery("incident.updated", incident_id))
     text, html = parts(await server.next_message())
-    assert "Rétablissement annoncé par l'opérateur : 16 h 00" in flat(text)
-    assert "Rétablissement annoncé par l&#39;opérateur : 16 h 00" in flat(html)
+    assert "Rétablissement annoncé par l’opérateur : 16 h 00" in flat(text)
+    assert "Rétablissement annoncé par l’opérateur : 16 h 00" in flat(html)
 
 
 @pytest.mark.parametrize(
@@ -219,7 +219,7 @@ async def test_it_words_maintenance_subjects(world: Any, kind: str, status: str,
     message = await server.next_message()
     assert message["Subject"] == f"[Vigie] Almerys — {PEC_FR} : {words}"
     text, html = parts(message)
-    assert "Début : 1 décembre 2026 à 2 h 00" in flat(text) and "Fin prévue : 1 décembre 2026 à 4 h 00" in flat(text)
+    assert "Début : 1er décembre 2026 à 2 h 00" in flat(text) and "Fin prévue : 1er décembre 2026 à 4 h 00" in flat(text)
     assert "Coupure de 2 h." in text and "Coupure de 2 h." in html
 
 

@@ -113,7 +113,7 @@ def event(type: str = "incident.opened", operator: str | None = "almerys", servi
 
 async def test_it_links_the_form_from_the_footer(site: Site) -> None:
     html = await (await site.client.get("/")).text()
-    assert 'href="/subscriptions"' in html and "S'abonner aux alertes" in html.replace("&#39;", "'")
+    assert 'href="/subscriptions"' in html and "S’abonner aux alertes" in html.replace("&#39;", "'")
     response = await site.client.get("/subscriptions?lang=en")
     form = await response.text()
     assert response.status == 200 and response.headers["Cache-Control"] == "no-store"
@@ -149,7 +149,7 @@ async def test_it_runs_the_double_opt_in_flow(site: Site) -> None:
     assert token not in str(site.rows()) and site.rows()[0]["confirm_hash"]  # only its hash is kept
 
     page = await site.client.get(confirm)  # a mail scanner opening the link confirms nothing
-    assert page.status == 200 and "Confirmer l'abonnement" in (await page.text()).replace("&#39;", "'")
+    assert page.status == 200 and "Confirmer l’abonnement" in (await page.text()).replace("&#39;", "'")
     assert site.rows()[0]["confirmed_at"] is None
     done = await site.client.post("/subscriptions/confirm", data={"token": token})
     assert done.status == 200 and "Abonnement confirmé" in await done.text()

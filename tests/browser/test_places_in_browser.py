@@ -44,7 +44,7 @@ async def places_site(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator
 
 
 @pytest.mark.parametrize(("lang", "query", "heads"), [
-    ("fr", "", ["Lieu", "Vu d'ici", "Dernière mesure", "Médiane / 95e centile (24 h)"]),
+    ("fr", "", ["Lieu", "Vu d’ici", "Dernière mesure", "Médiane / 95e centile (24 h)"]),
     ("en", "?lang=en", ["Place", "Seen from here", "Last result", "Median / p95 (24 h)"]),
 ])
 async def test_it_shows_latency_per_place_on_a_phone(

@@ -69,10 +69,16 @@ async def test_it_catches_the_failing_dns_name(engine: Engine, clock: FakeClock)
     assert any("NXDOMAIN" in reason for reason in engine.check_states["viamedis/portail/dns"].reasons)
 
 
-async def test_it_degrades_the_service_whose_certificate_nears_expiry(engine: Engine, clock: FakeClock) -> None:
+async def test_it_notes_the_certificate_that_nears_expiry_without_degrading_the_service(
+    engine: Engine, clock: FakeClock
+) -> None:
     await rounds(engine, clock, "kalixia/portail", 3)
-    assert engine.check_states["kalixia/portail/certificat"].status == "degraded"
-    assert engine.service_states["kalixia/portail"][0] == "degraded_performance"
+    state = engine.check_states["kalixia/portail/certificat"]
+    assert state.status == "up"  # the certificate works today: a note, not a slowdown
+    assert [n.split(": ")[0] for n in state.notices] == ["cert_expires_in > 14d"]
+    assert "certificate expires in 9 days" in state.notices[0]
+    assert engine.store.load_check_states()["kalixia/portail/certificat"].notices == state.notices
+    assert engine.service_states["kalixia/portail"][0] == "operational"
     assert engine.store.open_incidents("kalixia") == []
 
 

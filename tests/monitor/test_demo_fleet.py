@@ -148,7 +148,7 @@ async def test_it_builds_a_complete_config(fleet: DemoFleet) -> None:
         assert dns_check.resolver == f"127.0.0.1:{fleet.dns.port}"
         assert [c.text for c in dns_check.conditions] == ["dns.rcode == NOERROR", "dns.answers contains '127.0.0.1'"]
         cert = portal.checks[2].conditions[0]
-        assert (cert.text, cert.severity) == ("cert_expires_in > 14d", "degraded")
+        assert (cert.text, cert.severity) == ("cert_expires_in > 14d", "notice")
     pec = config.find_check("almerys/pec-optique/api")
     assert pec is not None
     assert [(c.text, c.severity) for c in pec[2].conditions] == [

@@ -250,7 +250,7 @@ def test_the_operations_alert_says_it_is_vigie_that_cannot_see(tmp_path: Path, c
     view = alert_view(event, "fr", ZoneInfo("Europe/Paris"), "https://statut.example.org")
     assert view["subject"].startswith("[Vigie] Lieu de mesure Vigie (serveur central)")
     assert view["subject"].endswith(": ne voit plus les opérateurs")
-    assert "aucun incident n'est ouvert" in view["message"] and "across 5 operators" in view["message"]
+    assert "aucun incident n’est ouvert" in view["message"] and "across 5 operators" in view["message"]
     assert event.data["vantage"]["checks"] == 5 and event.data["vantage"]["state"] == "isolated"
 
 

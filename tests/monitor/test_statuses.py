@@ -105,4 +105,4 @@ def test_it_splits_the_time_that_counts_for_uptime() -> None:
     assert set(statuses.OBSERVED) == set(ComponentStatus) - {"under_maintenance"}
     assert statuses.OPEN_INCIDENT_STATUSES == ("investigating", "identified", "monitoring")
     assert statuses.LIVE_MAINTENANCE == ("scheduled", "in_progress")
-    assert statuses.SEVERITIES == ("down", "degraded")
+    assert statuses.SEVERITIES == ("down", "degraded", "notice")

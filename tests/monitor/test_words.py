@@ -82,12 +82,12 @@ def test_it_has_words_for_every_status_in_every_language(table: str, lang: str) 
 def test_it_has_words_for_every_flip_the_narrator_tells() -> None:
     assert set(NARRATOR_WORDS) == {*ComponentStatus, CheckStatus.UNKNOWN}
     assert flip_line("Almerys — PEC", ComponentStatus.MAJOR_OUTAGE, "status == 200: 503") == \
-        "Almerys — PEC : panne — status == 200: 503"
+        "Almerys — PEC : panne — le service répond « erreur 503 »"  # the reason in words (item 3)
     assert flip_line("Almerys — PEC", ComponentStatus.OPERATIONAL) == "Almerys — PEC : fonctionne normalement"
     assert incident_line(3, "incident.opened", "Almerys : PEC indisponible") == \
         "Incident n° 3 ouvert : Almerys : PEC indisponible"
-    assert eta_line(3, "Rétablissement annoncé par l'opérateur : 16 h 00") == \
-        "Incident n° 3 : Rétablissement annoncé par l'opérateur : 16 h 00"
+    assert eta_line(3, "Rétablissement annoncé par l’opérateur : 16\u00a0h\u00a000") == \
+        "Incident n° 3 : Rétablissement annoncé par l’opérateur : 16\u00a0h\u00a000"
 
 
 def test_it_words_every_profession_the_config_knows_in_every_language() -> None:
@@ -137,13 +137,13 @@ ETAS: dict[str, dict[str, Any]] = {
     "overdue-estimate": {"expected_at": at(14, 0), "low": at(13, 0), "high": at(15, 0), "source": "estimate", "basis": 5},
 }
 FRENCH = {
-    "operator": ("eta", "Rétablissement annoncé par l'opérateur : 16 h 00"),
-    "estimate": ("eta", "Rétablissement estimé vers 15 h 40 (entre 14 h 50 et 17 h 30, d'après 23 pannes passées)"),
+    "operator": ("eta", "Rétablissement annoncé par l’opérateur : 16 h 00"),
+    "estimate": ("eta", "Rétablissement estimé vers 15 h 40 (entre 14 h 50 et 17 h 30, d’après 23 pannes passées)"),
     "estimate-short": ("eta", "Rétablissement estimé vers 15 h 40"),
-    "tomorrow": ("eta", "Rétablissement annoncé par l'opérateur : le 1er décembre à 9 h 00"),
-    "as-iso": ("eta", "Rétablissement estimé vers 15 h 40 (entre 14 h 50 et 17 h 30, d'après 23 pannes passées)"),
-    "overdue-operator": ("overdue", "L'heure de rétablissement annoncée (14 h 00) est dépassée."),
-    "overdue-estimate": ("overdue", "L'heure de rétablissement estimée (14 h 00) est dépassée."),
+    "tomorrow": ("eta", "Rétablissement annoncé par l’opérateur : le 1er décembre à 9 h 00"),
+    "as-iso": ("eta", "Rétablissement estimé vers 15 h 40 (entre 14 h 50 et 17 h 30, d’après 23 pannes passées)"),
+    "overdue-operator": ("overdue", "L’heure de rétablissement annoncée (14 h 00) est dépassée."),
+    "overdue-estimate": ("overdue", "L’heure de rétablissement estimée (14 h 00) est dépassée."),
 }
 ENGLISH = {
     "operator": "Recovery announced by the operator: 4:00\u202fPM",
@@ -192,15 +192,15 @@ class Window:
 
 
 WINDOWS = {
-    "running": (Window("in_progress", at(14, 0), at(23, 0)), "Maintenance en cours jusqu'à 23 h 00"),
-    "running, not ticked yet": (Window("scheduled", at(14, 0), at(23, 0)), "Maintenance en cours jusqu'à 23 h 00"),
+    "running": (Window("in_progress", at(14, 0), at(23, 0)), "Maintenance en cours jusqu’à 23\u00a0h\u00a000"),
+    "running, not ticked yet": (Window("scheduled", at(14, 0), at(23, 0)), "Maintenance en cours jusqu’à 23\u00a0h\u00a000"),
     "running until tomorrow": (Window("in_progress", at(14, 0), at(2, 0, day=1, month=12)),
-                               "Maintenance en cours jusqu'au 1er décembre à 2 h 00"),
-    "today": (Window("scheduled", at(22, 0), at(23, 30)), "Maintenance prévue aujourd'hui de 22 h 00 à 23 h 30"),
+                               "Maintenance en cours jusqu’au 1er décembre à 2\u00a0h\u00a000"),
+    "today": (Window("scheduled", at(22, 0), at(23, 30)), "Maintenance prévue aujourd’hui de 22\u00a0h\u00a000 à 23\u00a0h\u00a030"),
     "another day": (Window("scheduled", at(22, 0, day=2, month=12), at(23, 30, day=2, month=12)),
-                    "Maintenance prévue le 2 décembre de 22 h 00 à 23 h 30"),
+                    "Maintenance prévue le 2 décembre de 22\u00a0h\u00a000 à 23\u00a0h\u00a030"),
     "over two days": (Window("scheduled", at(22, 0, day=2, month=12), at(2, 0, day=3, month=12)),
-                      "Maintenance prévue du 2 décembre à 22 h 00 au 3 décembre à 2 h 00"),
+                      "Maintenance prévue du 2 décembre à 22\u00a0h\u00a000 au 3 décembre à 2\u00a0h\u00a000"),
 }
 
 
@@ -261,7 +261,7 @@ def test_it_titles_an_alert_as_an_email_subject_and_a_chat_message() -> None:
     assert en.alert_title("Almerys", ["PEC"], en.alert_state("resolved")) == "[Vigie] Almerys — PEC: resolved"
     assert fr.alert_title("Vigie", [], "message de test") == "[Vigie] Vigie : message de test"
     assert fr.alert_state("identified", reminder=True, stable=True, since=at(14, 5), now=NOW) == \
-        "panne, cause identifiée (de nouveau stable, rappel, depuis 14 h 05)"
+        "panne, cause identifiée (de nouveau stable, rappel, depuis 14\u00a0h\u00a005)"
     assert en.alert_state("scheduled") == "maintenance scheduled"
     assert fr.alert_state("in_progress") == "maintenance en cours"
 

@@ -65,12 +65,12 @@ async def test_it_shows_unresolved_incidents_first_with_since(outage: Site) -> N
     _, html = await outage.get("/")
     assert html.index("Incidents en cours") < html.index("Opérateurs et services")
     incident = html[html.index("Incidents en cours") : html.index("Opérateurs et services")]
-    assert "depuis 14 h 05 (il y a 25 minutes)" in incident
+    assert "depuis 14\u00a0h\u00a005 (il y a 25 minutes)" in incident
     assert 'href="/incidents/1"' in incident and PEC in incident
     assert "Panne détectée automatiquement" in incident  # the latest update
     # the service itself says since when it is down
     service = html[html.index('id="service-almerys-pec-optique"') :]
-    assert "Panne majeure" in service[:2000] and "depuis 14 h 05" in service[:2000]
+    assert "Panne majeure" in service[:2000] and "depuis 14\u00a0h\u00a005" in service[:2000]
 
 
 async def test_it_shows_the_latest_update_of_an_incident(outage: Site) -> None:
@@ -92,7 +92,7 @@ async def test_it_filters_services_by_profession(outage: Site) -> None:
     _, html = await outage.get("/?profession=audioprothesiste")
     assert PEC in html and "Viamedis" not in html and "Visiodroits" not in html
     _, html = await outage.get("/?profession=dentiste")
-    assert "Aucun service n&#39;est déclaré pour ce métier." in html
+    assert "Aucun service n’est déclaré pour ce métier." in html
 
 
 async def test_it_keeps_the_language_in_the_profession_filter(site: Site) -> None:
@@ -105,7 +105,7 @@ async def test_it_ignores_an_unknown_profession_safely(outage: Site) -> None:
     response, html = await outage.get("/?profession=%3Cscript%3Ealert(1)%3C/script%3E")
     assert response.status == 200
     assert "<script>alert" not in html and "alert(1)" not in html
-    assert "Ce métier n&#39;est pas reconnu" in html and PEC in html and "Visiodroits" in html
+    assert "Ce métier n’est pas reconnu" in html and PEC in html and "Visiodroits" in html
 
 
 async def test_it_draws_ninety_day_bars_with_titles_on_the_days_with_trouble(outage: Site) -> None:
@@ -126,16 +126,16 @@ async def test_it_draws_ninety_day_bars_with_titles_on_the_days_with_trouble(out
 async def test_it_offers_response_time_ranges_on_the_operator_page(outage: Site) -> None:
     response, html = await outage.get("/operators/almerys")
     assert response.status == 200 and "<h1>Almerys</h1>" in html
-    assert re.search(r'<a href="/operators/almerys#latency" aria-current="page">24 h</a>', html)
+    assert re.search(r'<a href="/operators/almerys#latency" aria-current="page">24\u00a0h</a>', html)
     assert 'class="line-p50" d="M' in html and "ms</text>" in html
-    for window in ("24 h", "7 jours", "30 jours", "90 jours"):
+    for window in ("24\u00a0h", "7 jours", "30 jours", "90 jours"):
         assert f"<th scope=\"col\">{window}</th>" in html
     assert "En échec" in html and "status" in html  # the failing check and why
     assert "Historique des incidents" in html and 'href="/incidents/1"' in html
     _, html = await outage.get("/operators/almerys?range=7d")
     assert re.search(r'href="/operators/almerys\?range=7d#latency" aria-current="page">7 jours</a>', html)
     _, html = await outage.get("/operators/almerys?range=1y")
-    assert re.search(r'aria-current="page">24 h</a>', html)
+    assert re.search(r'aria-current="page">24\u00a0h</a>', html)
 
 
 async def test_it_shows_the_incident_timeline_newest_first(outage: Site) -> None:
@@ -148,10 +148,10 @@ async def test_it_shows_the_incident_timeline_newest_first(outage: Site) -> None
     assert response.status == 200
     assert "Détecté automatiquement par Vigie" in html
     assert PEC in html and "toujours touché" in html
-    assert "en cours depuis 25 minutes" in html
+    assert "en cours depuis 25\u00a0min" in html  # a measured span, compact (item 10)
     timeline = html[html.index('class="timeline"') :]
     assert timeline.index("Correctif déployé.") < timeline.index("Cause trouvée.") < timeline.index("Panne détectée")
-    assert "14 h 25" in timeline and "Sous surveillance" in timeline
+    assert "14\u00a0h\u00a025" in timeline and "Sous surveillance" in timeline
     _, html = await outage.get("/incidents/1?lang=en")
     assert "Cause found." in html and "Correctif déployé." in html  # no English: French it is
     assert "Detected automatically by Vigie" in html
@@ -161,8 +161,8 @@ async def test_it_shows_a_resolved_incident_with_its_duration(outage: Site) -> N
     await outage.recover("almerys/pec-optique")
     await outage.advance(60)
     _, html = await outage.get("/incidents/1")
-    assert "Résolu" in html and "rétabli à 14 h 30" in html
-    assert "<dt>Durée</dt>\n    <dd>25 minutes</dd>" in html
+    assert "Résolu" in html and "rétabli à 14\u00a0h\u00a030" in html
+    assert "<dt>Durée</dt>\n    <dd>25\u00a0min</dd>" in html
     _, html = await outage.get("/")
     assert "Incidents en cours" not in html and "Tous les services fonctionnent normalement." in html
 
@@ -179,7 +179,7 @@ async def test_it_groups_history_by_month(site: Site) -> None:
     _, html = await site.get("/history")
     assert html.index("Novembre 2026") < html.index("Panne Novembre") < html.index("Octobre 2026")
     assert html.index("Panne Octobre bis") < html.index("Panne Octobre<")
-    assert "30 minutes" in html
+    assert "30\u00a0min" in html  # "Durée : 30 min", not "30 minutes" (item 10)
     _, html = await site.get("/history?lang=en")
     assert "November 2026" in html and "October 2026" in html
 
@@ -262,9 +262,9 @@ async def test_it_says_the_eta_in_words(site: Site) -> None:
     at = lambda h, m: datetime(2026, 11, 30, h, m, tzinfo=PARIS).isoformat()  # noqa: E731
     estimate = {"expected_at": at(15, 40), "low": at(14, 50), "high": at(17, 30), "source": "estimate", "basis": 23}
     assert page.eta(estimate, OUTAGE_AT) == (
-        "Rétablissement estimé vers 15 h 40 (entre 14 h 50 et 17 h 30, d'après 23 pannes passées)"
+        "Rétablissement estimé vers 15\u00a0h\u00a040 (entre 14\u00a0h\u00a050 et 17\u00a0h\u00a030, d’après 23 pannes passées)"
     )
     announced = {"expected_at": at(16, 0), "low": None, "high": None, "source": "operator", "basis": None}
-    assert page.eta(announced, OUTAGE_AT) == "Rétablissement annoncé par l'opérateur : 16 h 00"
+    assert page.eta(announced, OUTAGE_AT) == "Rétablissement annoncé par l’opérateur : 16\u00a0h\u00a000"
     assert page.eta(None, OUTAGE_AT) is None
     assert Page(site.app, "en", "/").eta(announced, OUTAGE_AT) == "Recovery announced by the operator: 4:00\u202fPM"

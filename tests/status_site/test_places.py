@@ -167,7 +167,7 @@ async def test_it_shows_a_table_per_check_with_each_place_in_french(client: Test
 async def test_it_shows_the_places_in_english_with_lang_en(client: TestClient) -> None:
     html = await (await client.get("/operators/almerys?lang=en")).text()
     assert "api seen from each place" in html and "Lyon (host B)" in html and "Vigie (central server)" in html
-    assert "No news" in html and "Failing" in html and "Median / p95 (24 h)" in html
+    assert "No news" in html and "Failing" in html and "Median / p95 (24\u00a0h)" in html
     assert "ago" in html
 
 

@@ -63,11 +63,11 @@ def paris(hour: int, minute: int, day: int = 30, month: int = 11) -> float:
 # (source, expected_at, low, high, basis) and what the French page must say
 CASES = {
     "estimate": (("estimate", paris(15, 40), paris(14, 50), paris(17, 30), 23),
-                 "Rétablissement estimé vers 15 h 40 (entre 14 h 50 et 17 h 30, d'après 23 pannes passées)"),
+                 "Rétablissement estimé vers 15\u00a0h\u00a040 (entre 14\u00a0h\u00a050 et 17\u00a0h\u00a030, d’après 23 pannes passées)"),
     "operator-tomorrow": (("operator", paris(9, 0, day=1, month=12), None, None, None),
-                          "Rétablissement annoncé par l'opérateur : le 1er décembre à 9 h 00"),
+                          "Rétablissement annoncé par l’opérateur : le 1er décembre à 9\u00a0h\u00a000"),
     "overdue": (("estimate", paris(14, 20), paris(14, 10), paris(15, 0), 12),
-                "L'heure de rétablissement estimée (14 h 20) est dépassée."),
+                "L’heure de rétablissement estimée (14\u00a0h\u00a020) est dépassée."),
 }
 
 

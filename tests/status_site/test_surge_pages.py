@@ -26,20 +26,20 @@ async def test_a_surge_while_the_probes_are_green_is_a_public_note(site: Site) -
     await reports(site, 30)
     for path in ("/", "/operators/almerys"):
         page = await text(site, path)
-        assert "De nombreux professionnels signalent des difficultés depuis 14 h 05 — 30 signalements" in page
+        assert "De nombreux professionnels signalent des difficultés depuis 14\u00a0h\u00a005 — 30 signalements" in page
         assert "D’après les tests de Vigie et les signalements des professionnels." in page
     assert "Fonctionne normalement" in await text(site, "/operators/almerys")  # the probes' status stands: reports alone open nothing
 
 
 async def test_a_few_more_reports_than_usual_say_rising(site: Site) -> None:
     await reports(site, 6)
-    assert "Des professionnels signalent des difficultés depuis 14 h 05 — 6 signalements" in await text(site, "/")
+    assert "Des professionnels signalent des difficultés depuis 14\u00a0h\u00a005 — 6 signalements" in await text(site, "/")
 
 
 async def test_the_count_is_shown_beside_an_incident(outage: Site) -> None:
     await reports(outage, 12)
     page = await text(outage, "/")
-    assert "Demande de prise en charge optique\u00a0: 12 signalements de professionnels depuis 14 h 30" in page
+    assert "Demande de prise en charge optique\u00a0: 12 signalements de professionnels depuis 14\u00a0h\u00a030" in page
     assert "D’après les tests de Vigie et les signalements des professionnels." in page
 
 
