@@ -258,6 +258,9 @@ def _unknown_references(doc: _Located, config: Config) -> list[Problem]:
     return problems
 
 
+LOOPBACK = ("127.0.0.1", "::1", "localhost")  # a relay on this machine: nothing crosses a network
+
+
 def _warnings(doc: _Located, config: Config) -> list[Problem]:
     warnings: list[Problem] = []
     for i, operator in enumerate(config.operators):
@@ -272,6 +275,11 @@ def _warnings(doc: _Located, config: Config) -> list[Problem]:
                     warnings.append(doc.at(node, f"{key}: interval below 10s probes the operator very often"))
                 if timeout > interval:
                     warnings.append(doc.at(node, f"{key}: timeout is longer than the interval"))
+    smtp = config.alerts.smtp
+    if smtp is not None and smtp.username and not (smtp.tls or smtp.starttls) and smtp.host not in LOOPBACK:
+        node = doc.values.get(("alerts", "smtp", "username")) or doc.values[()]
+        warnings.append(doc.at(node, f"alerts.smtp: the password for {smtp.username!r} would cross the network in "
+                                     "clear: set starttls: true (port 587) or tls: true (port 465)"))
     if config.storage.raw_retention is not None:
         node = doc.values.get(("storage", "raw_retention")) or doc.values[()]
         warnings.append(doc.at(node, "storage.raw_retention is deprecated: write storage.retention.results instead"))

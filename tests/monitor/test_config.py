@@ -203,3 +203,23 @@ def test_validate_summarises_the_locations(tmp_path: Path, monkeypatch: pytest.M
         monkeypatch.setenv(name, value)
     assert main(["validate", "-c", str(path)]) == 0
     assert "locations: local (3 checks), lyon (4 checks), paris (2 checks)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("smtp, warned", [
+    ("{host: smtp.example.org, port: 25, from: v@x.org, username: vigie, password: pw}", True),
+    ("{host: smtp.example.org, port: 587, starttls: true, from: v@x.org, username: vigie, password: pw}", False),
+    ("{host: smtp.example.org, port: 465, tls: true, from: v@x.org, username: vigie, password: pw}", False),
+    ("{host: smtp.example.org, port: 25, from: v@x.org}", False),  # no password to give away
+    ("{host: 127.0.0.1, port: 25, from: v@x.org, username: vigie, password: pw}", False),  # a relay on this machine
+])
+def test_it_warns_when_the_smtp_password_would_cross_the_network_in_clear(
+    smtp: str, warned: bool, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TOKEN", "x")
+    path = tmp_path / "config.yaml"
+    path.write_text(MINIMAL + f"alerts:\n  smtp: {smtp}\n")
+    assert main(["validate", "-c", str(path)]) == 0  # a warning, not an error
+    err = capsys.readouterr().err
+    assert ("would cross the network in clear" in err) == warned
+    if warned:
+        assert f"{path}:" in err and "starttls: true" in err and "(warning)" in err
