@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import jinja2
 
+from monitor.words.languages import neutralize
+
 
 def make_environment(override_dir: str | None = None) -> jinja2.Environment:
     loaders: list[jinja2.BaseLoader] = []
@@ -16,4 +18,5 @@ def make_environment(override_dir: str | None = None) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         undefined=jinja2.StrictUndefined,
+        finalize=neutralize,  # no control or bidi character reaches the page
     )

@@ -49,6 +49,7 @@ from alerts.subscriptions import CONFIRM_EVENT, PENDING_TTL, mask_address, new_t
 from alerts.views import alert_view, link
 from monitor.keys import Key
 from monitor.words import Sentences, localized, mail_words, notice_words, profession_word
+from monitor.words.languages import neutralize
 
 if TYPE_CHECKING:
     from monitor.config.model import Channel as ChannelSpec
@@ -65,6 +66,7 @@ TEMPLATES = jinja2.Environment(
     trim_blocks=True,
     lstrip_blocks=True,
     undefined=jinja2.StrictUndefined,
+    finalize=neutralize,  # no control or bidi character reaches a mail
 )
 
 # -- composing ----------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from monitor.cli import EXIT_OK, EXIT_USAGE, serve
 from monitor.demo.field import Field
 from monitor.demo.fleet import DEMO_AGENTS, PARTNER, DemoFleet
-from monitor.demo.history import past_outages
+from monitor.demo.history import seed_past
 from monitor.demo.sinks import MailSink, WebhookSink, alerts_config
 from monitor.durations import parse_duration
 from monitor.events import REPORTS_SURGE
@@ -189,7 +189,7 @@ async def run_demo(listen: tuple[str, int], db: str | None, cycle: float) -> Non
             narrator = Narrator()
             db_path = db or workdir / "vigie-demo.db"
             store = Store(db_path)
-            seeded = store.import_outages(past_outages(fleet, time.time()), source="demo")
+            seeded = seed_past(store, fleet, time.time())
             store.close()
             app = create_app(config, db_path, on_engine=[narrator])
             narrator.service = app[SERVICE]

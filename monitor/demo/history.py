@@ -12,6 +12,7 @@ import random
 
 from monitor.demo.fleet import DemoFleet
 from monitor.demo.scenario import REPORTS, VANTAGE
+from monitor.storage import Store
 
 
 def past_outages(fleet: DemoFleet, now: float, count: int = 40, seed: int = 2024) -> list[tuple[str, float, float]]:
@@ -29,3 +30,8 @@ def past_outages(fleet: DemoFleet, now: float, count: int = 40, seed: int = 2024
         started = now - rng.uniform(1, 90) * 86400
         rows.append((service, round(started, 3), round(started + duration, 3)))
     return rows
+
+
+def seed_past(store: Store, fleet: DemoFleet, now: float) -> int:
+    """Give the database its fake past once: a demo started again on the same ``--db`` keeps the one it had."""
+    return store.imported_outages("demo") or store.import_outages(past_outages(fleet, now), source="demo")

@@ -48,6 +48,10 @@ class HistoryMixin:
         ]
         return sorted(outages, key=lambda o: o.started_at)
 
+    def imported_outages(self, source: str) -> int:
+        """How many past outages were imported from ``source``."""
+        return int(self.db.execute("SELECT count(*) FROM past_outages WHERE source = ?", (source,)).fetchone()[0])
+
     def import_outages(self, rows: Iterable[tuple[str, float, float]], source: str) -> int:
         """Add past outages (service, started_at, ended_at); an outage already known is skipped."""
         added = 0

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TypeVar
+from typing import Any, TypeVar
+
+from markupsafe import Markup
 
 SUPPORTED = ("fr", "en")
 DEFAULT = "fr"
@@ -47,3 +49,21 @@ def join_words(items: Iterable[str], lang: str) -> str:
     if len(items) <= 1:
         return "".join(items)
     return f"{', '.join(items[:-1])} {pick(AND, lang)} {items[-1]}"
+
+
+# Control characters (but tab and newlines) and the invisible marks that reorder text on screen (bidi embeddings,
+# overrides and isolates: "Trojan Source"; the directional marks) become U+FFFD, visibly: an operator's name or
+# an incident's text may come from anyone, and must read on the page as it is stored.
+_UNSAFE = [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), *range(0x7F, 0xA0),
+           0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+UNSAFE_TEXT = {code: "\ufffd" for code in _UNSAFE}
+
+
+def neutralize(value: Any) -> Any:
+    """``value`` with control and bidi characters replaced, for a template's output (markup stays markup)."""
+    if not isinstance(value, str):
+        return value
+    cleaned = str.translate(value, UNSAFE_TEXT)
+    if cleaned == value:
+        return value
+    return Markup(cleaned) if isinstance(value, Markup) else cleaned

@@ -97,3 +97,14 @@ async def test_it_gives_the_demo_a_past_to_estimate_from(engine: Engine, clock: 
     [incident] = engine.store.open_incidents("almerys")
     eta = engine.store.latest_eta(incident.id)
     assert eta.source == "estimate" and eta.basis >= 5 and eta.low <= eta.expected_at <= eta.high
+
+
+async def test_it_seeds_the_fake_past_once_per_database(tmp_path: Path, clock: FakeClock) -> None:
+    from monitor.demo.history import seed_past
+
+    fleet = DemoFleet(cycle=CYCLE)
+    for restart in range(3):  # `vigie demo --db same.db`, started three times
+        store = Store(tmp_path / "same.db")
+        assert seed_past(store, fleet, clock.now() + restart * 3600) == 40
+        assert len(store.db.execute("SELECT * FROM past_outages").fetchall()) == 40
+        store.close()
