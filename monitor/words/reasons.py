@@ -167,12 +167,13 @@ def _slow(ast: Ast | None, seen: str, say: _Say) -> str | None:
 
 
 def _body(ast: Ast | None, seen: str, say: _Say) -> str | None:
-    if seen.startswith(("body contains no ", "body does not match ", "body = ")):
+    # what the conditions say of a body (``_judge_body``): never a piece of it, only their own text and its size
+    if seen.startswith(("body contains no ", "body does not match ", "body = ", "body is not the expected text")):
         return say("text_missing")
-    found = re.match(r"body contains (.+?): ", seen, re.S)
+    found = re.fullmatch(r"body contains ('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")(?:: .*)?", seen, re.S)
     if found is not None:
         return say("text_found", text=say.quoted(found[1]))
-    if seen.startswith("body matches: "):
+    if seen.startswith("body matches") or seen.startswith("body is the expected text"):
         return say("text_unwanted")
     return None
 

@@ -54,7 +54,7 @@ async def test_it_shows_since_when_and_the_eta_in_the_banner_on_the_first_screen
     assert "Almerys" in said and "Demande de prise en charge optique" in said  # the operator, the service
     assert "En panne depuis 14 h 05" in said.replace("\u00a0", " ")  # since when
     eta = await first_screen(page, "section.banner .eta", viewport)  # when it should be back
-    assert await page.locator("section.banner .eta").inner_text() == "Pas assez d'historique pour estimer le rétablissement."
+    assert await page.locator("section.banner .eta").inner_text() == "Pas assez d’historique pour estimer le rétablissement."
     await first_screen(page, "section.banner a.fact-link", viewport)
     assert eta["y"] < (await page.locator("section.unresolved").bounding_box())["y"]
     await page.screenshot(path=str(ARTIFACTS / f"phone-top-index{query and '-opticians'}-{viewport}.png"))
@@ -101,7 +101,7 @@ async def test_it_gives_the_incident_pages_eta_the_whole_width_of_a_phone(
         incident, NOW + 1, "estimate", NOW + 40 * 60, NOW + 20 * 60, NOW + 90 * 60, 12, "service"))
     await site.changed()
     await page.reload()  # the page is cacheable for a while (max-age): a reload asks again
-    assert "d'après 12 pannes passées" in await page.locator(".incident-eta").inner_text()
+    assert "d’après 12 pannes passées" in await page.locator(".incident-eta").inner_text()
     await first_screen(page, ".incident-eta", "phone")
     assert await lines(page, ".incident-eta") <= 3
     await page.screenshot(path=str(ARTIFACTS / "phone-top-incident-phone.png"))

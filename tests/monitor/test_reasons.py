@@ -18,6 +18,13 @@ CASES = [
      "la page affiche « erreur technique »", "the page shows “erreur technique”"),
     ("body matches '^OK$': body does not match '^OK$' (12 bytes)", "la page ne contient pas le texte attendu",
      "the page does not contain the expected text"),
+    # what a condition says of a body since it never repeats any of it (issue 13)
+    ("body not contains 'erreur technique': body contains 'erreur technique'",
+     "la page affiche « erreur technique »", "the page shows “erreur technique”"),
+    ("body not matches 'indispo\\w+': body matches 'indispo\\w+'",
+     "la page affiche un texte qui signale un problème", "the page shows a text that signals a problem"),
+    ("body == 'pong': body is not the expected text (4 bytes)", "la page ne contient pas le texte attendu",
+     "the page does not contain the expected text"),
     ("body not matches 'indispo\\w+': body matches: 'service indisponible'",
      "la page affiche un texte qui signale un problème", "the page shows a text that signals a problem"),
     ("json .status == 'ok': json .status = 'down'", "le service signale un état anormal (.status = « down »)",
