@@ -246,8 +246,21 @@ register(RouteDoc("/badge/{operator}/{service}.svg", "SVG badge: a service's sta
                   not_found=True))
 register(RouteDoc("/maintenances.ics", "Maintenance windows as an iCalendar (RFC 5545) feed",
                   content_type="text/calendar", parameters=[LANG]))
-register(RouteDoc("/healthz", "200 while the scheduler is alive, else 503",
-                  schema=_object({"status": {"enum": ["ok", "stuck"]}}), example=lambda: {"status": "ok"}))
+@dataclass(frozen=True)
+class _HealthDoc(RouteDoc):
+    """``/healthz``: 200 when Vigie can do its work, 503 with the reasons when it cannot (load balancers read it)."""
+
+    def operation(self) -> dict[str, Any]:
+        out = super().operation()
+        out["responses"]["503"] = {"description": "Vigie cannot do its work right now; problems say why", "content": {
+            "application/json": {"schema": _object({"status": {"enum": ["unhealthy"]}, "problems": {
+                "type": "array", "items": {"type": "string"}}}), "example": {
+                "status": "unhealthy", "problems": ["the store cannot write: disk full"]}}}}
+        return out
+
+
+register(_HealthDoc("/healthz", "200 when Vigie can probe, judge, store and alert, else 503 with the problems",
+                    schema=_object({"status": {"enum": ["ok"]}}), example=lambda: {"status": "ok"}))
 register(RouteDoc("/metrics", "Prometheus text exposition format", content_type="text/plain"))
 
 
