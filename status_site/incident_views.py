@@ -55,6 +55,14 @@ class IncidentView:
     eta_unknown: bool = False
     eta_history: tuple[dict[str, Any], ...] = ()  # every ETA shown, oldest first
 
+    def outlasted(self, now: float) -> float | None:
+        """The latest upper bound Vigie gave that this open outage has now run past, if any (issue 14)."""
+        if self.resolved:
+            return None
+        passed = [e["high"] for e in self.eta_history
+                  if e.get("source") == "estimate" and e.get("high") is not None and e["high"] < now]
+        return max(passed, default=None)
+
     def eta_overdue(self, now: float) -> bool:
         """An ETA that has passed while the incident is still open."""
         return bool(self.eta and not self.resolved and self.eta["expected_at"] < now)

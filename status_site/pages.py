@@ -175,7 +175,7 @@ class Page(Sentences):
         """What an open incident says of its recovery: (kind, sentence), see `Sentences.recovery`."""
         if incident.resolved:
             return None
-        return self.recovery(incident.eta, now, unknown=incident.eta_unknown)
+        return self.recovery(incident.eta, now, unknown=incident.eta_unknown, outlasted=incident.outlasted(now))
 
     def duration(self, incident: IncidentView, now: float) -> str:
         return self.lasted(incident.started_at, incident.resolved_at, now)

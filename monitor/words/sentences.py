@@ -150,13 +150,23 @@ class Sentences:
             when=when, low=self.moment(low, now), high=self.moment(high, now), basis=basis
         )
 
-    def recovery(self, eta: Mapping[str, Any] | None, now: float, unknown: bool = False) -> tuple[str, str] | None:
+    def recovery(
+        self, eta: Mapping[str, Any] | None, now: float, unknown: bool = False, outlasted: float | None = None
+    ) -> tuple[str, str] | None:
         """What an open incident says of its recovery at ``now``: (kind, sentence) or None.
 
         ``kind`` is ``overdue`` (the ETA has passed and it is still open), ``eta``,
-        or ``unknown`` (``unknown``: the estimator had too little history to say).
+        ``beyond`` (the outage has run past an upper bound Vigie gave, ``outlasted``:
+        said plainly, with the new estimate if there is one), or ``unknown``
+        (the estimator had too little history to say).
         The page, the emails, the chat texts and the narrator all call this.
         """
+        if outlasted is not None and outlasted < now and (not eta or eta.get("source") != "operator"):
+            bound = self.moment(outlasted, now)
+            expected = epoch(eta.get("expected_at")) if eta else None
+            if eta and expected is not None and expected >= now:
+                return "beyond", self.t.eta_beyond.format(bound=bound, estimate=self.eta(eta, now) or "")
+            return "beyond", self.t.eta_beyond_none.format(bound=bound)
         if eta:
             expected = epoch(eta.get("expected_at"))
             if expected is not None and expected < now:

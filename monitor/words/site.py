@@ -66,6 +66,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "eta_unknown": "Pas assez d’historique pour estimer le rétablissement.",
         "eta_overdue_operator": "L’heure de rétablissement annoncée ({when}) est dépassée.",
         "eta_overdue_estimate": "L’heure de rétablissement estimée ({when}) est dépassée.",
+        "eta_beyond": "La panne dure au-delà de l’estimation (au plus tard {bound}). Nouvelle estimation\u00a0: {estimate}",
+        "eta_beyond_none": "La panne dure au-delà de l’estimation (au plus tard {bound})\u00a0: plus longtemps que 9 pannes "
+                           "comparables sur 10. Pas de nouvelle estimation pour l’instant.",
         "eta_history": "Historique des estimations",
         "eta_history_operator": "annoncé par l’opérateur\u00a0: {when}",
         "eta_history_estimate": "estimation de Vigie\u00a0: vers {when} (entre {low} et {high}, d’après {basis} pannes passées)",
@@ -211,6 +214,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "eta_unknown": "Not enough history to estimate the recovery.",
         "eta_overdue_operator": "The announced recovery time ({when}) has passed.",
         "eta_overdue_estimate": "The estimated recovery time ({when}) has passed.",
+        "eta_beyond": "The outage has lasted beyond the estimate (at the latest {bound}). New estimate: {estimate}",
+        "eta_beyond_none": "The outage has lasted beyond the estimate (at the latest {bound}): longer than 9 comparable "
+                           "outages in 10. No new estimate for now.",
         "eta_history": "Estimate history",
         "eta_history_operator": "announced by the operator: {when}",
         "eta_history_estimate": "Vigie's estimate: around {when} (between {low} and {high}, based on {basis} past outages)",

@@ -292,3 +292,42 @@ def test_a_change_this_very_second_is_not_in_the_future() -> None:
     # a window starting (or any flip) rebuilds the snapshot at that very second: "dans 0 seconde" was shown
     assert Formatter("fr", PARIS).ago(0) == "il y a 1 seconde"
     assert Formatter("en", PARIS).ago(0) == "1 second ago"
+
+
+async def test_an_outage_that_outlasts_the_estimate_says_so_and_gives_the_new_one(site: Site) -> None:
+    """Issue 14, item 4: past the upper bound Vigie gave, say so plainly; re-estimate, or say there is none."""
+    await seed_history(site)
+    await site.fail("almerys/pec-optique")
+    [incident] = site.app[SITE].snapshot().unresolved
+    first = incident.eta
+    assert first is not None and first["source"] == "estimate"
+    fr, en = Formatter("fr", PARIS), Formatter("en", PARIS)
+    # 10 minutes past the upper bound: the 20 past outages were all shorter, so no new estimate can be made
+    site.clock.set(first["high"] + 600)
+    await site.run(lambda engine: engine.etas.refresh())
+    bound = fr.time(first["high"])
+    for path in ("/", f"/incidents/{incident.id}"):
+        html = await get(site, path)
+        assert text(f"La panne dure au-delà de l’estimation (au plus tard {bound})") in html, path
+        assert "Pas de nouvelle estimation pour l’instant." in html and "Rétablissement estimé vers" not in html, path
+    assert text(f"beyond the estimate (at the latest {en.time(first['high'])})") in await get(site, "/?lang=en")
+    # a new estimate (an operator's history grown meanwhile, say): given beside what was passed
+    now = site.clock.now()
+    await site.write(lambda store: store.record_eta(incident.id, now, "estimate", now + 1800, now + 600, now + 3600, 25, "all"))
+    html = await get(site, f"/incidents/{incident.id}")
+    assert text(f"La panne dure au-delà de l’estimation (au plus tard {bound}). Nouvelle estimation : "
+                f"Rétablissement estimé vers {fr.time(now + 1800)}") in html
+
+
+async def test_an_operators_announced_time_speaks_even_past_vigies_estimate(site: Site) -> None:
+    await seed_history(site)
+    await site.fail("almerys/pec-optique")
+    [incident] = site.app[SITE].snapshot().unresolved
+    site.clock.set(incident.eta["high"] + 600)  # type: ignore[index]
+    await site.run(lambda engine: engine.etas.refresh())
+    assert "au-delà de l’estimation" in await get(site, "/")
+    when = site.clock.now() + 3600
+    await site.run(lambda engine: admin.update_incident(engine, incident.id, {"fr": "Retour prévu"}, eta=when))
+    html = await get(site, "/")
+    assert "au-delà de l’estimation" not in html
+    assert text(f"Rétablissement annoncé par l’opérateur : {Formatter('fr', PARIS).time(when)}") in html
