@@ -138,7 +138,8 @@ def _incident_view(event: AlertEvent, words: Sentences) -> dict[str, Any]:
                                           event.at, beside=True) if reports and recovered is None else None,
         })
     resolved = epoch(incident.get("resolved_at"))
-    recovery = None if resolved is not None else words.recovery(incident.get("eta"), event.at)
+    recovery = None if resolved is not None else words.recovery(
+        incident.get("eta"), event.at, outlasted=epoch(incident.get("eta_outlasted")))
     message = localized(latest.get("message"), lang) if latest else ""
     url = link(incident.get("url", ""), lang)
     affected = [s["name"] for s in services if s["recovered"] is None] or [s["name"] for s in services]

@@ -168,3 +168,8 @@ def estimate_for(service: str, elapsed: float, history: Sequence[Outage], now: f
         if found is not None:
             return Estimate(found.expected, found.low, found.high, found.basis, scope)
     return None
+
+
+def outlasted(entries: Iterable[tuple[str, float | None]], now: float) -> float | None:
+    """The latest upper bound Vigie gave (``(source, high)`` of each ETA shown) that ``now`` has run past."""
+    return max((high for source, high in entries if source == "estimate" and high is not None and high < now), default=None)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from monitor.eta import outlasted
 from monitor.keys import Key
 from monitor.signals import signals_of
 from monitor.words.times import iso
@@ -67,6 +68,7 @@ def _incident_event(store: Store, config: Config, kind: str, incident_id: int, a
     operator = config.operator(incident.operator_id)
     latest = incident.updates[0] if incident.updates else None
     eta = store.latest_eta(incident_id)
+    bound = outlasted(((r.source, r.high) for r in store.eta_history(incident_id)), at) if incident.resolved_at is None else None
     services = [s.key for s in incident.services]
     surges = {k: r for k, r in store.load_surges().items() if r.level != "calm" and r.since is not None}
     unknown: dict[str, set[str]] = {}  # service -> its checks that say nothing now (a silent feed)
@@ -96,6 +98,8 @@ def _incident_event(store: Store, config: Config, kind: str, incident_id: int, a
                 }
                 for s in incident.services
             ],
+            # Vigie's own field: the upper bound it gave that this open outage has run past, if any
+            "eta_outlasted": iso(bound),
             "latest_update": None
             if latest is None
             else {"status": latest.status, "message": latest.message, "at": iso(latest.at)},

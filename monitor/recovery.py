@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from monitor.eta import Outage, estimate_for
+from monitor.eta import Outage, estimate_for, outlasted
 from monitor.storage import EtaRecord, Incident
 
 if TYPE_CHECKING:
@@ -21,6 +21,9 @@ MOVE = 60.0  # seconds an estimate must move before it is recorded again
 class EtaKeeper:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # incident -> whether its outage had already run past an upper bound Vigie gave when last looked at:
+        # the first time it does is told once (``incident.updated``); found so at a restart, it is not told again
+        self.beyond: dict[int, bool] = {}
 
     def refresh(self, now: float | None = None, only: int | None = None, announce: bool = True) -> list[int]:
         """Recompute the ETAs of open incidents; return the ids whose ETA changed.
@@ -44,6 +47,10 @@ class EtaKeeper:
                 changed.append(incident.id)
                 if last is not None and (last.source != current["source"] or current["source"] == "operator"):
                     news.append(incident.id)
+            passed = outlasted(((r.source, r.high) for r in store.eta_history(incident.id)), now) is not None
+            if self.beyond.get(incident.id) is False and passed and incident.id not in news:
+                news.append(incident.id)  # "au-delà de l'estimation": once, not at every estimate that drifts past
+            self.beyond[incident.id] = passed
         if announce:
             for incident_id in news:
                 self.engine.publish("incident.updated", incident_id)

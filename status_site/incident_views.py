@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from monitor.eta import outlasted
 from monitor.statuses import PAGE_INDICATOR as INDICATORS
 from monitor.statuses import SEVERITY as SERVICE_SEVERITY
 from monitor.statuses import worst
@@ -59,9 +60,7 @@ class IncidentView:
         """The latest upper bound Vigie gave that this open outage has now run past, if any (issue 14)."""
         if self.resolved:
             return None
-        passed = [e["high"] for e in self.eta_history
-                  if e.get("source") == "estimate" and e.get("high") is not None and e["high"] < now]
-        return max(passed, default=None)
+        return outlasted(((str(e.get("source")), e.get("high")) for e in self.eta_history), now)
 
     def eta_overdue(self, now: float) -> bool:
         """An ETA that has passed while the incident is still open."""

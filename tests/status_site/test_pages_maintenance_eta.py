@@ -5,6 +5,7 @@ from __future__ import annotations
 import html as markup
 import re
 from datetime import datetime
+from typing import Any
 
 from monitor import admin
 from monitor.words import Formatter
@@ -331,3 +332,29 @@ async def test_an_operators_announced_time_speaks_even_past_vigies_estimate(site
     html = await get(site, "/")
     assert "au-delà de l’estimation" not in html
     assert text(f"Rétablissement annoncé par l’opérateur : {Formatter('fr', PARIS).time(when)}") in html
+
+
+async def test_passing_the_bound_is_told_once_and_the_mail_says_it(site: Site) -> None:
+    from zoneinfo import ZoneInfo
+
+    from alerts.views import alert_view
+
+    await seed_history(site)
+    await site.fail("almerys/pec-optique")
+    [incident] = site.app[SITE].snapshot().unresolved
+    high = incident.eta["high"]  # type: ignore[index]
+
+    async def updates() -> list[Any]:
+        return await site.read(lambda store: [e for e in store.events() if e.type == "incident.updated"])
+
+    await site.run(lambda engine: engine.etas.refresh())
+    before = len(await updates())
+    for minutes in (10, 11, 30, 90):  # past the bound, then later and later: told once
+        site.clock.set(high + 60 * minutes)
+        await site.run(lambda engine: engine.etas.refresh())
+    told = (await updates())[before:]
+    assert len(told) == 1
+    data = told[0].data["incident"]
+    assert data["eta_outlasted"] is not None  # Vigie's own field, beside the contract's eta
+    view = alert_view(told[0], "fr", ZoneInfo("Europe/Paris"))
+    assert f"La panne dure au-delà de l’estimation (au plus tard {Formatter('fr', PARIS).time(high)})" in " ".join(view["lines"])
