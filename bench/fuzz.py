@@ -95,9 +95,10 @@ def main() -> int:
     port, token = free_port(), secrets.token_urlsafe(24)
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "VIGIE_ADMIN_TOKEN": token, "TMPDIR": str(work)}
-    demo = subprocess.Popen(
-        [sys.executable, "-m", "monitor", "demo", "--listen", f"127.0.0.1:{port}", "--db", str(work / "v.db")],
-        cwd=ROOT, env=env, stdout=open(work / "demo.log", "wb"), stderr=subprocess.STDOUT, start_new_session=True)
+    with open(work / "demo.log", "wb") as log:  # the child keeps its own copy of the descriptor
+        demo = subprocess.Popen(
+            [sys.executable, "-m", "monitor", "demo", "--listen", f"127.0.0.1:{port}", "--db", str(work / "v.db")],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         wait_healthy(url)
         report = work / "report.json"

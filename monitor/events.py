@@ -71,8 +71,10 @@ def _incident_event(store: Store, config: Config, kind: str, incident_id: int, a
     bound = outlasted(((r.source, r.high) for r in store.eta_history(incident_id)), at) if incident.resolved_at is None else None
     services = [s.key for s in incident.services]
     surges = {k: r for k, r in store.load_surges().items() if r.level != "calm" and r.since is not None}
+    states = store.load_check_states(
+        [Key.of(o.id, s.id, c.id) for o, s, c in config.iter_checks() if Key.of(o.id, s.id) in services])
     unknown: dict[str, set[str]] = {}  # service -> its checks that say nothing now (a silent feed)
-    for check_key, state in store.load_check_states().items():
+    for check_key, state in states.items():
         if state.status == "unknown":
             key = Key(check_key)
             unknown.setdefault(str(key.service), set()).add(str(key.check))

@@ -12,10 +12,8 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
-try:  # aiohttp's parse errors (BadHttpMessage, LineTooLong, InvalidURLError…): the client's fault, not ours
-    from aiohttp.http_exceptions import HttpProcessingError
-except ImportError:  # pragma: no cover - aiohttp is a core dependency
-    HttpProcessingError = ()  # type: ignore[assignment,misc]
+# aiohttp's parse errors (BadHttpMessage, LineTooLong, InvalidURLError…): the client's fault, not ours
+from aiohttp.http_exceptions import HttpProcessingError
 
 LIMIT = 10  # lines of one kind per window
 WINDOW = 60.0  # seconds

@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
+from monitor.config.signals import is_probed
+
 SIGNALS = ("probes", "locations", "feeds", "heartbeats", "reports")
-PROBE_TYPES = ("http", "tcp", "dns", "tls")
 
 
 def signals_of(service: Any, reported: bool, unknown: Collection[str] = ()) -> tuple[str, ...]:
@@ -21,10 +22,11 @@ def signals_of(service: Any, reported: bool, unknown: Collection[str] = ()) -> t
     """
     checks = [check for check in service.checks if check.id not in unknown]
     types = {check.type for check in checks}
+    probed = [check for check in checks if is_probed(check)]
     found = []
-    if types & set(PROBE_TYPES):
+    if probed:
         found.append("probes")
-        if any(len(check.locations or ()) > 1 for check in checks if check.type in PROBE_TYPES):
+        if any(len(check.locations or ()) > 1 for check in probed):
             found.append("locations")
     if "feed" in types:
         found.append("feeds")

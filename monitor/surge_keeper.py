@@ -125,9 +125,8 @@ class SurgeKeeper:
         status, since = engine.service_states.get(key, (None, None))
         start = now - WINDOW
         symptoms: dict[str, int] = {}
-        for service, _, symptom, n in engine.store.report_counts(start - start % surge.SLOT):
-            if service == key:
-                symptoms[symptom] = symptoms.get(symptom, 0) + n
+        for _, _, symptom, n in engine.store.report_counts(start - start % surge.SLOT, key):
+            symptoms[symptom] = symptoms.get(symptom, 0) + n
         data: dict[str, Any] = {
             "service": {"id": key, "name": dict(target.service.name), "status": status, "since": iso(since)},
             "operator": {"id": target.operator.id, "name": target.operator.name},

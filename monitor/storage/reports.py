@@ -44,12 +44,14 @@ class ReportsMixin:
             )
         return True
 
-    def report_counts(self, since: float, until: float | None = None) -> Iterator[tuple[str, int, str, int]]:
-        """(service, slot, symptom, count) of the 5-minute slots from ``since`` to ``until`` (excluded)."""
-        for row in self.db.execute(
-            "SELECT service, slot, symptom, n FROM report_counts WHERE slot >= ? AND slot < ? ORDER BY service, slot",
-            (since, until if until is not None else 2**62),
-        ):
+    def report_counts(self, since: float, service: str | None = None) -> Iterator[tuple[str, int, str, int]]:
+        """(service, slot, symptom, count) of the 5-minute slots from ``since`` on, of every service or of one."""
+        query = "SELECT service, slot, symptom, n FROM report_counts WHERE slot >= ?"
+        params: list[object] = [since]
+        if service is not None:
+            query += " AND service = ?"
+            params.append(service)
+        for row in self.db.execute(query + " ORDER BY service, slot", params):
             yield row[0], row[1], row[2], row[3]
 
     def report_slots(self, since: float, services: Collection[str] | None = None) -> dict[str, dict[int, int]]:

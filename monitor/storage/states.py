@@ -8,6 +8,7 @@ read); ``check_location_states`` each location's own judgement of each check;
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from typing import TYPE_CHECKING
 
 from monitor.judge import CheckState
@@ -45,9 +46,12 @@ class StatesMixin:
             (key, *_values(state)),
         )
 
-    def load_check_states(self) -> dict[str, CheckState]:
+    def load_check_states(self, keys: Collection[str] | None = None) -> dict[str, CheckState]:
+        """Every check's state, or only these ``keys``'."""
+        where, params = ("", []) if keys is None else (f" WHERE key IN ({', '.join('?' * len(keys))})", list(keys))
         return {
-            key: _state(*rest) for key, *rest in self.db.execute(f"SELECT key, {STATE_COLUMNS} FROM check_states")
+            key: _state(*rest)
+            for key, *rest in self.db.execute(f"SELECT key, {STATE_COLUMNS} FROM check_states{where}", params)
         }
 
     def save_location_state(self, key: str, location: str, state: CheckState) -> None:
