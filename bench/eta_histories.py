@@ -51,9 +51,8 @@ LLM = "atlarge-research/llm-service-analysis"
 LICENCES = {
     GITHUB: "The Unlicense (public domain), `main:LICENSE`",
     CUA: "MIT, `HEAD:LICENSE` (© 2025 @Large Research)",
-    LLM: "**none stated**: the repository has no licence file and its README, notebooks and scripts"
-    " state none; the README points to Zenodo record 14018219, whose licence could not be checked"
-    " offline. Keep this fixture only once that licence is known.",
+    LLM: "**none stated**: no licence file, and none stated in its README, notebooks or scripts; the README points to"
+    " Zenodo record 14018219, whose licence could not be checked offline. Keep this fixture only once it is known.",
 }
 # The CUA operator traces count seconds from an origin the repository does not give; matching its GitHub trace
 # with GitHub's own incidents puts it here (`cua` checks it again, SOURCES.md gives the figures)
@@ -88,8 +87,6 @@ class History:
         return f"{self.repo.split('/')[1].lower()}@{self.commit[:7]}"
 
 
-# -- reading the mirrors -------------------------------------------------------------
-
 
 class Mirror:
     def __init__(self, root: Path, repo: str) -> None:
@@ -123,8 +120,6 @@ class Mirror:
             at = end + 1 + int(head[2]) + 1
         return blobs
 
-
-# -- shared rules --------------------------------------------------------------------
 
 
 def slug(name: str) -> str:
@@ -165,8 +160,6 @@ def row(service: str, start: float, end: float, note: str) -> Row:
     # whole seconds, outwards, so that a short outage never rounds to nothing
     return Row(math.floor(start), service, math.ceil(end), note)
 
-
-# -- the histories -------------------------------------------------------------------
 
 
 def github_incidents(root: Path) -> tuple[str, list[dict]]:
@@ -353,8 +346,6 @@ def llm(root: Path) -> History:
 BUILDERS = (github, cua, cloud, llm)
 
 
-# -- output --------------------------------------------------------------------------
-
 
 def iso(t: int) -> str:
     return datetime.fromtimestamp(t, UTC).isoformat()
@@ -377,6 +368,8 @@ def check(h: History, text: str) -> None:
 
 
 def span(seconds: float) -> str:
+    if seconds >= 3 * 86400:
+        return f"{seconds / 86400:.1f} days"
     return f"{seconds / 60:.0f} min" if seconds < 10 * 3600 else f"{seconds / 3600:.1f} h"
 
 
