@@ -138,13 +138,13 @@ def keep(rows: list[Row], history: History, what: str) -> None:
     # the importer refuses two outages of one service at once: the service was out over their union
     merged: dict[str, list[Row]] = {}
     unions = 0  # outages merged into an earlier one
-    for row in kept:
-        same = merged.setdefault(row.service, [])
-        if same and row.start < same[-1].end:
-            same[-1] = Row(same[-1].start, row.service, max(same[-1].end, row.end), f"{same[-1].note}+{row.note}")
+    for r in kept:
+        same = merged.setdefault(r.service, [])
+        if same and r.start < same[-1].end:
+            same[-1] = Row(same[-1].start, r.service, max(same[-1].end, r.end), f"{same[-1].note}+{r.note}")
             unions += 1
         else:
-            same.append(row)
+            same.append(r)
     history.rows = sorted(r for rs in merged.values() for r in rs)
     history.decisions.append(
         f"{unions} outages overlapped an earlier one of the same service and were merged into it (the union of"
@@ -304,7 +304,7 @@ def cloud(root: Path) -> History:
         f"{len(rows)} provider-reported failure events ({', '.join(f'{v} {n}' for v, n in sorted(vendors.items()))}),"
         " `event_start_time` to `event_end_time`, read as UTC. Every severity is kept (`status`: "
         + ", ".join(f"{s}: {n}" for s, n in sorted(severities.items()))
-        + "; the notebooks call 0 small, 1 moderate, 2 severe; Azure's are all -1). Note: row index in its file.",
+        + "; the notebooks call 0 small, 1 moderate, 2 severe; Azure's are all -1). Note: `<year>:<row>`, the row's 0-based index in its file.",
         "Services: the slug of `service_name` without the region (AWS reports a service per region). Azure's"
         " names are partly titles (`all`, `Multiple Services`), kept as they are.",
         "Doubt: AWS times are shifted from the Pacific times their descriptions quote, by amounts that vary (rows"
@@ -335,7 +335,9 @@ def llm(root: Path) -> History:
         rows += [row(f"{operator}/{s}", start, end, i["incident_id"]) for s in services or ["unspecified"]]
     h.decisions += [
         f"{len(incidents)} incidents; {unclosed} dropped without a start or close time. Start = `start_timestamp`"
-        " (the first stage), end = `close_timestamp` (resolved); times to the minute, as the status pages give them.",
+        " (the first stage), end = `close_timestamp` (resolved); times to the minute, as the status pages give them."
+        f" {sum(i['start_timestamp'] == i['close_timestamp'] for i in incidents)} incidents have one stage only (posted"
+        " already resolved): start = close, so their outages are dropped below.",
         f"One outage per service flagged 1 (columns {', '.join(LLM_SERVICES)}); {unflagged} incidents flag none and"
         " are kept as `<operator>/unspecified`. Operators: openai, anthropic, characterai.",
     ]
