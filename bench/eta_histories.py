@@ -14,9 +14,10 @@ Sources and licences:
 - ``cua`` and ``cloud`` — atlarge-research/cloud-uptime-archive, the Cloud Uptime Archive
   (arXiv:2504.09476): ``traces/*_operator_reported.csv`` (Atlassian, Discord, GitHub, Slack) and
   ``traces/20{18,19,20}_fixed_infra_cloud.parquet`` (AWS, GCP, Azure). MIT licence.
-- ``llm`` — atlarge-research/llm-service-analysis, the ICPE'25 artefact: OpenAI, Anthropic and
-  Character.AI incidents (``incident_stages.csv``). The repository states no licence; its README
-  points to Zenodo record 14018219, whose licence could not be checked offline.
+
+Left out: atlarge-research/llm-service-analysis (the ICPE'25 artefact: OpenAI, Anthropic and
+Character.AI incidents). The repository states no licence (its README points to Zenodo record
+14018219, whose licence could not be checked offline), so its data is not copied here.
 
 The ``cloud`` history reads Parquet: it needs pyarrow (``pip install pyarrow``), a bench-only tool,
 not one of Vigie's dependencies. Everything else is the standard library and Vigie's own parser.
@@ -47,18 +48,14 @@ from monitor.history_import import MAX_DURATION, parse_outages  # noqa: E402 - t
 MAX_SECONDS = MAX_DURATION.total_seconds()  # `vigie history import` refuses longer outages
 GITHUB = "GitHub-Incident-History/GitHub-Incident-History"
 CUA = "atlarge-research/cloud-uptime-archive"
-LLM = "atlarge-research/llm-service-analysis"
 LICENCES = {
     GITHUB: "The Unlicense (public domain), `main:LICENSE`",
     CUA: "MIT, `HEAD:LICENSE` (© 2025 @Large Research)",
-    LLM: "**none stated**: no licence file, and none stated in its README, notebooks or scripts; the README points to"
-    " Zenodo record 14018219, whose licence could not be checked offline. Keep this fixture only once it is known.",
 }
 # The CUA operator traces count seconds from an origin the repository does not give; matching its GitHub trace
 # with GitHub's own incidents puts it here (`cua` checks it again, SOURCES.md gives the figures)
 CUA_ORIGIN = 1_558_547_497  # 2019-05-22T17:51:37Z
 GITHUB_PLACEHOLDER = "0l2p9nhqnxpd"  # GitHub's component "Visit www.githubstatus.com for more information"
-LLM_SERVICES = ("Playground", "API", "Labs", "ChatGPT", "api.anthropic.com", "claude.ai", "console.anthropic.com", "Character.AI")
 
 
 class BuildError(Exception):
@@ -316,36 +313,7 @@ def cloud(root: Path) -> History:
     return h
 
 
-def llm(root: Path) -> History:
-    mirror = Mirror(root, LLM)
-    commit = mirror.commit("HEAD")
-    path = "data/LLM Service Outages and Incident Reports/clean_data/incident/2024-08-31/incident_stages.csv"
-    (data,) = mirror.read(commit, [path])
-    h = History("llm", LLM, commit, f"`{path}`")
-    rows, unflagged, unclosed = [], 0, 0
-    incidents = list(csv.DictReader(io.StringIO(data.decode())))
-    for i in incidents:
-        if not i["start_timestamp"] or not i["close_timestamp"]:
-            unclosed += 1
-            continue
-        operator = {"character": "characterai"}.get(i["provider"], i["provider"])
-        services = [slug(s) for s in LLM_SERVICES if i[s] == "1"]
-        unflagged += not services
-        start, end = epoch(i["start_timestamp"]), epoch(i["close_timestamp"])
-        rows += [row(f"{operator}/{s}", start, end, i["incident_id"]) for s in services or ["unspecified"]]
-    h.decisions += [
-        f"{len(incidents)} incidents; {unclosed} dropped without a start or close time. Start = `start_timestamp`"
-        " (the first stage), end = `close_timestamp` (resolved); times to the minute, as the status pages give them."
-        f" {sum(i['start_timestamp'] == i['close_timestamp'] for i in incidents)} incidents have one stage only (posted"
-        " already resolved): start = close, so their outages are dropped below.",
-        f"One outage per service flagged 1 (columns {', '.join(LLM_SERVICES)}); {unflagged} incidents flag none and"
-        " are kept as `<operator>/unspecified`. Operators: openai, anthropic, characterai.",
-    ]
-    keep(rows, h, "outages (incident × service)")
-    return h
-
-
-BUILDERS = (github, cua, cloud, llm)
+BUILDERS = (github, cua, cloud)
 
 
 
@@ -401,6 +369,14 @@ Written by `python bench/eta_histories.py` from the public repositories below: c
 these files. Each CSV is in the format of `vigie history import` (UTC), with no text from the incidents
 (no titles, descriptions or names). Report every history separately: `github` and `cua`'s
 `github/global-status` are the same GitHub incidents; `cua` and `cloud` are different kinds of record.
+
+Caveat on `cua`: its operator traces give durations in steps of the archive's collection, about three
+hours: 40 % of its outages last 170–190 min, and of the GitHub incidents found in both `cua` and
+`github` (start within 5 min), several that GitHub resolved in 13–26 min last 171–180 min in `cua`.
+Its durations say when the archive saw an outage end, not when the operator recovered (docs/eta.md).
+
+Left out: atlarge-research/llm-service-analysis (OpenAI, Anthropic, Character.AI incidents): it states
+no licence.
 
 """
 

@@ -2,21 +2,25 @@
 
 Each outage is estimated only from what was known when it started: the
 outages that had ended by then, plus those still running then, censored at
-that moment (exactly what `EtaKeeper` sees at that time). No outage learns
-from its own future. It is estimated at several elapsed points:
+that moment (exactly what `EtaKeeper` sees at that time), and the calibration
+those gave. No outage learns from its own future. It is estimated at the fixed
+points — at the start, and after 5 min, 30 min and 2 h when it was still
+running then: the outages still running at a point are exactly the population
+an estimate speaks about, so the 80 % interval should hold about 80 % of them.
 
-- *fixed* points — at the start, and after 5 min, 30 min and 2 h when the
-  outage was still running then. Outages still running at a fixed point are
-  exactly the population the estimate speaks about, so the 80 % interval
-  should cover about 80 % of them: these are the calibrated figures.
-- *fractional* points — 25 %, 50 % and 75 % of the true duration. Choosing
-  the elapsed time from the true duration tells the replay something about
-  the answer (at 50 %, the remaining time *equals* the elapsed time), so these
-  rows show how the estimate behaves late in an outage, not a calibration.
+Every method is scored on the same cases (those Vigie estimated):
 
-For every case it scores the 80 % interval (does it hold the true remaining
-time?) and the error of the expected recovery time, beside naive baselines
-scored on the same cases. Pure code, apart from `cmd_backtest`.
+- ``vigie``: `monitor.eta`, as the page shows it;
+- ``pooled``: the pooled empirical distribution — the median remaining time of
+  every operator's past outages that lasted longer than the elapsed time, and
+  their 10th–90th percentiles as the interval (running outages ignored);
+- ``global median``: "outages last a median of X": back X after the start, or
+  any moment now once X has passed (a point, no interval).
+
+Scores: coverage of the 80 % interval and its misses on each side, the median
+and mean absolute error of the expected time (MedAE, MAE), and the interval
+score (Winkler, α = 0.2: width, plus 10 × how far outside the truth fell).
+Pure code, apart from `cmd_backtest`.
 """
 
 from __future__ import annotations
@@ -27,138 +31,126 @@ import random
 import statistics
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 
-from monitor.eta import Estimate, Outage, estimate_for
+from monitor.eta import FIXED_POINTS, Durations, Outage, PitMemo, calibration_for, known_at
+from monitor.keys import InvalidKey, Key
 
 MINUTE, HOUR, DAY = 60.0, 3600.0, 86400.0
-FIXED_POINTS: tuple[tuple[str, float], ...] = (("start", 0.0), ("5 min", 5 * MINUTE), ("30 min", 30 * MINUTE), ("2 h", 2 * HOUR))
-FRACTIONS: tuple[tuple[str, float], ...] = (("25 %", 0.25), ("50 %", 0.50), ("75 %", 0.75))
-BASELINES = ("global_median", "no_eta", "pooled_remaining")
-BASELINE_LABELS = {
-    "global_median": "global median",
-    "no_eta": "no ETA",
-    "pooled_remaining": "pooled remaining",
-}
+ALPHA = 0.2
+METHODS = ("vigie", "pooled", "global median")
 
 
-# -- replay --------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    expected: float
+    low: float | None = None
+    high: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Case:
-    """One outage estimated at one elapsed point."""
+    """One outage estimated at one elapsed point, by every method."""
 
     service: str
-    point: str  # "start", "5 min", …, "25 %", …
-    fixed: bool  # a fixed elapsed point (calibrated) or a fraction of the true duration
+    point: str  # "start", "5 min", …
+    year: int  # of the outage's start (UTC): calibration drifts with time
     elapsed: float
     remaining: float  # the truth: duration - elapsed
-    estimate: Estimate | None
-    baselines: dict[str, float]  # predicted remaining time of each naive baseline
-
-    @property
-    def covered(self) -> bool | None:
-        if self.estimate is None:
-            return None
-        return self.estimate.low <= self.remaining <= self.estimate.high
+    predictions: dict[str, Prediction | None]
 
 
-def known_at(history: Sequence[Outage], at: float, exclude: Outage | None = None) -> list[Outage]:
-    """What was known at ``at``: outages ended by then, and those running then censored at ``at``."""
-    known = []
-    for o in history:
-        if o is exclude or o.started_at >= at:
-            continue
-        if o.started_at + o.duration <= at and not o.ongoing:
-            known.append(o)
-        else:
-            known.append(Outage(o.service, o.started_at, at - o.started_at, ongoing=True))
-    return known
-
-
-def checkpoints(duration: float) -> list[tuple[str, bool, float]]:
-    points = [(label, True, at) for label, at in FIXED_POINTS if at < duration]
-    points += [(label, False, duration * f) for label, f in FRACTIONS]
-    return points
+def quantile(ordered: Sequence[float], q: float) -> float:
+    """Linear between order statistics (what a spreadsheet's PERCENTILE gives)."""
+    k = (len(ordered) - 1) * q
+    low = math.floor(k)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (k - low)
 
 
 def replay(history: Sequence[Outage]) -> list[Case]:
     """Estimate every ended outage, in time order, from what was known when it started."""
     ordered = sorted(history, key=lambda o: o.started_at)
+    memo: PitMemo = {}
     cases: list[Case] = []
     for outage in ordered:
         if outage.ongoing:
             continue  # its true duration is not known yet
         past = known_at(ordered, outage.started_at, exclude=outage)
         ended = sorted(o.duration for o in past if not o.ongoing)
-        median = statistics.median(ended) if ended else None
-        for point, fixed, elapsed in checkpoints(outage.duration):
-            beyond = [d for d in ended if d > elapsed]
-            baselines = {
-                # "outages usually last X": expected back X after the start, or any moment now
-                "global_median": max(0.0, median - elapsed) if median is not None else 0.0,
-                # no ETA at all: the customer waits, as if it were back any moment
-                "no_eta": 0.0,
-                # pooled empirical distribution of every operator, ongoing outages ignored
-                "pooled_remaining": statistics.median(beyond) - elapsed if beyond else 0.0,
+        model = Durations(past, outage.started_at)
+        levels = calibration_for(past, memo).levels
+        year = datetime.fromtimestamp(outage.started_at, UTC).year
+        for point, elapsed in FIXED_POINTS:
+            if elapsed >= outage.duration:
+                break
+            found = model.estimate(outage.service, elapsed, levels)
+            beyond = [d - elapsed for d in ended if d > elapsed]
+            predictions: dict[str, Prediction | None] = {
+                "vigie": None if found is None else Prediction(found.expected, found.low, found.high),
+                "pooled": Prediction(quantile(beyond, 0.5), quantile(beyond, 0.1), quantile(beyond, 0.9)) if beyond else None,
+                "global median": Prediction(max(0.0, statistics.median(ended) - elapsed)) if ended else None,
             }
-            cases.append(
-                Case(
-                    outage.service,
-                    point,
-                    fixed,
-                    elapsed,
-                    outage.duration - elapsed,
-                    estimate_for(outage.service, elapsed, past),
-                    baselines,
-                )
-            )
+            cases.append(Case(outage.service, point, year, elapsed, outage.duration - elapsed, predictions))
     return cases
 
 
 # -- scoring -------------------------------------------------------------------------
 
 
+def interval_score(low: float, high: float, truth: float) -> float:
+    """Winkler's score of an interval meant to hold 1 - ALPHA: its width, plus 2/ALPHA times any miss."""
+    score = high - low
+    if truth < low:
+        score += 2 / ALPHA * (low - truth)
+    elif truth > high:
+        score += 2 / ALPHA * (truth - high)
+    return score
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    """One method's scores on a group of cases."""
+
+    coverage: float | None  # share whose 80 % interval holds the truth
+    below: float | None  # share that ended before the lower bound
+    above: float | None  # share that ran past the upper bound
+    medae: float  # median absolute error of the expected time, seconds
+    mae: float  # mean absolute error: the long outages weigh in
+    interval_score: float | None  # mean Winkler score, seconds
+
+
 @dataclass(frozen=True, slots=True)
 class Row:
-    """The scores of a group of cases."""
+    """The scores of a group of cases (one elapsed point, or all fixed points)."""
 
     label: str
     cases: int
-    no_estimate: float  # share of cases without an estimate ("pas assez d'historique")
-    coverage: float | None  # share of estimated cases whose 80 % interval holds the truth
-    error: float | None  # median absolute error of the expected recovery time, seconds
-    baseline_errors: dict[str, float | None] = field(default_factory=dict)  # on the same cases
-    mean_error: float | None = None  # mean absolute error: the tails weigh in
-    baseline_mean_errors: dict[str, float | None] = field(default_factory=dict)
-    scopes: dict[str, int] = field(default_factory=dict)  # estimates by scope
+    no_estimate: float  # share of cases without a Vigie estimate ("pas assez d'historique")
+    scores: dict[str, Score]  # by method, on the cases Vigie estimated
 
 
 def score(label: str, cases: Sequence[Case]) -> Row:
-    estimated = [c for c in cases if c.estimate is not None]
-    errors = [abs(c.estimate.expected - c.remaining) for c in estimated if c.estimate is not None]
-    scopes: dict[str, int] = {}
-    for c in estimated:
-        assert c.estimate is not None
-        scopes[c.estimate.scope] = scopes.get(c.estimate.scope, 0) + 1
-    return Row(
-        label=label,
-        cases=len(cases),
-        no_estimate=1 - len(estimated) / len(cases) if cases else 0.0,
-        coverage=sum(1 for c in estimated if c.covered) / len(estimated) if estimated else None,
-        error=statistics.median(errors) if errors else None,
-        baseline_errors={
-            name: statistics.median(abs(c.baselines[name] - c.remaining) for c in estimated) if estimated else None
-            for name in BASELINES
-        },
-        scopes=scopes,
-        mean_error=statistics.mean(errors) if errors else None,
-        baseline_mean_errors={
-            name: statistics.mean(abs(c.baselines[name] - c.remaining) for c in estimated) if estimated else None
-            for name in BASELINES
-        },
-    )
+    scored = [c for c in cases if all(c.predictions[m] is not None for m in METHODS)]
+    scores = {}
+    for method in METHODS:
+        made = [(c.predictions[method], c.remaining) for c in scored]
+        pairs = [(p, y) for p, y in made if p is not None]
+        if not pairs:
+            continue
+        errors = [abs(p.expected - y) for p, y in pairs]
+        intervals = [(p.low, p.high, y) for p, y in pairs if p.low is not None and p.high is not None]
+        n = len(intervals)
+        scores[method] = Score(
+            coverage=sum(lo <= y <= hi for lo, hi, y in intervals) / n if n else None,
+            below=sum(y < lo for lo, _, y in intervals) / n if n else None,
+            above=sum(y > hi for _, hi, y in intervals) / n if n else None,
+            medae=statistics.median(errors),
+            mae=statistics.mean(errors),
+            interval_score=statistics.mean(interval_score(lo, hi, y) for lo, hi, y in intervals) if n else None,
+        )
+    return Row(label, len(cases), 1 - len(scored) / len(cases) if cases else 0.0, scores)
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +159,8 @@ class Report:
     outages: int
     services: int
     operators: int
-    rows: list[Row]  # one per elapsed point, then "fixed points" and "all"
+    rows: list[Row]  # one per elapsed point, then "fixed points"
+    by_year: dict[int, tuple[int, float | None]]  # year -> (cases, Vigie's coverage) on the fixed points
 
     def row(self, label: str) -> Row:
         return next(r for r in self.rows if r.label == label)
@@ -179,53 +172,59 @@ class Report:
             "services": self.services,
             "operators": self.operators,
             "rows": [asdict(r) for r in self.rows],
+            "coverage_by_year": {str(y): {"cases": n, "coverage": c} for y, (n, c) in self.by_year.items()},
         }
 
 
 def backtest(history: Sequence[Outage], title: str) -> Report:
     cases = replay(history)
-    labels = [label for label, _ in FIXED_POINTS] + [label for label, _ in FRACTIONS]
-    rows = [score(label, [c for c in cases if c.point == label]) for label in labels]
-    rows.append(score("fixed points", [c for c in cases if c.fixed]))
-    rows.append(score("all", cases))
+    rows = [score(label, [c for c in cases if c.point == label]) for label, _ in FIXED_POINTS]
+    rows.append(score("fixed points", cases))
+    by_year = {}
+    for year in sorted({c.year for c in cases}):
+        row = score(str(year), [c for c in cases if c.year == year])
+        vigie = row.scores.get("vigie")
+        by_year[year] = (row.cases, vigie.coverage if vigie else None)
     return Report(
         title,
         outages=sum(1 for o in history if not o.ongoing),
         services=len({o.service for o in history}),
         operators=len({o.operator for o in history}),
         rows=rows,
+        by_year=by_year,
     )
 
 
 def _minutes(seconds: float | None) -> str:
     if seconds is None:
         return "—"
-    if seconds >= 10 * HOUR:
-        return f"{seconds / HOUR:.0f} h"
-    return f"{seconds / MINUTE:.1f} min"
+    return f"{seconds / MINUTE:.1f}"
 
 
 def _share(value: float | None) -> str:
-    return "—" if value is None else f"{value * 100:.0f} %"
+    return "—" if value is None else f"{value * 100:.1f} %"
 
 
 def format_report(report: Report) -> str:
-    """A readable table: one line per elapsed point, then the fixed points together and everything."""
-    head = ["elapsed", "cases", "no estimate", "80% coverage", "error Vigie"] + [
-        f"err. {BASELINE_LABELS[b]}" for b in BASELINES
-    ]
-    lines = [[
-        r.label,
-        str(r.cases),
-        _share(r.no_estimate),
-        _share(r.coverage),
-        _minutes(r.error),
-        *(_minutes(r.baseline_errors.get(b)) for b in BASELINES),
-    ] for r in report.rows]
+    """A readable table: per elapsed point and for all fixed points, one line per method."""
+    head = ["elapsed", "method", "cases", "coverage", "below", "above", "MedAE", "MAE", "interval score"]
+    lines = []
+    for r in report.rows:
+        for method in METHODS:
+            s = r.scores.get(method)
+            if s is None:
+                continue
+            lines.append([
+                r.label if method == METHODS[0] else "",
+                method,
+                f"{r.cases}" + (f" ({_share(r.no_estimate)} none)" if method == METHODS[0] else ""),
+                _share(s.coverage), _share(s.below), _share(s.above),
+                _minutes(s.medae), _minutes(s.mae), _minutes(s.interval_score),
+            ])
     widths = [max(len(x) for x in column) for column in zip(head, *lines)]
 
     def fmt(cells: list[str]) -> str:
-        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+        return "  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
 
     out = [
         f"ETA backtest — {report.title}",
@@ -234,22 +233,19 @@ def format_report(report: Report) -> str:
         "",
         fmt(head),
     ]
-    for index, cells in enumerate(lines):
-        if index in (len(FIXED_POINTS), len(lines) - 2):
+    for cells in lines:
+        if cells[0]:
             out.append("")
         out.append(fmt(cells))
-    out.append("")
-    for r in report.rows[-2:]:
-        out.append(
-            f"mean absolute error, {r.label}: Vigie {_minutes(r.mean_error)}; "
-            + "; ".join(f"{BASELINE_LABELS[b]} {_minutes(r.baseline_mean_errors.get(b))}" for b in BASELINES)
-        )
     out += [
         "",
-        "coverage: share of estimates whose 80 % interval holds the true remaining time (aim: about 80 % on fixed points);",
-        "error: median absolute error of the expected recovery time, on the cases Vigie estimated;",
-        "no estimate: « pas assez d'historique pour estimer ». Fractional points (25/50/75 % of the true",
-        "duration) are chosen knowing the answer: they show late-outage behaviour, not calibration.",
+        "Vigie's coverage by year (fixed points): "
+        + ", ".join(f"{y} {_share(c)} of {n}" for y, (n, c) in report.by_year.items()),
+        "",
+        "coverage: share of the cases whose 80 % interval holds the true remaining time (aim: 80 %, 10 % missed on each",
+        "side); MedAE, MAE: median and mean absolute error of the expected time, minutes; interval score: Winkler's",
+        "(α = 0.2), minutes, lower is better. Every method is scored on the cases Vigie estimated; « none »: the share",
+        "where Vigie said « pas assez d'historique pour estimer ».",
     ]
     return "\n".join(out)
 
@@ -302,14 +298,46 @@ def synthetic_history(kind: str, seed: int = 2024, per_service: int = 80) -> lis
     return sorted(outages, key=lambda o: o.started_at)
 
 
+def history_from_csv(path: str) -> list[Outage]:
+    """The outages of a file `vigie history import` reads (every row checked, any service)."""
+    import time
+    from pathlib import Path
+    from zoneinfo import ZoneInfo
+
+    from monitor.history_import import decode, parse_outages
+
+    class AnyService:
+        def __contains__(self, text: object) -> bool:
+            try:
+                Key.service_of(text)
+            except InvalidKey:
+                return False
+            return True
+
+    text = decode(Path(path).read_bytes())
+    rows, errors = parse_outages(text, AnyService(), ZoneInfo("Europe/Paris"), time.time(), Path(path).name)  # type: ignore[arg-type]
+    if errors:
+        raise ValueError("; ".join(str(e) for e in errors[:5]))
+    return [Outage(r.service, r.started_at, r.ended_at - r.started_at) for r in rows]
+
+
 # -- command -------------------------------------------------------------------------
 
 
-def cmd_backtest(config_path: str | None, db: str, synthetic: str | None, as_json: bool, seed: int = 2024) -> int:
-    """`vigie eta backtest`: replay the database's history (or a synthetic one) and print the scores."""
+def cmd_backtest(
+    config_path: str | None, db: str, synthetic: str | None, as_json: bool, seed: int = 2024, csv_path: str | None = None
+) -> int:
+    """`vigie eta backtest`: replay the database's history (or a file's, or a synthetic one) and print the scores."""
     if synthetic is not None:
         history = synthetic_history(synthetic, seed)
         title = f"synthetic {synthetic} history (seed {seed}): {SYNTHETIC[synthetic][1]}"
+    elif csv_path is not None:
+        try:
+            history = history_from_csv(csv_path)
+        except (OSError, ValueError) as exc:
+            print(f"vigie eta backtest: {csv_path}: {exc}", file=sys.stderr)
+            return 1
+        title = f"history of {csv_path}"
     else:
         import time
         from pathlib import Path

@@ -108,7 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = actions.add_parser("backtest", help="replay past outages in time order and score the ETAs")
     p.add_argument("-c", "--config", default=None, help="only the services of this config (default: every service)")
     p.add_argument("--db", default="vigie.db", help="SQLite database to read (default: ./vigie.db)")
-    p.add_argument("--synthetic", choices=["lognormal", "mixture", "pareto"], help="a reproducible synthetic history instead")
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--synthetic", choices=["lognormal", "mixture", "pareto"], help="a reproducible synthetic history instead")
+    source.add_argument("--history", metavar="FILE.csv", help="the outages of a file as `vigie history import` reads it, instead")
     p.add_argument("--seed", type=int, default=2024, help="seed of the synthetic history (default: 2024)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p = commands.add_parser("history", help="the past outages the estimator learns from")
@@ -168,7 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "eta":
             from monitor.backtest import cmd_backtest
 
-            return cmd_backtest(args.config, args.db, args.synthetic, args.json, args.seed)
+            return cmd_backtest(args.config, args.db, args.synthetic, args.json, args.seed, args.history)
         if args.command == "history":
             from monitor.history_import import cmd_history_import
 

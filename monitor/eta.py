@@ -1,14 +1,29 @@
 """Honest ETAs: when should a service that is down be back?
 
-From the recorded outages of the same service — then of the operator, then of
-every operator, whichever first has enough history — estimate the remaining
-time *given how long the outage has already lasted*. Durations are fitted with
-the Kaplan–Meier estimator, so outages still running (censored) count for what
-they show: "at least this long". The conditional survival
-S(t | T > elapsed) = S(t) / S(elapsed) gives the median remaining time (the
-expected recovery) and an 80 % interval (its 10th and 90th percentiles), read
-on the predictive form of the curve (see `Survival`) so that the interval
-holds about 80 % of new outages even when the history is short.
+The model (`Durations`) is an accelerated-failure-time model with partial
+pooling: a service's outages last ``exp(θ_service + ε)``, where ε follows one
+distribution shared by every service of every operator and θ is the
+service's own typical (log) duration, shrunk towards its operator's and then
+towards everyone's in proportion to how little history it has (empirical
+Bayes on log durations). A service with 3 past outages borrows almost
+everything from the others; one with 100 speaks mostly for itself; nothing is
+"the first scope with enough data". Past outages weigh less as they age
+(half-life `HALF_LIFE`), so the estimate follows a platform whose outages get
+longer or shorter.
+
+ε is estimated by the Kaplan–Meier estimator on every past outage's residual
+``log duration − θ``, outages still running counting as censored ("at least
+this long"), read on its predictive form (see `Survival`). Given that the
+outage has lasted ``elapsed``, the remaining time is read on the conditional
+curve S(t | T > elapsed): its 10th and 90th percentiles bound the 80 %
+interval, its 40th percentile is the expected recovery (see `POINT_Q`).
+
+`Calibration` then checks the interval against what happened: the share of
+past outages that ended before the lower bound Vigie gave, or after the upper
+one. When one side has clearly missed more (or less) than 10 %, the level of
+that bound is moved to where the past outages actually fell (probability
+integral transform), so that misses stay even on both sides when the future
+does not look like the past.
 
 When too few past outages lasted longer than the current one, there is nothing
 honest to say and the estimate is None ("pas assez d'historique pour estimer").
@@ -18,14 +33,23 @@ Pure code without I/O.
 from __future__ import annotations
 
 import bisect
+import math
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from monitor.keys import Key
 
-MIN_BASIS = 5  # past outages needed at a level before it is used
-MIN_BEYOND = 3  # past outages that lasted longer than the current one, for the tail to be known
-LOW_Q, MID_Q, HIGH_Q = 0.10, 0.50, 0.90
+MIN_BASIS = 5  # ended outages needed before anything is said
+MIN_BEYOND = 3  # ended outages that lasted longer than the current one (relative to their own service), at least
+LOW_Q, HIGH_Q = 0.10, 0.90  # the 80 % interval
+# The expected recovery. The conditional median (0.5) minimises the mean absolute error; recovery
+# times are skewed to the right, so the typical (median) error is smallest lower down; 0.4 gives
+# up little of the first for much of the second (docs/eta.md shows both).
+POINT_Q = 0.40
+HALF_LIFE = 365 * 86400.0  # a past outage weighs half as much a year later
+TRIM = 0.25  # a service's typical log duration: the mean of its middle half (robust to tails and to repeated values)
+TAU_FLOOR = 1e-6  # between-service variance when the services look alike: pool them fully
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,121 +77,314 @@ class Estimate:
     expected: float
     low: float
     high: float
-    basis: int  # past outages behind the estimate
-    scope: str  # service | operator | all
+    basis: int  # past outages behind the estimate (every ended one: all of them shape it)
+    scope: str  # whose history weighs most in the service's typical duration: service | operator | all
 
 
 class Survival:
-    """A Kaplan–Meier survival curve of outage durations.
+    """A (weighted) Kaplan–Meier survival curve, linear between its steps.
 
     ``predictive=True`` gives the curve for the *next* outage rather than for
     the past ones: each hazard d/r becomes d/(r + 1), as if one more outage
-    were at risk whose end is not seen. Without censoring, S after the k-th of
-    n durations is then 1 - k/(n + 1), so its quantiles are the order
-    statistics whose distribution-free coverage of a new duration is known:
-    [X(i), X(j)] holds it with probability (j - i)/(n + 1). The plain curve's
-    quantiles ignore that the past is a sample, and their 80 % interval holds
-    only 67 % of new outages with 5 past ones, 73 % with 10.
+    (of weight 1) were at risk whose end is not seen. Without censoring, S
+    after the k-th of n durations is then 1 - k/(n + 1): a new duration falls
+    between the i-th and j-th with probability (j - i)/(n + 1), so a short
+    history gives a wider interval rather than one that holds less than it
+    says. The curve is read linearly between steps (a new outage is not
+    expected to last exactly as long as a past one).
     """
 
-    def __init__(self, durations: Iterable[tuple[float, bool]], predictive: bool = False) -> None:
-        """``durations``: (seconds, ended) pairs; ended=False for a censored (ongoing) outage."""
-        items = sorted(durations)
+    def __init__(self, durations: Iterable[tuple[float, bool] | tuple[float, bool, float]], predictive: bool = False) -> None:
+        """``durations``: (t, ended[, weight]) triples; ended=False for a censored (ongoing) outage."""
+        items = sorted((t, ended, rest[0] if rest else 1.0) for t, ended, *rest in durations)
         self.times: list[float] = []
         self.survival: list[float] = []  # S just after each time
-        at_risk = len(items)
+        at_risk = sum(w for _, _, w in items)
         s = 1.0
         index = 0
         while index < len(items):
             t = items[index][0]
-            ended = censored = 0
+            ended = censored = 0.0
             while index < len(items) and items[index][0] == t:
                 if items[index][1]:
-                    ended += 1
+                    ended += items[index][2]
                 else:
-                    censored += 1
+                    censored += items[index][2]
                 index += 1
             if ended:
                 s *= 1 - ended / (at_risk + predictive)
                 self.times.append(t)
                 self.survival.append(s)
             at_risk -= ended + censored
-        self.events = sum(1 for _, ended in items if ended)
 
     def at(self, t: float) -> float:
-        """S(t) = P(T > t)."""
+        """S(t) = P(T > t), linear between two steps."""
         index = bisect.bisect_right(self.times, t)
-        return 1.0 if index == 0 else self.survival[index - 1]
+        if index == 0:
+            return 1.0
+        if index == len(self.times):
+            return self.survival[-1]
+        t0, t1 = self.times[index - 1], self.times[index]
+        s0, s1 = self.survival[index - 1], self.survival[index]
+        return s0 + (s1 - s0) * (t - t0) / (t1 - t0)
 
     def quantile_after(self, elapsed: float, q: float) -> float | None:
-        """The t at which P(T > t | T > elapsed) first falls to 1 - q; None beyond the data."""
+        """The t at which P(T > t | T > elapsed) falls to 1 - q; None beyond the data."""
         base = self.at(elapsed)
         if base <= 0:
             return None
         target = base * (1 - q)
         start = bisect.bisect_right(self.times, elapsed)
+        previous_t, previous_s = elapsed, base
         for t, s in zip(self.times[start:], self.survival[start:]):
             if s <= target + 1e-12:
+                if previous_s > s and math.isfinite(previous_t):
+                    return previous_t + (t - previous_t) * (previous_s - target) / (previous_s - s)
                 return t
+            previous_t, previous_s = t, s
         return None
 
-    def lower_after(self, elapsed: float, q: float) -> float:
-        """The last t at which P(T > t | T > elapsed) is still at least 1 - q; ``elapsed`` if none.
 
-        The lower end of an interval rounds the other way from `quantile_after`,
-        so that an interval never holds less than its nominal share.
-        """
-        base = self.at(elapsed)
-        target = base * (1 - q)
-        start = bisect.bisect_right(self.times, elapsed)
-        found = elapsed
-        for t, s in zip(self.times[start:], self.survival[start:]):
-            if s < target - 1e-12:
-                break
-            found = t
-        return found
+class Conditional:
+    """The predictive distribution of the remaining time of one outage that has lasted ``elapsed``."""
+
+    def __init__(self, curve: Survival, threshold: float, shift: float, elapsed: float) -> None:
+        self.curve, self.threshold, self.shift, self.elapsed = curve, threshold, shift, elapsed
+        self.base = curve.at(threshold)
+
+    def quantile(self, level: float) -> float | None:
+        """Remaining seconds by which a share ``level`` of such outages has ended; None beyond the data."""
+        if level <= 0:
+            return 0.0
+        residual = self.curve.quantile_after(self.threshold, level)
+        if residual is None:
+            return None
+        return max(0.0, math.exp(residual + self.shift) - self.elapsed)
+
+    def cdf(self, remaining: float) -> float:
+        """P(remaining time ≤ ``remaining``): where a true outcome fell in the distribution."""
+        t = self.elapsed + remaining
+        residual = math.log(t) - self.shift if t > 0 else -math.inf
+        return 1 - self.curve.at(residual) / self.base
 
 
-def estimate(elapsed: float, history: Sequence[Outage]) -> Estimate | None:
-    """Remaining time of an outage that has lasted ``elapsed`` seconds, from ``history``.
+class Durations:
+    """Outage durations fitted once from a history known at ``now``; asked for any service and elapsed time."""
 
-    ``history`` holds the outages to learn from, already narrowed to the right
-    scope by `choose_history`; ongoing ones count as censored.
+    def __init__(self, history: Sequence[Outage], now: float, half_life: float = HALF_LIFE) -> None:
+        self.history = [o for o in history if o.duration > 0]
+        self.now, self.half_life = now, half_life
+        ended = [o for o in self.history if not o.ongoing]
+        self.basis = len(ended)
+        self.service_level: dict[str, float] = {}
+        self.service_weight: dict[str, float] = {}
+        self.operator_level: dict[str, float] = {}
+        self.operator_weight: dict[str, float] = {}
+        self.grand = 0.0
+        self.curve: Survival | None = None
+        if self.basis < MIN_BASIS:
+            return
+        by_service: dict[str, list[tuple[float, float]]] = defaultdict(list)
+        by_operator: dict[str, list[tuple[float, float]]] = defaultdict(list)
+        for o in ended:
+            x, w = math.log(o.duration), self.weight(o)
+            by_service[o.service].append((x, w))
+            by_operator[o.operator].append((x, w))
+        # within-service variance of log durations, pooled over services
+        spread = sum(_spread(xs) for xs in by_service.values())
+        mass = sum(w for xs in by_service.values() for _, w in xs)
+        sigma2 = max(spread / (mass - len(by_service)), 1e-6) if mass > len(by_service) else 1.0
+        self.grand = _trimmed([xw for xs in by_service.values() for xw in xs])
+        operators = {op: (_trimmed(xs), sum(w for _, w in xs)) for op, xs in by_operator.items()}
+        tau_operator = _between(((m, n, self.grand) for m, n in operators.values()), sigma2)
+        for op, (m, n) in operators.items():
+            self.operator_level[op], self.operator_weight[op] = _shrink(m, n, self.grand, tau_operator, sigma2)
+        services = {s: (_trimmed(xs), sum(w for _, w in xs)) for s, xs in by_service.items()}
+        tau_service = _between(((m, n, self.operator_level[Key.service_of(s).operator]) for s, (m, n) in services.items()), sigma2)
+        for s, (m, n) in services.items():
+            prior = self.operator_level[Key.service_of(s).operator]
+            self.service_level[s], self.service_weight[s] = _shrink(m, n, prior, tau_service, sigma2)
+        self.residuals = [(math.log(o.duration) - self.level(o.service), not o.ongoing, self.weight(o)) for o in self.history]
+        self.curve = Survival(self.residuals, predictive=True)
+
+    def weight(self, outage: Outage) -> float:
+        age = max(0.0, self.now - outage.started_at - outage.duration)
+        return 0.5 ** (age / self.half_life)
+
+    def level(self, service: str) -> float:
+        """θ: the service's typical log duration, shrunk towards its operator's, then everyone's."""
+        if service in self.service_level:
+            return self.service_level[service]
+        return self.operator_level.get(Key.service_of(service).operator, self.grand)
+
+    def scope(self, service: str) -> str:
+        """Whose outages weigh most in the service's typical duration (the shape is everyone's)."""
+        operator = Key.service_of(service).operator
+        services = {o.service for o in self.history if not o.ongoing}
+        own = self.service_weight.get(service, 0.0)
+        if own >= 0.5 or services == {service}:
+            return "service"
+        if (1 - own) * self.operator_weight.get(operator, 0.0) >= 0.5 or {s.operator for s in services} == {operator}:  # type: ignore[attr-defined]
+            return "operator"
+        return "all"
+
+    def conditional(self, service: str, elapsed: float) -> Conditional | None:
+        """The remaining time of an outage of ``service`` that has lasted ``elapsed``; None when too little is known."""
+        if self.curve is None:
+            return None
+        shift = self.level(service)
+        threshold = math.log(elapsed) - shift if elapsed > 0 else -math.inf
+        if sum(1 for r, ended, _ in self.residuals if ended and r > threshold) < MIN_BEYOND:
+            return None
+        found = Conditional(self.curve, threshold, shift, elapsed)
+        return found if found.base > 0 else None
+
+    def estimate(self, service: str, elapsed: float, levels: tuple[float, float] = (LOW_Q, HIGH_Q)) -> Estimate | None:
+        found = self.conditional(service, elapsed)
+        if found is None:
+            return None
+        low, mid, high = found.quantile(levels[0]), found.quantile(POINT_Q), found.quantile(levels[1])
+        if mid is None or high is None or low is None:
+            return None  # the tail is not known well enough
+        return Estimate(expected=mid, low=min(low, mid), high=max(high, mid), basis=self.basis, scope=self.scope(service))
+
+
+def _mean(xs: Sequence[tuple[float, float]]) -> float:
+    return sum(x * w for x, w in xs) / sum(w for _, w in xs)
+
+
+def _spread(xs: Sequence[tuple[float, float]]) -> float:
+    mean = _mean(xs)
+    return sum(w * (x - mean) ** 2 for x, w in xs)
+
+
+def _trimmed(xs: Sequence[tuple[float, float]]) -> float:
+    """The weighted mean of the middle half of ``xs``: neither a long tail nor many equal durations pull it."""
+    total = sum(w for _, w in xs)
+    low, high = TRIM * total, (1 - TRIM) * total
+    seen = num = den = 0.0
+    for x, w in sorted(xs):
+        part = max(0.0, min(seen + w, high) - max(seen, low))
+        num, den, seen = num + part * x, den + part, seen + w
+    return num / den if den > 0 else _mean(xs)
+
+
+def _between(groups: Iterable[tuple[float, float, float]], sigma2: float) -> float:
+    """The variance of groups' true means beyond what their own noise explains (DerSimonian–Laird).
+
+    ``groups``: (mean, mass, centre). Each group weighs by its precision,
+    mass/σ², so that a service with two outages cannot inflate it alone.
     """
-    completed = [o for o in history if not o.ongoing]
-    if len(completed) < MIN_BASIS:
-        return None
-    if sum(1 for o in completed if o.duration > elapsed) < MIN_BEYOND:
-        return None
-    curve = Survival(((o.duration, not o.ongoing) for o in history), predictive=True)
-    mid, high = curve.quantile_after(elapsed, MID_Q), curve.quantile_after(elapsed, HIGH_Q)
-    if mid is None or high is None:
-        return None  # the tail is not known well enough: about 9 outages beyond ``elapsed`` are needed
-    low = curve.lower_after(elapsed, LOW_Q)
-    return Estimate(
-        expected=max(0.0, mid - elapsed),
-        low=max(0.0, low - elapsed),
-        high=max(0.0, high - elapsed),
-        basis=len(completed),
-        scope="",
-    )
+    found = [(mass / sigma2, mean - centre) for mean, mass, centre in groups]
+    if len(found) < 2:
+        return TAU_FLOOR
+    total = sum(w for w, _ in found)
+    q = sum(w * d * d for w, d in found)
+    scale = total - sum(w * w for w, _ in found) / total
+    return max(TAU_FLOOR, (q - (len(found) - 1)) / scale) if scale > 0 else TAU_FLOOR
 
 
-def estimate_for(service: str, elapsed: float, history: Sequence[Outage], now: float | None = None) -> Estimate | None:
-    """Try the service's own history, then its operator's, then everyone's."""
-    operator = Key.service_of(service).operator
-    scopes = (
-        ("service", [o for o in history if o.service == service]),
-        ("operator", [o for o in history if o.operator == operator]),
-        ("all", list(history)),
-    )
-    for scope, outages in scopes:
-        if sum(1 for o in outages if not o.ongoing) < MIN_BASIS:
+def _shrink(mean: float, mass: float, prior: float, tau2: float, sigma2: float) -> tuple[float, float]:
+    """Empirical Bayes: the group's mean, trusted in proportion to how much of it there is; and that trust."""
+    trust = tau2 / (tau2 + sigma2 / mass)
+    return trust * mean + (1 - trust) * prior, trust
+
+
+class Calibration:
+    """The interval's levels, moved to where past outages actually fell when one side clearly misses too much or too little.
+
+    ``pits``: for past estimates (oldest first), the share of their
+    predictive distribution below the true remaining time. A calibrated
+    estimator puts 10 % of them below 0.1 and 10 % above 0.9. The last
+    `WINDOW` are read, once there are `MINIMUM`; a side is corrected only if
+    its misses are off by more than their standard error (each outage gives up
+    to four correlated estimates, so they count as a quarter each).
+    """
+
+    WINDOW = 1000
+    MINIMUM = 100
+    TOLERANCE = 1.0  # standard errors a side's misses may be off before it is corrected
+    BASIS = 50  # only estimates that rested on this many past outages tell how calibrated Vigie is now
+
+    def __init__(self, pits: Sequence[float] = ()) -> None:
+        recent = sorted(pits[-self.WINDOW:])
+        self.count = len(recent)
+        self.levels = (LOW_Q, HIGH_Q)
+        if self.count < self.MINIMUM:
+            return
+        error = math.sqrt(LOW_Q * (1 - LOW_Q) / (self.count / 4))
+        below = bisect.bisect_left(recent, LOW_Q) / self.count
+        above = (self.count - bisect.bisect_right(recent, HIGH_Q)) / self.count
+        low = recent[int(LOW_Q * self.count)] if abs(below - LOW_Q) > self.TOLERANCE * error else LOW_Q
+        high = recent[min(self.count - 1, int(HIGH_Q * self.count))] if abs(above - (1 - HIGH_Q)) > self.TOLERANCE * error else HIGH_Q
+        self.levels = (low, high)
+
+
+# elapsed points at which past outages are scored: calibration here, the backtest's fixed points
+FIXED_POINTS: tuple[tuple[str, float], ...] = (("start", 0.0), ("5 min", 300.0), ("30 min", 1800.0), ("2 h", 7200.0))
+
+
+def known_at(history: Sequence[Outage], at: float, exclude: Outage | None = None) -> list[Outage]:
+    """What was known at ``at``: outages ended by then, and those running then censored at ``at``."""
+    known = []
+    for o in history:
+        if o is exclude or o.started_at >= at:
             continue
-        found = estimate(elapsed, outages)
-        if found is not None:
-            return Estimate(found.expected, found.low, found.high, found.basis, scope)
-    return None
+        if o.started_at + o.duration <= at and not o.ongoing:
+            known.append(o)
+        else:
+            known.append(Outage(o.service, o.started_at, at - o.started_at, ongoing=True))
+    return known
+
+
+PitMemo = dict[tuple[str, float, float], list[float]]
+
+
+def calibration_for(history: Sequence[Outage], memo: PitMemo | None = None) -> Calibration:
+    """The calibration of estimates made now, from where the latest ended outages fell in the estimates made for them.
+
+    Each outage's estimates are made from what was known when it started (as
+    the backtest replays them), at each fixed point it lived to. ``memo``
+    keeps them from one call to the next: an ended outage's are computed once.
+    """
+    memo = {} if memo is None else memo
+    ordered = sorted((o for o in history if not o.ongoing), key=lambda o: o.started_at + o.duration)
+    found: list[list[float]] = []
+    count = 0
+    for outage in reversed(ordered):  # the latest first, until the window is full
+        if count >= Calibration.WINDOW:
+            break
+        key = (str(outage.service), outage.started_at, outage.duration)
+        if key not in memo:
+            memo[key] = pits_of(outage, known_at(history, outage.started_at, exclude=outage))
+        found.append(memo[key])
+        count += len(memo[key])
+    return Calibration([u for pits in reversed(found) for u in pits])
+
+
+def pits_of(outage: Outage, past: Sequence[Outage]) -> list[float]:
+    """Where ``outage``'s true remaining time fell in the distributions estimated from ``past`` at each fixed point."""
+    model = Durations(past, outage.started_at)
+    if model.basis < Calibration.BASIS:
+        return []
+    found = []
+    for _, elapsed in FIXED_POINTS:
+        if elapsed >= outage.duration:
+            break
+        conditional = model.conditional(outage.service, elapsed)
+        if conditional is not None:
+            found.append(conditional.cdf(outage.duration - elapsed))
+    return found
+
+
+def estimate_for(
+    service: str, elapsed: float, history: Sequence[Outage], now: float | None = None, calibration: Calibration | None = None
+) -> Estimate | None:
+    """Remaining time of an outage of ``service`` that has lasted ``elapsed`` seconds, from ``history``."""
+    if now is None:
+        now = max((o.started_at + o.duration for o in history), default=0.0)
+    levels = calibration.levels if calibration is not None else (LOW_Q, HIGH_Q)
+    return Durations(history, now).estimate(service, elapsed, levels)
 
 
 def outlasted(entries: Iterable[tuple[str, float | None]], now: float) -> float | None:

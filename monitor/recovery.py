@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from monitor.eta import Outage, estimate_for, outlasted
+from monitor.eta import Calibration, Outage, PitMemo, calibration_for, estimate_for, outlasted
 from monitor.storage import EtaRecord, Incident
 
 if TYPE_CHECKING:
@@ -24,6 +24,8 @@ class EtaKeeper:
         # incident -> whether its outage had already run past an upper bound Vigie gave when last looked at:
         # the first time it does is told once (``incident.updated``); found so at a restart, it is not told again
         self.beyond: dict[int, bool] = {}
+        # where each ended outage fell in the estimates Vigie would have given it: computed once per outage
+        self.pits: PitMemo = {}
 
     def refresh(self, now: float | None = None, only: int | None = None, announce: bool = True) -> list[int]:
         """Recompute the ETAs of open incidents; return the ids whose ETA changed.
@@ -38,9 +40,10 @@ class EtaKeeper:
         if not incidents:
             return []
         history = store.outage_history(now)
+        calibration = calibration_for(history, self.pits)
         changed, news = [], []
         for incident in incidents:
-            current = self.current(incident, history, now)
+            current = self.current(incident, history, now, calibration)
             last = store.latest_eta(incident.id)
             if _differs(last, current):
                 store.record_eta(incident.id, now, **current)
@@ -58,7 +61,9 @@ class EtaKeeper:
             self.engine.emit("eta", changed)
         return changed
 
-    def current(self, incident: Incident, history: list[Outage], now: float) -> dict[str, Any]:
+    def current(
+        self, incident: Incident, history: list[Outage], now: float, calibration: Calibration | None = None
+    ) -> dict[str, Any]:
         if incident.announced_eta is not None:
             return {"source": "operator", "expected_at": incident.announced_eta}
         out = [s for s in incident.services if s.recovered_at is None] or list(incident.services)
@@ -68,7 +73,7 @@ class EtaKeeper:
         service = min(out, key=lambda s: s.since)
         elapsed = max(0.0, now - service.since)
         past = [o for o in history if not (o.ongoing and o.service == service.key)]
-        found = estimate_for(service.key, elapsed, past)
+        found = estimate_for(service.key, elapsed, past, now, calibration)
         if found is None:
             return {"source": "none"}
         return {

@@ -20,7 +20,7 @@ from monitor.keys import Key
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "outages"
-HISTORIES = ("github", "cua", "cloud", "llm")  # what bench/eta_histories.py writes
+HISTORIES = ("github", "cua", "cloud")  # what bench/eta_histories.py writes
 
 
 def rows(name: str) -> list[dict[str, str]]:
