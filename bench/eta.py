@@ -92,6 +92,15 @@ def table(results: list[dict[str, object]]) -> str:
     return "\n".join(lines)
 
 
+def span(results: list[dict[str, object]], key: str) -> str:
+    values = [r["scores"]["vigie"][key] for r in results]  # type: ignore[index]
+    return f"{pct(min(values))} – {pct(max(values))}"
+
+
+def passed(results: list[dict[str, object]], check: str) -> int:
+    return sum(bool(r["checks"][check]) for r in results)  # type: ignore[index]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, default=10, help="other seeds of each synthetic family (default 10: 0-9)")
@@ -107,11 +116,9 @@ def main(argv: list[str] | None = None) -> int:
     print("| --- | ---: | ---: | --- | --- | --- | ---: | ---: |")
     for name in SYNTHETIC:
         rs = [r for r in spread if r["history"] == name]
-        v = [r["scores"]["vigie"] for r in rs]  # type: ignore[index]
-        span = lambda k: f"{pct(min(s[k] for s in v))} – {pct(max(s[k] for s in v))}"  # noqa: E731
-        print(f"| {name} | {len(rs)} | {sum(bool(r['met']) for r in rs)} | {span('coverage')} | {span('below')} | {span('above')} | "
-              f"{sum(bool(r['checks']['MedAE < global median' + chr(39) + 's']) for r in rs)} | "  # type: ignore[index]
-              f"{sum(bool(r['checks']['interval score < pooled' + chr(39) + 's']) for r in rs)} |")  # type: ignore[index]
+        print(f"| {name} | {len(rs)} | {sum(bool(r['met']) for r in rs)} | {span(rs, 'coverage')} | {span(rs, 'below')} | "
+              f"{span(rs, 'above')} | {passed(rs, 'MedAE < global median' + chr(39) + 's')} | "
+              f"{passed(rs, 'interval score < pooled' + chr(39) + 's')} |")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"histories": main_results, "seeds": spread}, indent=1, ensure_ascii=False) + "\n")
     print(f"\nwritten: {args.out}")
