@@ -340,22 +340,28 @@ def known_at(history: Sequence[Outage], at: float, exclude: Outage | None = None
 PitMemo = dict[tuple[str, float, float], list[float]]
 
 
-def calibration_for(history: Sequence[Outage], memo: PitMemo | None = None) -> Calibration:
+def calibration_for(history: Sequence[Outage], memo: PitMemo | None = None, budget: int | None = None) -> Calibration:
     """The calibration of estimates made now, from where the latest ended outages fell in the estimates made for them.
 
     Each outage's estimates are made from what was known when it started (as
     the backtest replays them), at each fixed point it lived to. ``memo``
     keeps them from one call to the next: an ended outage's are computed once.
+    With a ``budget``, at most that many outages are computed in this call
+    (the latest first): a long history is read over several calls, and until
+    then the calibration rests on the latest outages only.
     """
     memo = {} if memo is None else memo
     ordered = sorted((o for o in history if not o.ongoing), key=lambda o: o.started_at + o.duration)
     found: list[list[float]] = []
-    count = 0
+    count = spent = 0
     for outage in reversed(ordered):  # the latest first, until the window is full
         if count >= Calibration.WINDOW:
             break
         key = (str(outage.service), outage.started_at, outage.duration)
         if key not in memo:
+            if budget is not None and spent >= budget:
+                break
+            spent += 1
             memo[key] = pits_of(outage, known_at(history, outage.started_at, exclude=outage))
         found.append(memo[key])
         count += len(memo[key])

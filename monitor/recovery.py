@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from monitor.engine import Engine
 
 MOVE = 60.0  # seconds an estimate must move before it is recorded again
+CALIBRATION_BUDGET = 50  # past outages whose estimates are replayed per refresh (~5 ms each): the writer is not held up
 
 
 class EtaKeeper:
@@ -40,7 +41,7 @@ class EtaKeeper:
         if not incidents:
             return []
         history = store.outage_history(now)
-        calibration = calibration_for(history, self.pits)
+        calibration = calibration_for(history, self.pits, CALIBRATION_BUDGET)
         changed, news = [], []
         for incident in incidents:
             current = self.current(incident, history, now, calibration)
@@ -95,4 +96,5 @@ def _differs(last: EtaRecord | None, current: dict[str, Any]) -> bool:
         return False
     if current["source"] == "operator":
         return last.expected_at != current["expected_at"]
-    return abs((last.expected_at or 0) - current["expected_at"]) >= MOVE
+    # the interval is shown too: a bound that moves (calibration read, a long outage's tail) is recorded
+    return any(abs((getattr(last, key) or 0) - current[key]) >= MOVE for key in ("expected_at", "low", "high"))

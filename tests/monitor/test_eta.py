@@ -411,27 +411,27 @@ def test_it_lets_an_announced_eta_win_over_the_estimate(engine: Engine, clock: F
     assert [r.source for r in engine.store.eta_history(incident_id)] == ["estimate", "operator"]
 
 
-def test_it_records_a_recomputed_estimate_only_when_it_moves_a_minute_or_more(engine: Engine, clock: FakeClock) -> None:
-    # 40 past outages 25 s apart: as the outage outlasts them one by one, the median moves by 25 s steps
+def test_it_records_a_recomputed_estimate_only_when_it_or_a_bound_moves_a_minute_or_more(engine: Engine, clock: FakeClock) -> None:
+    # 40 past outages 25 s apart: as the outage outlasts them one by one, the estimate moves by small steps
     durations = [600.0 + 25 * k for k in range(40)]
     seed_history(engine, durations)
     incident_id = open_incident(engine)
     since = clock.now()
     past = engine.store.outage_history(since)
-    expected, recorded = [], []
+    seen, recorded = [], []
     for _ in range(90):
         engine.etas.refresh()
         found = estimate_for("almerys/pec", clock.now() - since, past, clock.now())
         assert found is not None
-        value = clock.now() + found.expected
-        expected.append(value)
-        if not recorded or abs(value - recorded[-1]) >= MOVE:
+        value = (clock.now() + found.expected, clock.now() + found.low, clock.now() + found.high)
+        seen.append(value)
+        if not recorded or any(abs(a - b) >= MOVE for a, b in zip(value, recorded[-1])):
             recorded.append(value)
         clock.advance(10)
     history = engine.store.eta_history(incident_id)
     assert [r.source for r in history] == ["estimate"] * len(history)
-    assert [r.expected_at for r in history] == pytest.approx(recorded)
-    assert len(set(expected)) > len(recorded) > 2  # it moved in smaller steps than it recorded
+    assert [(r.expected_at, r.low, r.high) for r in history] == [pytest.approx(v) for v in recorded]
+    assert len(set(seen)) > len(recorded) > 2  # it moved in smaller steps than it recorded
     assert all(r.low <= r.expected_at <= r.high and r.basis == 40 and r.scope == "service" for r in history)  # type: ignore[operator]
 
 
@@ -443,3 +443,37 @@ def test_it_records_no_estimate_once(engine: Engine, clock: FakeClock) -> None:
         clock.advance(300)
     history = engine.store.eta_history(incident_id)
     assert [(r.source, r.expected_at) for r in history] == [("none", None)]
+
+
+def test_it_reads_a_long_history_s_calibration_over_several_refreshes() -> None:
+    past = lognormal_history("almerys/pec", 300, 10 * MINUTE, seed=14) + lognormal_history("almerys/pec", 300, 30 * MINUTE, seed=15, start=300 * 3600.0)
+    whole = calibration_for(past)
+    memo: PitMemo = {}
+    first = calibration_for(past, memo, budget=20)
+    assert len(memo) == 20 and first.count < Calibration.MINIMUM and first.levels == (0.10, 0.90)  # too little yet: nominal
+    while len(memo) < 500 and calibration_for(past, memo, budget=20).count < Calibration.WINDOW:
+        pass
+    assert calibration_for(past, memo, budget=20).levels == whole.levels  # in the end, the same as at once
+
+
+def test_it_gives_the_keeper_s_estimates_their_calibration(engine: Engine, clock: FakeClock) -> None:
+    """60 past outages of about 10 min, then 60 of about 40: estimates made in between ran short, so the keeper
+    raises its upper bound where the backtest would; without calibration it would show a lower one."""
+    rng = random.Random(21)
+    durations = [rng.lognormvariate(math.log(600), 0.5) for _ in range(60)] + [rng.lognormvariate(math.log(2400), 0.5) for _ in range(60)]
+    start = clock.now() - 130 * 86400
+    engine.store.import_outages([("almerys/pec", start + i * 86400, start + i * 86400 + d) for i, d in enumerate(durations)], "test")
+    incident_id = open_incident(engine)
+    since = clock.now()
+    for _ in range(3):  # the calibration is read 50 outages per refresh
+        clock.advance(30)
+        engine.etas.refresh()
+    past = [o for o in engine.store.outage_history(clock.now()) if not o.ongoing]
+    calibration = calibration_for(past)
+    assert calibration.levels[1] > 0.9
+    calibrated = estimate_for("almerys/pec", clock.now() - since, past, clock.now(), calibration)
+    plain = estimate_for("almerys/pec", clock.now() - since, past, clock.now())
+    latest = engine.store.latest_eta(incident_id)
+    assert latest is not None and latest.high is not None and calibrated is not None and plain is not None
+    assert latest.high == pytest.approx(clock.now() + calibrated.high, abs=MOVE + 90)
+    assert calibrated.high > plain.high + 2 * (MOVE + 90)
