@@ -58,6 +58,7 @@ def run(name: str, seed: int = 2024) -> dict[str, object]:
         "scores": {m: asdict(s) for m, s in scores.items()},
         "by_point": {r.label: asdict(r.scores["vigie"]) | {"cases": r.cases} for r in report.rows if r.label != "fixed points" and "vigie" in r.scores},
         "coverage_by_year": {str(y): c for y, (_, c) in report.by_year.items()},
+        "by_incident": {"cases": report.row("by incident").cases} | {m: asdict(s) for m, s in report.row("by incident").scores.items()},
         "checks": checks,
         "met": all(checks.values()),
         "seconds": round(time.perf_counter() - started, 1),
@@ -111,6 +112,18 @@ def main(argv: list[str] | None = None) -> int:
         results = list(pool.map(run, *zip(*jobs)))
     main_results, spread = results[: len(REAL + SYNTHETIC)], results[len(REAL + SYNTHETIC):]
     print(table(main_results))
+    print()
+    print("Counting each incident once (one case per operator, start and point):")
+    print()
+    print("| history | cases | Vigie: coverage | below | above | MedAE | MAE | interval score | pooled: coverage | interval score | global median: MedAE | MAE |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for r in main_results:
+        if r["history"] not in REAL:
+            continue
+        b = r["by_incident"]
+        v, p, g = b["vigie"], b["pooled"], b["global median"]  # type: ignore[index]
+        print(f"| {r['history']} | {b['cases']} | {pct(v['coverage'])} | {pct(v['below'])} | {pct(v['above'])} | {mins(v['medae'])} | "  # type: ignore[index]
+              f"{mins(v['mae'])} | {mins(v['interval_score'])} | {pct(p['coverage'])} | {mins(p['interval_score'])} | {mins(g['medae'])} | {mins(g['mae'])} |")
     print()
     print("| family | seeds | bar met | coverage | below | above | MedAE < global median | IS < pooled |")
     print("| --- | ---: | ---: | --- | --- | --- | ---: | ---: |")

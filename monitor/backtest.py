@@ -56,6 +56,7 @@ class Case:
     service: str
     point: str  # "start", "5 min", …
     year: int  # of the outage's start (UTC): calibration drifts with time
+    started_at: float
     elapsed: float
     remaining: float  # the truth: duration - elapsed
     predictions: dict[str, Prediction | None]
@@ -92,7 +93,7 @@ def replay(history: Sequence[Outage]) -> list[Case]:
                 "pooled": Prediction(quantile(beyond, 0.5), quantile(beyond, 0.1), quantile(beyond, 0.9)) if beyond else None,
                 "global median": Prediction(max(0.0, statistics.median(ended) - elapsed)) if ended else None,
             }
-            cases.append(Case(outage.service, point, year, elapsed, outage.duration - elapsed, predictions))
+            cases.append(Case(outage.service, point, year, outage.started_at, elapsed, outage.duration - elapsed, predictions))
     return cases
 
 
@@ -159,7 +160,7 @@ class Report:
     outages: int
     services: int
     operators: int
-    rows: list[Row]  # one per elapsed point, then "fixed points"
+    rows: list[Row]  # one per elapsed point, then "fixed points", then the same counting each incident once
     by_year: dict[int, tuple[int, float | None]]  # year -> (cases, Vigie's coverage) on the fixed points
 
     def row(self, label: str) -> Row:
@@ -176,10 +177,23 @@ class Report:
         }
 
 
+def by_incident(cases: Sequence[Case]) -> list[Case]:
+    """One case per operator, start and point: an incident that hit 8 services at once counts once, not 8 times."""
+    seen: set[tuple[str, float, str]] = set()
+    kept = []
+    for case in cases:
+        key = (Key.service_of(case.service).operator, case.started_at, case.point)
+        if key not in seen:
+            seen.add(key)
+            kept.append(case)
+    return kept
+
+
 def backtest(history: Sequence[Outage], title: str) -> Report:
     cases = replay(history)
     rows = [score(label, [c for c in cases if c.point == label]) for label, _ in FIXED_POINTS]
     rows.append(score("fixed points", cases))
+    rows.append(score("by incident", by_incident(cases)))
     by_year = {}
     for year in sorted({c.year for c in cases}):
         row = score(str(year), [c for c in cases if c.year == year])

@@ -131,7 +131,7 @@ def test_it_scores_an_interval_as_winkler_does() -> None:
 def test_it_splits_misses_and_errors_by_side() -> None:
     p = backtest_module.Prediction
     cases = [
-        Case("a/x", "start", 2024, 0.0, truth, {"vigie": p(20, 10, 30), "pooled": p(20, 0, 100), "global median": p(25)})
+        Case("a/x", "start", 2024, 0.0, 0.0, truth, {"vigie": p(20, 10, 30), "pooled": p(20, 0, 100), "global median": p(25)})
         for truth in (5, 15, 20, 25, 40)
     ]
     row = score("start", cases)
@@ -141,8 +141,19 @@ def test_it_splits_misses_and_errors_by_side() -> None:
     assert vigie.interval_score == pytest.approx((20 * 5 + 10 * 5 + 10 * 10) / 5)
     assert row.scores["global median"].interval_score is None and row.scores["global median"].medae == 10
     # a case one method could not estimate is scored for none: all compare on the same cases
-    row = score("start", [*cases, Case("a/x", "start", 2024, 0.0, 99, {"vigie": None, "pooled": p(1, 0, 2), "global median": p(1)})])
+    row = score("start", [*cases, Case("a/x", "start", 2024, 0.0, 0.0, 99, {"vigie": None, "pooled": p(1, 0, 2), "global median": p(1)})])
     assert row.cases == 6 and row.no_estimate == pytest.approx(1 / 6) and row.scores["pooled"].coverage == 1.0
+
+
+def test_it_counts_an_incident_that_hit_several_services_once_in_its_own_row() -> None:
+    """GitHub's history has one outage per component an incident hit: 8 components, 8 outages, one incident."""
+    history = [Outage(f"a/s{k}", 10_000.0 * i, 600.0 + 60 * i) for i in range(20) for k in range(3)]
+    history += [Outage("b/x", 10_000.0 * i + 5, 900.0) for i in range(20)]
+    report = backtest(history, "incidents")
+    fixed, incidents = report.row("fixed points"), report.row("by incident")
+    assert fixed.cases == 2 * 80 - sum(1 for o in history if o.duration <= 300)  # every outage at start and at 5 min
+    assert incidents.cases == 2 * 40  # the three services of "a" hit together count once
+    assert "by incident" in format_report(report)
 
 
 def test_it_reproduces_a_synthetic_history_from_its_seed() -> None:
