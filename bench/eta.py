@@ -56,7 +56,7 @@ def run(name: str, seed: int = 2024) -> dict[str, object]:
         "cases": fixed.cases,
         "no_estimate": fixed.no_estimate,
         "scores": {m: asdict(s) for m, s in scores.items()},
-        "by_point": {r.label: asdict(r.scores["vigie"]) | {"cases": r.cases} for r in report.rows if r.label != "fixed points" and "vigie" in r.scores},
+        "by_point": {r.label: asdict(r.scores["vigie"]) | {"cases": r.cases} for r in report.rows if r.label not in ("fixed points", "by incident") and "vigie" in r.scores},
         "coverage_by_year": {str(y): c for y, (_, c) in report.by_year.items()},
         "by_incident": {"cases": report.row("by incident").cases} | {m: asdict(s) for m, s in report.row("by incident").scores.items()},
         "checks": checks,

@@ -190,10 +190,11 @@ class Durations:
             x, w = math.log(o.duration), self.weight(o)
             by_service[o.service].append((x, w))
             by_operator[o.operator].append((x, w))
-        # within-service variance of log durations, pooled over services
+        # within-service variance of log durations, pooled over services (weighted; degrees of freedom counted in outages)
         spread = sum(_spread(xs) for xs in by_service.values())
         mass = sum(w for xs in by_service.values() for _, w in xs)
-        sigma2 = max(spread / (mass - len(by_service)), 1e-6) if mass > len(by_service) else 1.0
+        count = len(ended)
+        sigma2 = max(spread / mass * count / (count - len(by_service)), 1e-6) if count > len(by_service) else 1.0
         self.grand = _trimmed([xw for xs in by_service.values() for xw in xs])
         operators = {op: (_trimmed(xs), sum(w for _, w in xs)) for op, xs in by_operator.items()}
         tau_operator = _between(((m, n, self.grand) for m, n in operators.values()), sigma2)
