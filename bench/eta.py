@@ -23,7 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from monitor.backtest import METHODS, backtest, history_from_csv, synthetic_history  # noqa: E402
+from monitor.backtest import METHODS, backtest, history_from_csv, minutes, share, synthetic_history  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures" / "outages"
 REAL = ("github", "cloud", "cua")
@@ -65,14 +65,6 @@ def run(name: str, seed: int = 2024) -> dict[str, object]:
     }
 
 
-def pct(x: float | None) -> str:
-    return "—" if x is None else f"{100 * x:.1f} %"
-
-
-def mins(x: float | None) -> str:
-    return "—" if x is None else f"{x / 60:.1f}"
-
-
 def table(results: list[dict[str, object]]) -> str:
     lines = [
         "| history | cases | method | coverage | below | above | MedAE | MAE | interval score | bar met |",
@@ -87,15 +79,15 @@ def table(results: list[dict[str, object]]) -> str:
             failed = [k for k, ok in r["checks"].items() if not ok]  # type: ignore[union-attr]
             verdict = ("yes" if r["met"] else "no: " + ", ".join(failed)) if first else ""
             lines.append(
-                f"| {r['history'] if first else ''} | {r['cases'] if first else ''} | {method} | {pct(s['coverage'])} | "
-                f"{pct(s['below'])} | {pct(s['above'])} | {mins(s['medae'])} | {mins(s['mae'])} | {mins(s['interval_score'])} | {verdict} |"
+                f"| {r['history'] if first else ''} | {r['cases'] if first else ''} | {method} | {share(s['coverage'])} | "
+                f"{share(s['below'])} | {share(s['above'])} | {minutes(s['medae'])} | {minutes(s['mae'])} | {minutes(s['interval_score'])} | {verdict} |"
             )
     return "\n".join(lines)
 
 
 def span(results: list[dict[str, object]], key: str) -> str:
     values = [r["scores"]["vigie"][key] for r in results]  # type: ignore[index]
-    return f"{pct(min(values))} – {pct(max(values))}"
+    return f"{share(min(values))} – {share(max(values))}"
 
 
 def passed(results: list[dict[str, object]], check: str) -> int:
@@ -122,8 +114,8 @@ def main(argv: list[str] | None = None) -> int:
             continue
         b = r["by_incident"]
         v, p, g = b["vigie"], b["pooled"], b["global median"]  # type: ignore[index]
-        print(f"| {r['history']} | {b['cases']} | {pct(v['coverage'])} | {pct(v['below'])} | {pct(v['above'])} | {mins(v['medae'])} | "  # type: ignore[index]
-              f"{mins(v['mae'])} | {mins(v['interval_score'])} | {pct(p['coverage'])} | {mins(p['interval_score'])} | {mins(g['medae'])} | {mins(g['mae'])} |")
+        print(f"| {r['history']} | {b['cases']} | {share(v['coverage'])} | {share(v['below'])} | {share(v['above'])} | {minutes(v['medae'])} | "  # type: ignore[index]
+              f"{minutes(v['mae'])} | {minutes(v['interval_score'])} | {share(p['coverage'])} | {minutes(p['interval_score'])} | {minutes(g['medae'])} | {minutes(g['mae'])} |")
     print()
     print("| family | seeds | bar met | coverage | below | above | MedAE < global median | IS < pooled |")
     print("| --- | ---: | ---: | --- | --- | --- | ---: | ---: |")

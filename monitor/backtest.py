@@ -209,13 +209,15 @@ def backtest(history: Sequence[Outage], title: str) -> Report:
     )
 
 
-def _minutes(seconds: float | None) -> str:
+def minutes(seconds: float | None) -> str:
+    """Seconds as minutes with one decimal, or « — »."""
     if seconds is None:
         return "—"
     return f"{seconds / MINUTE:.1f}"
 
 
-def _share(value: float | None) -> str:
+def share(value: float | None) -> str:
+    """A share as a percentage with one decimal, or « — »."""
     return "—" if value is None else f"{value * 100:.1f} %"
 
 
@@ -231,9 +233,9 @@ def format_report(report: Report) -> str:
             lines.append([
                 r.label if method == METHODS[0] else "",
                 method,
-                f"{r.cases}" + (f" ({_share(r.no_estimate)} none)" if method == METHODS[0] else ""),
-                _share(s.coverage), _share(s.below), _share(s.above),
-                _minutes(s.medae), _minutes(s.mae), _minutes(s.interval_score),
+                f"{r.cases}" + (f" ({share(r.no_estimate)} none)" if method == METHODS[0] else ""),
+                share(s.coverage), share(s.below), share(s.above),
+                minutes(s.medae), minutes(s.mae), minutes(s.interval_score),
             ])
     widths = [max(len(x) for x in column) for column in zip(head, *lines)]
 
@@ -254,7 +256,7 @@ def format_report(report: Report) -> str:
     out += [
         "",
         "Vigie's coverage by year (fixed points): "
-        + ", ".join(f"{y} {_share(c)} of {n}" for y, (n, c) in report.by_year.items()),
+        + ", ".join(f"{y} {share(c)} of {n}" for y, (n, c) in report.by_year.items()),
         "",
         "coverage: share of the cases whose 80 % interval holds the true remaining time (aim: 80 %, 10 % missed on each",
         "side); MedAE, MAE: median and mean absolute error of the expected time, minutes; interval score: Winkler's",

@@ -181,6 +181,8 @@ class Durations:
         self.operator_level: dict[str, float] = {}
         self.operator_weight: dict[str, float] = {}
         self.grand = 0.0
+        self.services: set[str] = set()  # those with an ended outage
+        self.ended_residuals: list[float] = []
         self.curve: Survival | None = None
         if self.basis < MIN_BASIS:
             return
@@ -205,8 +207,10 @@ class Durations:
         for s, (m, n) in services.items():
             prior = self.operator_level[Key.service_of(s).operator]
             self.service_level[s], self.service_weight[s] = _shrink(m, n, prior, tau_service, sigma2)
-        self.residuals = [(math.log(o.duration) - self.level(o.service), not o.ongoing, self.weight(o)) for o in self.history]
-        self.curve = Survival(self.residuals, predictive=True)
+        self.services = set(by_service)
+        residuals = [(math.log(o.duration) - self.level(o.service), not o.ongoing, self.weight(o)) for o in self.history]
+        self.ended_residuals = sorted(r for r, ended, _ in residuals if ended)
+        self.curve = Survival(residuals, predictive=True)
 
     def weight(self, outage: Outage) -> float:
         age = max(0.0, self.now - outage.started_at - outage.duration)
@@ -221,11 +225,10 @@ class Durations:
     def scope(self, service: str) -> str:
         """Whose outages weigh most in the service's typical duration (the shape is everyone's)."""
         operator = Key.service_of(service).operator
-        services = {o.service for o in self.history if not o.ongoing}
         own = self.service_weight.get(service, 0.0)
-        if own >= 0.5 or services == {service}:
+        if own >= 0.5 or self.services == {service}:
             return "service"
-        if (1 - own) * self.operator_weight.get(operator, 0.0) >= 0.5 or {s.operator for s in services} == {operator}:  # type: ignore[attr-defined]
+        if (1 - own) * self.operator_weight.get(operator, 0.0) >= 0.5 or set(self.operator_level) == {operator}:
             return "operator"
         return "all"
 
@@ -235,7 +238,7 @@ class Durations:
             return None
         shift = self.level(service)
         threshold = math.log(elapsed) - shift if elapsed > 0 else -math.inf
-        if sum(1 for r, ended, _ in self.residuals if ended and r > threshold) < MIN_BEYOND:
+        if len(self.ended_residuals) - bisect.bisect_right(self.ended_residuals, threshold) < MIN_BEYOND:
             return None
         found = Conditional(self.curve, threshold, shift, elapsed)
         return found if found.base > 0 else None
