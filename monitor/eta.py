@@ -341,7 +341,7 @@ def known_at(history: Sequence[Outage], at: float, exclude: Outage | None = None
     return known
 
 
-PitMemo = dict[tuple[str, float, float], list[float]]
+PitMemo = dict[tuple[str, float, float, int], list[float]]
 
 
 def calibration_for(history: Sequence[Outage], memo: PitMemo | None = None, budget: int | None = None) -> Calibration:
@@ -349,23 +349,28 @@ def calibration_for(history: Sequence[Outage], memo: PitMemo | None = None, budg
 
     Each outage's estimates are made from what was known when it started (as
     the backtest replays them), at each fixed point it lived to. ``memo``
-    keeps them from one call to the next: an ended outage's are computed once.
-    With a ``budget``, at most that many outages are computed in this call
-    (the latest first): a long history is read over several calls, and until
-    then the calibration rests on the latest outages only.
+    keeps them from one call to the next: an ended outage's are computed once,
+    and again only if the outages known before it change (older outages
+    imported). Replaying one outage reads every outage known before it, so the
+    cost grows with the history: with a ``budget``, this call reads at most
+    that many past outages in all (at least one outage is computed, the latest
+    first). A long history is read over several calls, and until then the
+    calibration rests on the latest outages only.
     """
     memo = {} if memo is None else memo
+    starts = sorted(o.started_at for o in history)
     ordered = sorted((o for o in history if not o.ongoing), key=lambda o: o.started_at + o.duration)
     found: list[list[float]] = []
     count = spent = 0
     for outage in reversed(ordered):  # the latest first, until the window is full
         if count >= Calibration.WINDOW:
             break
-        key = (str(outage.service), outage.started_at, outage.duration)
+        before = bisect.bisect_left(starts, outage.started_at)  # what its estimates rest on: outages started before it
+        key = (str(outage.service), outage.started_at, outage.duration, before)
         if key not in memo:
-            if budget is not None and spent >= budget:
+            if budget is not None and spent and spent + before > budget:
                 break
-            spent += 1
+            spent += max(1, before)
             memo[key] = pits_of(outage, known_at(history, outage.started_at, exclude=outage))
         found.append(memo[key])
         count += len(memo[key])

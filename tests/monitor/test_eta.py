@@ -449,11 +449,44 @@ def test_it_reads_a_long_history_s_calibration_over_several_refreshes() -> None:
     past = lognormal_history("almerys/pec", 300, 10 * MINUTE, seed=14) + lognormal_history("almerys/pec", 300, 30 * MINUTE, seed=15, start=300 * 3600.0)
     whole = calibration_for(past)
     memo: PitMemo = {}
-    first = calibration_for(past, memo, budget=20)
+    budget = 20 * 599  # past outages read: the latest outages each rest on the 599 others
+    first = calibration_for(past, memo, budget)
     assert len(memo) == 20 and first.count < Calibration.MINIMUM and first.levels == (0.10, 0.90)  # too little yet: nominal
-    while len(memo) < 500 and calibration_for(past, memo, budget=20).count < Calibration.WINDOW:
-        pass
-    assert calibration_for(past, memo, budget=20).levels == whole.levels  # in the end, the same as at once
+    calls = 1
+    while len(memo) < 500 and calibration_for(past, memo, budget).count < Calibration.WINDOW:
+        calls += 1
+    assert calls > 5  # the window took several refreshes
+    assert calibration_for(past, memo, budget).levels == whole.levels  # in the end, the same as at once
+
+
+def test_its_budget_counts_the_past_each_replay_reads() -> None:
+    """A replay reads every outage known before the one replayed: a budget of past outages read, not of replays."""
+    short = lognormal_history("almerys/pec", 120, 10 * MINUTE, seed=3)
+    long = lognormal_history("almerys/pec", 1200, 10 * MINUTE, seed=3)
+    budget = 20 * 1200
+    replayed_short: PitMemo = {}
+    replayed_long: PitMemo = {}
+    calibration_for(short, replayed_short, budget)
+    calibration_for(long, replayed_long, budget)
+    assert len(replayed_long) == 20  # each of the latest rests on 1,199 others
+    assert len(replayed_short) > 100  # all of them fit (the window is full or the history is read)
+    tiny: PitMemo = {}
+    calibration_for(long, tiny, budget=1)
+    assert len(tiny) == 1  # a budget too small for one replay still makes progress
+
+
+def test_it_replays_again_the_outages_an_import_put_older_ones_before() -> None:
+    """`vigie history import` can add outages older than ones already replayed: their estimates rested on less."""
+    recent = lognormal_history("almerys/pec", 200, 10 * MINUTE, seed=21, start=400 * 3600.0)
+    memo: PitMemo = {}
+    calibration_for(recent, memo)
+    imported = lognormal_history("almerys/pec", 200, 40 * MINUTE, seed=22) + recent
+    fresh: PitMemo = {}
+    calibration_for(imported, fresh)
+    stale_would_be = {key[:3]: pits for key, pits in memo.items()}
+    assert any(stale_would_be.get(key[:3]) not in (None, pits) for key, pits in fresh.items())  # the import changed them
+    assert calibration_for(imported, memo).levels == calibration_for(imported).levels
+    assert all(memo[key] == pits for key, pits in fresh.items())  # each read anew, not taken from before the import
 
 
 def test_it_gives_the_keeper_s_estimates_their_calibration(engine: Engine, clock: FakeClock) -> None:
