@@ -4,7 +4,7 @@
 
 For each real history in ``tests/fixtures/outages/`` (rebuilt by ``bench/eta_histories.py``) and each
 synthetic family (seed 2024, the one docs/eta.md quotes), the "fixed points" row of
-``vigie eta backtest``: Vigie beside the pooled empirical distribution and the global median, and
+``vigie eta backtest``: Vigie beside the pooled empirical distribution, the global median and each service's own median, and
 whether issue 14's bar is met (coverage 78–82 % with 8–12 % of misses on each side; MedAE and MAE
 below the global median's; interval score below the pooled interval's). Then the synthetic families
 over ``--seeds`` other seeds, to show how much of a figure is the draw. Prints Markdown tables (the

@@ -15,7 +15,11 @@ Every method is scored on the same cases (those Vigie estimated):
   every operator's past outages that lasted longer than the elapsed time, and
   their 10th–90th percentiles as the interval (running outages ignored);
 - ``global median``: "outages last a median of X": back X after the start, or
-  any moment now once X has passed (a point, no interval).
+  any moment now once X has passed (a point, no interval);
+- ``service median``: the same service's own past outages that lasted longer
+  than the elapsed time, their median remaining time (a point; the pooled
+  median when the service has fewer than `OWN_MINIMUM` of them): what a
+  service's own history says, with no pooling and no model.
 
 Scores: coverage of the 80 % interval and its misses on each side, the median
 and mean absolute error of the expected time (MedAE, MAE), and the interval
@@ -39,7 +43,9 @@ from monitor.keys import InvalidKey, Key
 
 MINUTE, HOUR, DAY = 60.0, 3600.0, 86400.0
 ALPHA = 0.2
-METHODS = ("vigie", "pooled", "global median")
+METHODS = ("vigie", "pooled", "global median", "service median")
+REQUIRED = METHODS[:3]  # the cases scored are those every one of these could estimate
+OWN_MINIMUM = 3  # past outages of its own beyond the elapsed time before a service's median is its own
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +86,7 @@ def replay(history: Sequence[Outage]) -> list[Case]:
             continue  # its true duration is not known yet
         past = known_at(ordered, outage.started_at, exclude=outage)
         ended = sorted(o.duration for o in past if not o.ongoing)
+        own = sorted(o.duration for o in past if not o.ongoing and o.service == outage.service)
         model = Durations(past, outage.started_at)
         levels = calibration_for(past, memo).levels
         year = datetime.fromtimestamp(outage.started_at, UTC).year
@@ -88,10 +95,13 @@ def replay(history: Sequence[Outage]) -> list[Case]:
                 break
             found = model.estimate(outage.service, elapsed, levels)
             beyond = [d - elapsed for d in ended if d > elapsed]
+            own_beyond = [d - elapsed for d in own if d > elapsed]
+            pooled = Prediction(quantile(beyond, 0.5), quantile(beyond, 0.1), quantile(beyond, 0.9)) if beyond else None
             predictions: dict[str, Prediction | None] = {
                 "vigie": None if found is None else Prediction(found.expected, found.low, found.high),
-                "pooled": Prediction(quantile(beyond, 0.5), quantile(beyond, 0.1), quantile(beyond, 0.9)) if beyond else None,
+                "pooled": pooled,
                 "global median": Prediction(max(0.0, statistics.median(ended) - elapsed)) if ended else None,
+                "service median": Prediction(quantile(own_beyond if len(own_beyond) >= OWN_MINIMUM else beyond, 0.5)) if beyond else None,
             }
             cases.append(Case(outage.service, point, year, outage.started_at, elapsed, outage.duration - elapsed, predictions))
     return cases
@@ -133,10 +143,10 @@ class Row:
 
 
 def score(label: str, cases: Sequence[Case]) -> Row:
-    scored = [c for c in cases if all(c.predictions[m] is not None for m in METHODS)]
+    scored = [c for c in cases if all(c.predictions.get(m) is not None for m in REQUIRED)]
     scores = {}
     for method in METHODS:
-        made = [(c.predictions[method], c.remaining) for c in scored]
+        made = [(c.predictions.get(method), c.remaining) for c in scored]
         pairs = [(p, y) for p, y in made if p is not None]
         if not pairs:
             continue

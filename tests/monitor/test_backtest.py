@@ -45,7 +45,7 @@ def report_of(kind: str) -> Report:
 def test_it_meets_issue_14s_bar_where_docs_eta_says_it_does(kind: str) -> None:
     """Calibrated on both sides, a better point than « outages last X », a better interval than the pooled one."""
     fixed = report_of(kind).row("fixed points")
-    vigie, pooled, median = (fixed.scores[m] for m in METHODS)
+    vigie, pooled, median = (fixed.scores[m] for m in ("vigie", "pooled", "global median"))
     assert fixed.no_estimate < 0.05
     assert vigie.coverage is not None and 0.78 <= vigie.coverage <= 0.82
     assert vigie.below is not None and vigie.above is not None
@@ -59,7 +59,7 @@ def test_it_meets_issue_14s_bar_where_docs_eta_says_it_does(kind: str) -> None:
 def test_it_is_calibrated_within_two_points_and_beats_the_pooled_interval_on_the_other_histories(kind: str) -> None:
     """Where docs/eta.md says the bar is missed, by how much: pinned, so that it only gets better."""
     fixed = report_of(kind).row("fixed points")
-    vigie, pooled, median = (fixed.scores[m] for m in METHODS)
+    vigie, pooled, median = (fixed.scores[m] for m in ("vigie", "pooled", "global median"))
     assert vigie.coverage is not None and 0.77 <= vigie.coverage <= 0.83
     assert vigie.interval_score is not None and pooled.interval_score is not None
     assert vigie.interval_score < pooled.interval_score
@@ -69,7 +69,7 @@ def test_it_is_calibrated_within_two_points_and_beats_the_pooled_interval_on_the
 
 def test_it_scores_the_previous_estimator_s_faults_away_on_github() -> None:
     """Issue 14 measured 11–14 % of misses above and a worse median error than « outages last X »."""
-    vigie, _, median = (report_of("github").row("fixed points").scores[m] for m in METHODS)
+    vigie, median = (report_of("github").row("fixed points").scores[m] for m in ("vigie", "global median"))
     assert vigie.medae < 0.9 * median.medae
     assert vigie.above is not None and vigie.above < 0.125
 
@@ -116,6 +116,21 @@ def test_it_scores_the_pooled_baseline_from_every_operator_s_ended_outages() -> 
     beyond = [d - 300 for d in ended if d > 300]
     assert last[1].predictions["pooled"] == backtest_module.Prediction(quantile(beyond, 0.5), quantile(beyond, 0.1), quantile(beyond, 0.9))
     assert last[1].predictions["global median"] == backtest_module.Prediction(statistics.median(ended) - 300)
+    assert last[1].predictions["service median"] == backtest_module.Prediction(quantile(beyond, 0.5))  # b/y has no past: the pooled median
+
+
+def test_it_scores_a_service_s_own_median_once_it_has_three_outages_beyond() -> None:
+    history = [Outage("a/x", 10_000.0 * i, 60.0 * (i + 1)) for i in range(10)]
+    history += [Outage("b/y", 200_000.0 + 10_000.0 * i, 600.0 * (i + 1)) for i in range(4)]
+    cases = [c for c in replay(history) if c.service == "b/y"]
+    ended = [60.0 * (i + 1) for i in range(10)]
+    by_point = {(c.started_at, c.point): c.predictions["service median"] for c in cases}
+    third = 200_000.0 + 20_000.0  # two of its own before it: the pooled median still
+    assert by_point[(third, "start")] == backtest_module.Prediction(quantile(sorted(ended + [600.0, 1200.0]), 0.5))
+    fourth = 200_000.0 + 30_000.0  # three of its own before it: theirs
+    assert by_point[(fourth, "start")] == backtest_module.Prediction(1200.0)
+    assert by_point[(fourth, "5 min")] == backtest_module.Prediction(1200.0 - 300)
+    assert score("start", cases).scores["service median"].coverage is None  # a point, no interval
 
 
 # -- scoring ---------------------------------------------------------------------------
