@@ -13,7 +13,12 @@ longer or shorter.
 
 ε is estimated by the Kaplan–Meier estimator on every past outage's residual
 ``log duration − θ``, outages still running counting as censored ("at least
-this long"), read on its predictive form (see `Survival`). Given that the
+this long"), read on its predictive form (see `Survival`). Where services'
+shapes differ beyond chance (outages that come in steps of their own: a status
+page read every 3 hours, a maintenance window of fixed length), each service's
+own curve is mixed in, weighing in proportion to how many outages it has and
+to how much shapes differ (`Durations.shape_trust`); where they do not, the
+shared shape alone is used. Given that the
 outage has lasted ``elapsed``, the remaining time is read on the conditional
 curve S(t | T > elapsed): its 10th and 90th percentiles bound the 80 %
 interval, its 40th percentile is the expected recovery (see `POINT_Q`).
@@ -50,6 +55,9 @@ POINT_Q = 0.40
 HALF_LIFE = 365 * 86400.0  # a past outage weighs half as much a year later
 TRIM = 0.25  # a service's typical log duration: the mean of its middle half (robust to tails and to repeated values)
 TAU_FLOOR = 1e-6  # between-service variance when the services look alike: pool them fully
+SHAPE_MINIMUM = 5  # ended outages before a service's shape is compared with the pooled one
+SHAPE_NOISE = 1 / 6  # n × W² (Cramér–von Mises) of n outages drawn from the pooled shape, on average
+SHAPE_Z = 2.0  # standard errors of that noise discounted before shapes are said to differ
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,26 +154,56 @@ class Survival:
 
 
 class Conditional:
-    """The predictive distribution of the remaining time of one outage that has lasted ``elapsed``."""
+    """The predictive distribution of the remaining time of one outage that has lasted ``elapsed``.
 
-    def __init__(self, curve: Survival, threshold: float, shift: float, elapsed: float) -> None:
+    On the log-duration scale, S(x) = (1 - trust) × the pooled shape moved to
+    the service's level, S_shape(x - shift), + trust × the service's own curve
+    S_own(x) (see `Durations.shape_trust`); with no trust in its own shape, the
+    pooled one alone.
+    """
+
+    def __init__(self, curve: Survival, threshold: float, shift: float, elapsed: float,
+                 own: Survival | None = None, trust: float = 0.0) -> None:
         self.curve, self.threshold, self.shift, self.elapsed = curve, threshold, shift, elapsed
-        self.base = curve.at(threshold)
+        self.own: Survival | None = own if trust > 0 else None
+        self.trust = trust if self.own is not None else 0.0
+        self.start = math.log(elapsed) if elapsed > 0 else -math.inf
+        self.base = self.survival(self.start)
+
+    def survival(self, x: float) -> float:
+        """P(log T > x), T the outage's whole duration."""
+        pooled = self.curve.at(x - self.shift)
+        if self.own is None:
+            return pooled
+        return (1 - self.trust) * pooled + self.trust * self.own.at(x)
 
     def quantile(self, level: float) -> float | None:
         """Remaining seconds by which a share ``level`` of such outages has ended; None beyond the data."""
         if level <= 0:
             return 0.0
-        residual = self.curve.quantile_after(self.threshold, level)
-        if residual is None:
+        if self.own is None:
+            residual = self.curve.quantile_after(self.threshold, level)
+            if residual is None:
+                return None
+            return max(0.0, math.exp(residual + self.shift) - self.elapsed)
+        # a mixture of two curves linear between their steps: bisect for where it falls to the target
+        target = self.base * (1 - level)
+        high = max(self.curve.times[-1] + self.shift, self.own.times[-1] if self.own.times else -math.inf)
+        if self.survival(high) > target + 1e-12:
             return None
-        return max(0.0, math.exp(residual + self.shift) - self.elapsed)
+        low = self.start if math.isfinite(self.start) else min(self.curve.times[0] + self.shift, *self.own.times[:1]) - 1.0
+        for _ in range(60):
+            middle = (low + high) / 2
+            if self.survival(middle) > target:
+                low = middle
+            else:
+                high = middle
+        return max(0.0, math.exp(high) - self.elapsed)
 
     def cdf(self, remaining: float) -> float:
         """P(remaining time ≤ ``remaining``): where a true outcome fell in the distribution."""
         t = self.elapsed + remaining
-        residual = math.log(t) - self.shift if t > 0 else -math.inf
-        return 1 - self.curve.at(residual) / self.base
+        return 1 - self.survival(math.log(t) if t > 0 else -math.inf) / self.base
 
 
 class Durations:
@@ -184,6 +222,9 @@ class Durations:
         self.services: set[str] = set()  # those with an ended outage
         self.ended_residuals: list[float] = []
         self.curve: Survival | None = None
+        self.shape_spread = 0.0  # how far services' shapes differ from the pooled one, beyond chance (see `_shape_spread`)
+        self.own_curve: dict[str, Survival] = {}  # each service's own curve of log durations (plain Kaplan–Meier)
+        self.own_trust: dict[str, float] = {}
         if self.basis < MIN_BASIS:
             return
         by_service: dict[str, list[tuple[float, float]]] = defaultdict(list)
@@ -211,6 +252,53 @@ class Durations:
         residuals = [(math.log(o.duration) - self.level(o.service), not o.ongoing, self.weight(o)) for o in self.history]
         self.ended_residuals = sorted(r for r, ended, _ in residuals if ended)
         self.curve = Survival(residuals, predictive=True)
+        self.shape_spread = self._shape_spread()
+        if self.shape_spread > 0:
+            by_own: dict[str, list[tuple[float, bool, float]]] = defaultdict(list)
+            for o in self.history:
+                by_own[o.service].append((math.log(o.duration), not o.ongoing, self.weight(o)))
+            prior = SHAPE_NOISE / self.shape_spread  # outages a service needs before its own shape weighs half
+            for s, items in by_own.items():
+                mass = sum(w for _, ended, w in items if ended)
+                if mass > 0:
+                    self.own_curve[s], self.own_trust[s] = Survival(items), mass / (mass + prior)
+
+    def _shape_spread(self) -> float:
+        """How much services' shapes differ from the pooled one, beyond what chance explains (0: not at all).
+
+        For each service with `SHAPE_MINIMUM` ended outages, the Cramér–von
+        Mises distance W² between its residuals and the pooled curve: were its
+        outages drawn from that shape, n × W² would be 1/6 on average (with a
+        variance of 1/45). The excess, averaged over services in proportion to
+        their outages and less `SHAPE_Z` standard errors (so that services drawn
+        alike are not told apart by chance), is the spread between shapes.
+        """
+        assert self.curve is not None
+        by_service: dict[str, list[float]] = defaultdict(list)
+        for o in self.history:
+            if not o.ongoing:
+                by_service[o.service].append(math.log(o.duration) - self.level(o.service))
+        excess = count = tested = 0.0
+        for residuals in by_service.values():
+            n = len(residuals)
+            if n < SHAPE_MINIMUM:
+                continue
+            fell = sorted(1 - self.curve.at(r) for r in residuals)
+            nw2 = 1 / (12 * n) + sum((u - (2 * i + 1) / (2 * n)) ** 2 for i, u in enumerate(fell))
+            excess, count, tested = excess + nw2 - SHAPE_NOISE, count + n, tested + 1
+        if not count:
+            return 0.0
+        return max(0.0, (excess - SHAPE_Z * math.sqrt(tested / 45)) / count)
+
+    def shape_trust(self, service: str) -> float:
+        """The weight of the service's own curve against the pooled shape: n / (n + 1/(6 D²)), D² the spread between shapes.
+
+        Where services' shapes do not differ beyond chance, the pooled shape
+        alone (0); a service whose outages come in steps of their own (a
+        status page read every 3 hours, a maintenance window of fixed length)
+        is heard in proportion to how many it has.
+        """
+        return self.own_trust.get(service, 0.0)
 
     def weight(self, outage: Outage) -> float:
         age = max(0.0, self.now - outage.started_at - outage.duration)
@@ -240,7 +328,7 @@ class Durations:
         threshold = math.log(elapsed) - shift if elapsed > 0 else -math.inf
         if len(self.ended_residuals) - bisect.bisect_right(self.ended_residuals, threshold) < MIN_BEYOND:
             return None
-        found = Conditional(self.curve, threshold, shift, elapsed)
+        found = Conditional(self.curve, threshold, shift, elapsed, self.own_curve.get(service), self.shape_trust(service))
         return found if found.base > 0 else None
 
     def estimate(self, service: str, elapsed: float, levels: tuple[float, float] = (LOW_Q, HIGH_Q)) -> Estimate | None:

@@ -55,16 +55,29 @@ def test_it_meets_issue_14s_bar_where_docs_eta_says_it_does(kind: str) -> None:
     assert vigie.interval_score < pooled.interval_score
 
 
-@pytest.mark.parametrize("kind", ["github", "cua"])
-def test_it_is_calibrated_within_two_points_and_beats_the_pooled_interval_on_the_other_histories(kind: str) -> None:
+def test_it_is_calibrated_within_two_points_and_beats_the_pooled_interval_on_github() -> None:
     """Where docs/eta.md says the bar is missed, by how much: pinned, so that it only gets better."""
-    fixed = report_of(kind).row("fixed points")
+    fixed = report_of("github").row("fixed points")
     vigie, pooled, median = (fixed.scores[m] for m in ("vigie", "pooled", "global median"))
     assert vigie.coverage is not None and 0.77 <= vigie.coverage <= 0.83
     assert vigie.interval_score is not None and pooled.interval_score is not None
     assert vigie.interval_score < pooled.interval_score
     assert pooled.coverage is not None and abs(vigie.coverage - 0.8) < abs(pooled.coverage - 0.8)
     assert vigie.mae < median.mae
+
+
+def test_it_meets_the_bar_on_cua_but_the_median_error_of_its_collection_step() -> None:
+    """cua's durations come in the archive's 3-hour steps: calibrated on both sides (each service's own steps are heard),
+    a better interval and mean error; the median error goes to the constant « 3 h », which no service's own past beats."""
+    fixed = report_of("cua").row("fixed points")
+    vigie, pooled, median, own = (fixed.scores[m] for m in ("vigie", "pooled", "global median", "service median"))
+    assert vigie.coverage is not None and 0.78 <= vigie.coverage <= 0.82
+    assert vigie.below is not None and vigie.above is not None
+    assert 0.08 <= vigie.below <= 0.12 and 0.08 <= vigie.above <= 0.12
+    assert vigie.interval_score is not None and pooled.interval_score is not None
+    assert vigie.interval_score < 0.95 * pooled.interval_score
+    assert vigie.mae < median.mae
+    assert median.medae < vigie.medae < own.medae  # the constant wins; a service's own median loses more
 
 
 def test_it_scores_the_previous_estimator_s_faults_away_on_github() -> None:

@@ -260,6 +260,56 @@ def test_it_follows_a_platform_whose_outages_got_longer() -> None:
     assert flat.expected < 15 * MINUTE and weighted.expected > 1.5 * flat.expected
 
 
+
+def stepped_history(service: str, n: int, seed: int, start: float = 0.0) -> list[Outage]:
+    """Outages seen by a collector that looks every 3 hours: most end at the first look, some at the second or third."""
+    rng = random.Random(seed)
+    steps = rng.choices((1, 2, 3), weights=(70, 20, 10), k=n)
+    return [Outage(service, start + 86400.0 * i, steps[i] * 3 * HOUR + rng.uniform(-2, 2) * MINUTE) for i in range(n)]
+
+
+def test_it_pools_the_shape_of_services_that_differ_only_in_scale() -> None:
+    """Log-normal services of different medians: one shape, each at its own level; no service's own curve is mixed in."""
+    past = [o for k, median in enumerate((5, 20, 80)) for o in lognormal_history(f"op/s{k}", 150, median * MINUTE, seed=30 + k)]
+    model = Durations(past, max(o.started_at + o.duration for o in past))
+    assert model.shape_spread == 0.0 and all(model.shape_trust(f"op/s{k}") == 0.0 for k in range(3))
+
+
+def test_it_hears_a_service_whose_outages_come_in_steps_of_their_own() -> None:
+    """Among log-normal siblings, a service whose outages last 3 h (70 %), 6 h (20 %) or 9 h (10 %)."""
+    siblings = [o for k, median in enumerate((5, 20, 80)) for o in lognormal_history(f"op/s{k}", 150, median * MINUTE, seed=30 + k)]
+    past = siblings + stepped_history("op/stepped", 150, seed=3, start=0.5 * 3600.0)
+    model = Durations(past, max(o.started_at + o.duration for o in past))
+    assert model.shape_spread > 0 and model.shape_trust("op/stepped") > 0.75
+    assert model.shape_trust("op/s0") < model.shape_trust("op/stepped")
+    shared = Durations(past, model.now)
+    shared.own_curve.clear()  # the shared shape alone, as before shapes were compared
+    at_start, smeared = model.estimate("op/stepped", 0.0), shared.estimate("op/stepped", 0.0)
+    assert at_start is not None and smeared is not None
+    assert at_start.expected == pytest.approx(3 * HOUR, abs=3 * MINUTE)
+    assert at_start.low > 2 * HOUR + 50 * MINUTE and smeared.low < 1.5 * HOUR  # nothing ends before the first look
+    after_4h, smeared = model.estimate("op/stepped", 4 * HOUR), shared.estimate("op/stepped", 4 * HOUR)
+    assert after_4h is not None and smeared is not None
+    assert after_4h.expected == pytest.approx(2 * HOUR, abs=5 * MINUTE)  # the next look, at 6 h
+    assert after_4h.high == pytest.approx(5 * HOUR, abs=15 * MINUTE)  # the one after, at 9 h
+    assert smeared.high > 10 * HOUR
+
+
+def test_it_keeps_a_mixed_distribution_s_quantiles_and_probabilities_consistent() -> None:
+    siblings = [o for k, median in enumerate((5, 20, 80)) for o in lognormal_history(f"op/s{k}", 150, median * MINUTE, seed=30 + k)]
+    past = siblings + stepped_history("op/stepped", 150, seed=3, start=0.5 * 3600.0)
+    model = Durations(past, max(o.started_at + o.duration for o in past))
+    for elapsed in (0.0, 10 * MINUTE, 2 * HOUR, 4 * HOUR):
+        found = model.conditional("op/stepped", elapsed)
+        assert found is not None and found.own is not None
+        previous = 0.0
+        for level in (0.1, 0.25, 0.4, 0.5, 0.75, 0.9):
+            remaining = found.quantile(level)
+            assert remaining is not None and remaining >= previous
+            assert found.cdf(remaining) == pytest.approx(level, abs=1e-6)
+            previous = remaining
+
+
 # -- calibration ------------------------------------------------------------------------
 
 
