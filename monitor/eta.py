@@ -252,7 +252,7 @@ class Durations:
         residuals = [(math.log(o.duration) - self.level(o.service), not o.ongoing, self.weight(o)) for o in self.history]
         self.ended_residuals = sorted(r for r, ended, _ in residuals if ended)
         self.curve = Survival(residuals, predictive=True)
-        self.shape_spread = self._shape_spread()
+        self.shape_spread = self._shape_spread((o.service, r, w) for o, (r, ended, w) in zip(self.history, residuals) if ended)
         if self.shape_spread > 0:
             by_own: dict[str, list[tuple[float, bool, float]]] = defaultdict(list)
             for o in self.history:
@@ -263,29 +263,33 @@ class Durations:
                 if mass > 0:
                     self.own_curve[s], self.own_trust[s] = Survival(items), mass / (mass + prior)
 
-    def _shape_spread(self) -> float:
+    def _shape_spread(self, residuals: Iterable[tuple[str, float, float]]) -> float:
         """How much services' shapes differ from the pooled one, beyond what chance explains (0: not at all).
 
-        For each service with `SHAPE_MINIMUM` ended outages, the Cramér–von
-        Mises distance W² between its residuals and the pooled curve: were its
-        outages drawn from that shape, n × W² would be 1/6 on average (with a
-        variance of 1/45). The excess, averaged over services in proportion to
-        their outages and less `SHAPE_Z` standard errors (so that services drawn
-        alike are not told apart by chance), is the spread between shapes.
+        ``residuals``: (service, residual, weight) of the ended outages. For each
+        service with `SHAPE_MINIMUM` of them (counted as the effective number of
+        its weighted outages, n), the Cramér–von Mises distance W² between its
+        residuals and the pooled curve, recency-weighted as the curve is: were
+        its outages drawn from that shape, n × W² would be 1/6 on average (with
+        a variance of 1/45). The excess, averaged over services in proportion
+        to their outages and less `SHAPE_Z` standard errors (so that services
+        drawn alike are not told apart by chance), is the spread between shapes.
         """
         assert self.curve is not None
-        by_service: dict[str, list[float]] = defaultdict(list)
-        for o in self.history:
-            if not o.ongoing:
-                by_service[o.service].append(math.log(o.duration) - self.level(o.service))
+        by_service: dict[str, list[tuple[float, float]]] = defaultdict(list)
+        for service, residual, w in residuals:
+            by_service[service].append((1 - self.curve.at(residual), w))
         excess = count = tested = 0.0
-        for residuals in by_service.values():
-            n = len(residuals)
+        for fell in by_service.values():
+            total = sum(w for _, w in fell)
+            n = total * total / sum(w * w for _, w in fell)
             if n < SHAPE_MINIMUM:
                 continue
-            fell = sorted(1 - self.curve.at(r) for r in residuals)
-            nw2 = 1 / (12 * n) + sum((u - (2 * i + 1) / (2 * n)) ** 2 for i, u in enumerate(fell))
-            excess, count, tested = excess + nw2 - SHAPE_NOISE, count + n, tested + 1
+            distance = below = 0.0
+            for u, w in sorted(fell):
+                distance += w / total * (u - (below + w / 2) / total) ** 2
+                below += w
+            excess, count, tested = excess + n * distance + 1 / (12 * n) - SHAPE_NOISE, count + n, tested + 1
         if not count:
             return 0.0
         return max(0.0, (excess - SHAPE_Z * math.sqrt(tested / 45)) / count)
