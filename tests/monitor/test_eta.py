@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from monitor.backtest import synthetic_history
 from monitor.clock import FakeClock
 from monitor.config import parse_config
 from monitor.engine import Engine
@@ -273,6 +274,12 @@ def test_it_pools_the_shape_of_services_that_differ_only_in_scale() -> None:
     past = [o for k, median in enumerate((5, 20, 80)) for o in lognormal_history(f"op/s{k}", 150, median * MINUTE, seed=30 + k)]
     model = Durations(past, max(o.started_at + o.duration for o in past))
     assert model.shape_spread == 0.0 and all(model.shape_trust(f"op/s{k}") == 0.0 for k in range(3))
+
+
+def test_it_compares_shapes_under_the_recency_weights_the_curve_has() -> None:
+    """18 years of log-normal outages (1,700 a service): old ones weigh next to nothing in the curve, nor in the test."""
+    past = synthetic_history("lognormal", seed=1, per_service=1700)
+    assert Durations(past, max(o.started_at + o.duration for o in past)).shape_spread == 0.0
 
 
 def test_it_hears_a_service_whose_outages_come_in_steps_of_their_own() -> None:
