@@ -87,6 +87,7 @@ class Estimate:
     high: float
     basis: int  # past outages behind the estimate (every ended one: all of them shape it)
     scope: str  # whose history weighs most in the service's typical duration: service | operator | all
+    service_basis: int = 0  # of those, the service's own: the page says how many were its own
 
 
 class Survival:
@@ -220,6 +221,7 @@ class Durations:
         self.operator_weight: dict[str, float] = {}
         self.grand = 0.0
         self.services: set[str] = set()  # those with an ended outage
+        self.ended_by_service: dict[str, int] = {}
         self.ended_residuals: list[float] = []
         self.curve: Survival | None = None
         self.shape_spread = 0.0  # how far services' shapes differ from the pooled one, beyond chance (see `_shape_spread`)
@@ -249,6 +251,7 @@ class Durations:
             prior = self.operator_level[Key.service_of(s).operator]
             self.service_level[s], self.service_weight[s] = _shrink(m, n, prior, tau_service, sigma2)
         self.services = set(by_service)
+        self.ended_by_service = {s: len(xs) for s, xs in by_service.items()}
         residuals = [(math.log(o.duration) - self.level(o.service), not o.ongoing, self.weight(o)) for o in self.history]
         self.ended_residuals = sorted(r for r, ended, _ in residuals if ended)
         self.curve = Survival(residuals, predictive=True)
@@ -342,7 +345,8 @@ class Durations:
         low, mid, high = found.quantile(levels[0]), found.quantile(POINT_Q), found.quantile(levels[1])
         if mid is None or high is None or low is None:
             return None  # the tail is not known well enough
-        return Estimate(expected=mid, low=min(low, mid), high=max(high, mid), basis=self.basis, scope=self.scope(service))
+        return Estimate(expected=mid, low=min(low, mid), high=max(high, mid), basis=self.basis, scope=self.scope(service),
+                        service_basis=self.ended_by_service.get(service, 0))
 
 
 def _mean(xs: Sequence[tuple[float, float]]) -> float:

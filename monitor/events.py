@@ -113,6 +113,8 @@ def _incident_event(store: Store, config: Config, kind: str, incident_id: int, a
                 "high": iso(eta.high),
                 "source": eta.source,
                 "basis": eta.basis,
+                # Vigie's own field: how many of them were the service's own (the sentence says it)
+                "service_basis": eta.service_basis,
             },
         },
         "operator": {"id": incident.operator_id, "name": operator.name if operator else incident.operator_id},

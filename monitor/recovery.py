@@ -86,6 +86,7 @@ class EtaKeeper:
             "high": now + found.high,
             "basis": found.basis,
             "scope": found.scope,
+            "service_basis": found.service_basis,
         }
 
 

@@ -231,7 +231,8 @@ class Shown:
         if record is None:
             return None
         return {"at": self.at(record.at), "source": record.source, "expected_at": self.at(record.expected_at),
-                "low": self.at(record.low), "high": self.at(record.high), "basis": record.basis, "scope": record.scope}
+                "low": self.at(record.low), "high": self.at(record.high), "basis": record.basis, "service_basis": record.service_basis,
+                "scope": record.scope}
 
     def incident(self, incident: Incident, history: bool = False) -> dict[str, Any]:
         store = self.engine.store

@@ -42,7 +42,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "type": "object",
         "properties": {"at": _TIME, "source": {"enum": ["operator", "estimate", "none"]}, "expected_at": _TIME,
                        "low": _TIME, "high": _TIME, "basis": {"type": ["integer", "null"]},
-                       "scope": {"type": ["string", "null"]}},
+                       "service_basis": {"type": ["integer", "null"]}, "scope": {"type": ["string", "null"]}},
     },
     "AdminMaintenance": {
         "type": "object",

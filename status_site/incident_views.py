@@ -135,6 +135,7 @@ def _eta_object(record: EtaRecord) -> dict[str, Any] | None:
         "high": record.high,
         "source": record.source,
         "basis": record.basis,
+        "service_basis": record.service_basis,
         "scope": record.scope,
         "at": record.at,
     }
@@ -162,7 +163,8 @@ def _incident_view(
         eta=_eta_object(etas[-1]) if etas and incident.resolved_at is None else None,
         eta_unknown=bool(etas) and etas[-1].source == "none" and incident.resolved_at is None,
         eta_history=tuple(
-            {"at": r.at, "source": r.source, "expected_at": r.expected_at, "low": r.low, "high": r.high, "basis": r.basis}
+            {"at": r.at, "source": r.source, "expected_at": r.expected_at, "low": r.low, "high": r.high, "basis": r.basis,
+             "service_basis": r.service_basis}
             for r in etas
         ),
     )

@@ -97,7 +97,7 @@ def eta_words(record: EtaRecord, tz: str = "Europe/Paris") -> str:
     """An ETA as the incident's page says it (`Sentences.recovery`), at the moment it was computed."""
     eta = None if record.source == "none" else {
         "expected_at": record.expected_at, "low": record.low, "high": record.high,
-        "source": record.source, "basis": record.basis,
+        "source": record.source, "basis": record.basis, "service_basis": record.service_basis,
     }
     said = Sentences("fr", tz).recovery(eta, record.at, unknown=True)
     return said[1] if said else ""

@@ -25,6 +25,7 @@ class EtaRecord:
     high: float | None
     basis: int | None
     scope: str | None
+    service_basis: int | None = None  # of the basis, the service's own outages
 
 
 class HistoryMixin:
@@ -75,11 +76,12 @@ class HistoryMixin:
         high: float | None = None,
         basis: int | None = None,
         scope: str | None = None,
+        service_basis: int | None = None,
     ) -> int:
         cursor = self.db.execute(
-            "INSERT INTO incident_etas (incident_id, at, source, expected_at, low, high, basis, scope) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (incident_id, at, source, expected_at, low, high, basis, scope),
+            "INSERT INTO incident_etas (incident_id, at, source, expected_at, low, high, basis, scope, service_basis) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (incident_id, at, source, expected_at, low, high, basis, scope, service_basis),
         )
         return int(cursor.lastrowid or 0)
 
@@ -96,7 +98,7 @@ class HistoryMixin:
         for start in range(0, len(ids), 500):
             chunk = ids[start:start + 500]
             query = (
-                "SELECT id, incident_id, at, source, expected_at, low, high, basis, scope FROM incident_etas "
+                "SELECT id, incident_id, at, source, expected_at, low, high, basis, scope, service_basis FROM incident_etas "
                 f"WHERE incident_id IN ({','.join('?' * len(chunk))}) ORDER BY id"
             )
             for row in self.db.execute(query, chunk):

@@ -494,3 +494,9 @@ def m0011_check_notices(db: Database) -> None:
         ALTER TABLE check_location_states ADD COLUMN notices TEXT NOT NULL DEFAULT '[]'
         """,
     )
+
+
+@migrations(name="0012_eta_service_basis")
+def m0012_eta_service_basis(db: Database) -> None:
+    """How many of an estimate's past outages were the service's own: « d’après 40 pannes passées, dont 3 de ce service »."""
+    _run(db, "ALTER TABLE incident_etas ADD COLUMN service_basis INTEGER")

@@ -147,8 +147,16 @@ class Sentences:
         if low is None or high is None or not basis:
             return self.t.eta_estimate_short.format(when=when)
         return self.t.eta_estimate.format(
-            when=when, low=self.moment(low, now), high=self.moment(high, now), basis=basis
+            when=when, low=self.moment(low, now), high=self.moment(high, now), basis=self.basis(basis, eta.get("service_basis"))
         )
+
+    def basis(self, basis: int, own: int | None) -> str:
+        """What an estimate rests on: « 40 pannes passées », « …, dont 3 de ce service », « 40 pannes d’autres services »."""
+        if own is None or own >= basis:
+            return self.t.basis_all.format(basis=basis)
+        if own == 0:
+            return self.t.basis_others.format(basis=basis)
+        return self.t.basis_some.format(basis=basis, own=own)
 
     def recovery(
         self, eta: Mapping[str, Any] | None, now: float, unknown: bool = False, outlasted: float | None = None
@@ -191,7 +199,7 @@ class Sentences:
         if low is None or high is None or not basis:
             return self.t.eta_history_estimate_short.format(when=when)
         return self.t.eta_history_estimate.format(
-            when=when, low=self.moment(low, now), high=self.moment(high, now), basis=basis
+            when=when, low=self.moment(low, now), high=self.moment(high, now), basis=self.basis(basis, entry.get("service_basis"))
         )
 
     # -- maintenance ------------------------------------------------------------------

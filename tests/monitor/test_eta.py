@@ -29,6 +29,7 @@ from monitor.eta import (
     calibration_for,
     estimate_for,
 )
+from monitor.events import build_event
 from monitor.recovery import MOVE
 from monitor.storage import Store
 
@@ -492,6 +493,19 @@ def test_it_records_a_recomputed_estimate_only_when_it_or_a_bound_moves_a_minute
     assert all(r.low <= r.expected_at <= r.high and r.basis == 40 and r.scope == "service" for r in history)  # type: ignore[operator]
 
 
+def test_it_records_how_many_of_the_past_outages_were_the_service_s_own(engine: Engine, clock: FakeClock) -> None:
+    seed_history(engine, [60.0 * k for k in range(5, 35)])
+    start = clock.now() - 50 * 86400
+    engine.store.import_outages([("viamedis/pec", start + i * 86400, start + i * 86400 + 1800) for i in range(12)], "test")
+    incident_id = open_incident(engine)
+    engine.etas.refresh()
+    latest = engine.store.latest_eta(incident_id)
+    assert latest is not None and (latest.source, latest.basis, latest.service_basis) == ("estimate", 42, 30)
+    assert engine.store.eta_histories([incident_id])[incident_id][-1].service_basis == 30
+    event = build_event(engine.store, engine.config, "incident.updated", incident_id, clock.now())
+    assert event is not None and event.data["incident"]["eta"]["service_basis"] == 30  # mails and chats say it too
+
+
 def test_it_records_no_estimate_once(engine: Engine, clock: FakeClock) -> None:
     seed_history(engine, [600.0, 700.0])
     incident_id = open_incident(engine)
@@ -555,7 +569,7 @@ def test_it_gives_the_keeper_s_estimates_their_calibration(engine: Engine, clock
     engine.store.import_outages([("almerys/pec", start + i * 86400, start + i * 86400 + d) for i, d in enumerate(durations)], "test")
     incident_id = open_incident(engine)
     since = clock.now()
-    for _ in range(3):  # the calibration is read 50 outages per refresh
+    for _ in range(3):  # a long history's calibration is read over several refreshes
         clock.advance(30)
         engine.etas.refresh()
     past = [o for o in engine.store.outage_history(clock.now()) if not o.ongoing]

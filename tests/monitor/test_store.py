@@ -29,6 +29,26 @@ def test_it_opens_in_wal_mode_and_migrates_once(tmp_path: Path) -> None:
     store.close()
 
 
+def test_it_migrates_an_eta_history_written_before_the_service_s_own_count_was_kept(tmp_path: Path) -> None:
+    path = tmp_path / "v.db"
+    db = Database(path)
+    migrations.apply(db, stop_before="0012_eta_service_basis")
+    db.close()
+    raw = sqlite3.connect(path)  # an incident and its estimate as the previous schema wrote them
+    raw.execute("INSERT INTO incidents (id, operator_id, status, auto, title_fr, title_en, started_at, updated_at) "
+                "VALUES (1, 'almerys', 'investigating', 1, 'PEC', 'PEC', 0.0, 0.0)")
+    raw.execute("INSERT INTO incident_etas (incident_id, at, source, expected_at, low, high, basis, scope) "
+                "VALUES (1, 10.0, 'estimate', 100.0, 50.0, 200.0, 23, 'service')")
+    raw.commit()
+    raw.close()
+    store = Store(path)
+    [old] = store.eta_history(1)
+    assert (old.basis, old.service_basis) == (23, None)  # said as before: « d’après 23 pannes passées »
+    store.record_eta(1, 20.0, "estimate", 110.0, 60.0, 210.0, basis=24, scope="all", service_basis=0)
+    assert [r.service_basis for r in store.eta_histories([1])[1]] == [None, 0]
+    store.close()
+
+
 def test_it_keeps_check_ids_stable_across_restarts(tmp_path: Path) -> None:
     store = Store(tmp_path / "v.db")
     store.sync_checks(["a/b/c", "a/b/d"])

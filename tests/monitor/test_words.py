@@ -167,6 +167,20 @@ def test_it_says_every_recovery_in_english(case: str) -> None:
         assert sentence == ENGLISH[case]
 
 
+@pytest.mark.parametrize(("own", "french", "english"), [
+    (None, "d’après 23 pannes passées)", "based on 23 past outages)"),  # estimates recorded before the count was kept
+    (23, "d’après 23 pannes passées)", "based on 23 past outages)"),
+    (4, "d’après 23 pannes passées, dont 4 de ce service)", "based on 23 past outages, 4 of them of this service)"),
+    (0, "d’après 23 pannes d’autres services)", "based on 23 past outages of other services)"),
+])
+def test_it_says_how_many_past_outages_were_the_service_s_own(own: int | None, french: str, english: str) -> None:
+    eta = ETAS["estimate"] | {"service_basis": own}
+    assert Sentences("fr", PARIS).eta(eta, NOW).endswith(french)  # type: ignore[union-attr]
+    assert Sentences("en", PARIS).eta(eta, NOW).endswith(english)  # type: ignore[union-attr]
+    line = Sentences("fr", PARIS).eta_history_line(eta, NOW)
+    assert line.startswith("estimation de Vigie") and line.endswith(french)
+
+
 @pytest.mark.parametrize("lang", LANGS)
 def test_it_says_plainly_when_there_is_too_little_history(lang: str) -> None:
     words = Sentences(lang, PARIS)

@@ -193,6 +193,22 @@ async def test_an_estimated_eta_is_given_with_its_interval_and_basis(site: Site)
     history = section(await get(site, f"/incidents/{incident.id}"), "eta-history")
     assert "Historique des estimations" in history
     assert text(f"14 h 05</time> — estimation de Vigie : vers {fr.time(eta['expected_at'])} (entre") in history
+
+
+async def test_it_says_how_many_of_the_past_outages_were_the_service_s_own(site: Site) -> None:
+    """Every past outage shapes the estimate, but a professional reads « 30 pannes » as their operator's: say whose."""
+    await seed_history(site)
+    start = site.clock.now() - 50 * 86400
+    await site.write(lambda store: store.import_outages(
+        [("viamedis/pec", start + i * 86400, start + i * 86400 + 2400) for i in range(10)], "test"))
+    await site.fail("almerys/pec-optique")
+    [incident] = site.app[SITE].snapshot().unresolved
+    assert incident.eta is not None and (incident.eta["basis"], incident.eta["service_basis"]) == (30, 20)
+    for path in ("/", f"/incidents/{incident.id}"):
+        assert "d’après 30 pannes passées, dont 20 de ce service)" in await get(site, path), path
+        assert "based on 30 past outages, 20 of them of this service)" in await get(site, path + "?lang=en"), path
+    history = section(await get(site, f"/incidents/{incident.id}"), "eta-history")
+    assert "dont 20 de ce service" in history
     history = section(await get(site, f"/incidents/{incident.id}?lang=en"), "eta-history")
     assert "Estimate history" in history and "Vigie's estimate: around" in history
 
