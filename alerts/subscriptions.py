@@ -26,9 +26,8 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from collections import OrderedDict, deque
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from monitor.clock import Clock, SystemClock
@@ -135,34 +134,6 @@ def clean_choices(config: Config, operators: Iterable[str], services: Iterable[s
         services=tuple(sorted({s for s in services if s in known_services}))[:MAX_CHOICES],
         professions=tuple(sorted({p for p in professions if p in PROFESSIONS})),
     )
-
-
-@dataclass
-class RateLimiter:
-    """At most ``limit`` hits per key in any ``window`` seconds, in memory, on the injected clock.
-
-    Bounded: past ``max_keys`` keys the least recently used is forgotten.
-    """
-
-    limit: int
-    window: float
-    clock: Clock = field(default_factory=SystemClock)
-    max_keys: int = 10_000
-    _hits: OrderedDict[str, deque[float]] = field(default_factory=OrderedDict)
-
-    def allow(self, key: str) -> bool:
-        """Count a hit for ``key``; False (and not counted) when over the limit."""
-        now = self.clock.now()
-        hits = self._hits.pop(key, None) or deque()
-        while hits and hits[0] <= now - self.window:
-            hits.popleft()
-        allowed = len(hits) < self.limit
-        if allowed:
-            hits.append(now)
-        self._hits[key] = hits
-        while len(self._hits) > self.max_keys:
-            self._hits.popitem(last=False)
-        return allowed
 
 
 def request_confirmation(store: Store, subscriber_id: int, at: float) -> int:

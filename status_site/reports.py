@@ -14,8 +14,8 @@ from typing import Any
 
 from aiohttp import web
 
-from alerts.subscriptions import RateLimiter
 from monitor.keys import InvalidKey, Key
+from monitor.rate_limit import RateLimiter
 from monitor.reports import SYMPTOMS, ReporterKeys
 from status_site import openapi
 from status_site.client import client_address

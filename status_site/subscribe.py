@@ -33,13 +33,13 @@ from aiohttp import web
 from alerts.subscriptions import (
     PENDING_TTL,
     InvalidAddress,
-    RateLimiter,
     Subscriptions,
     clean_choices,
     mailbox_key,
     validate_address,
 )
 from monitor.config.model import PROFESSIONS
+from monitor.rate_limit import RateLimiter
 from monitor.words import SUBSCRIBE_TEXTS, profession_word
 from status_site.client import client_address
 from status_site.keys import CONFIG, CORE

@@ -195,8 +195,9 @@ class _AgentsCollector(Collector):
         yield answers
 
 
-def _error(status: int, message: str) -> web.Response:
-    return web.json_response({"error": message}, status=status, headers={"Cache-Control": "no-store"})
+def _error(status: int, message: str, retry_after: str | None = None) -> web.Response:
+    headers = {"Cache-Control": "no-store"} | ({"Retry-After": retry_after} if retry_after else {})
+    return web.json_response({"error": message}, status=status, headers=headers)
 
 
 def _too_large() -> web.Response:

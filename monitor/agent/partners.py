@@ -46,6 +46,7 @@ from monitor.config.model import PUSH_LOCATION, FeedCheck, PushCheck, feed_locat
 from monitor.feeds import MAX_COUNT, MAX_ERROR, WINDOW_S, BadWindow, Window, heartbeat, judge_window, parse_window
 from monitor.keys import InvalidKey, Key
 from monitor.measurement import Measurement
+from monitor.rate_limit import RateLimiter
 from status_site import openapi
 
 if TYPE_CHECKING:
@@ -58,6 +59,11 @@ OUTCOMES, PUSH = "/api/feeds/v1/outcomes", "/api/push/v1/{operator}/{service}/{c
 PARTNER_HEADER = "vigie-partner"
 MAX_BODY = 4096  # bytes: a window is about 150
 MAX_PUSH_BODY = 1024  # bytes: a push says everything in its query; a body is refused
+# A heartbeat says "I am alive" once per run of a job: a check pushed more than this is a client in a loop. Its
+# pushes would only fill the intake's queue, whose oldest results (the probes') go first when it is full.
+PUSH_LIMIT = (60, 60.0)  # pushes per check in any 60 s
+PUSHES_IN_FLIGHT = 64  # pushes waiting for the writer at once, all checks together: past this, 429 at once
+RETRY_AFTER = "5"
 SEEN_IDS = 100_000  # webhook-ids remembered (each for twice the replay window: older ones fail the timestamp)
 
 
@@ -82,6 +88,8 @@ class Partners:
         self.seen: OrderedDict[tuple[str, str], float] = OrderedDict()  # (partner, webhook-id) -> when received
         self.last_window: dict[tuple[str, str], float] = {}  # (partner, service) -> start of the last window taken
         self._ids = itertools.count()
+        self.push_limit = RateLimiter(*PUSH_LIMIT, clock=clock, max_keys=max(1, len(self.pushes)))
+        self.pushes_in_flight = 0
 
     # -- partners' windows -----------------------------------------------------------------
 
@@ -193,9 +201,18 @@ class Partners:
         error = query.get("error", "")
         if len(error) > MAX_ERROR:
             return _error(400, f"error: at most {MAX_ERROR} characters")
+        if self.pushes_in_flight >= PUSHES_IN_FLIGHT:
+            return _error(429, "too many pushes being stored right now: push again in a few seconds", RETRY_AFTER)
+        if not self.push_limit.allow(str(key)):
+            return _error(429, f"over {PUSH_LIMIT[0]} pushes in {PUSH_LIMIT[1]:.0f} s for this check: push once per run",
+                          RETRY_AFTER)
         now = self.clock.now()
         measurement = heartbeat(key, now, success == "true", error or None, PUSH_LOCATION)
-        refusal = await self._store(Batch(f"push:{key}:{now!r}:{next(self._ids)}", PUSH_LOCATION, now, [measurement]))
+        self.pushes_in_flight += 1
+        try:
+            refusal = await self._store(Batch(f"push:{key}:{now!r}:{next(self._ids)}", PUSH_LOCATION, now, [measurement]))
+        finally:
+            self.pushes_in_flight -= 1
         if refusal is not None:
             return refusal
         return web.json_response({"check": key, "outcome": measurement.outcome}, headers={"Cache-Control": "no-store"})
@@ -302,5 +319,8 @@ openapi.register(_PostDoc(
     ],
     answers=(("400", "A body, an unknown parameter, success not true/false, an error too long"),
              ("401", "No token, or not the check's"), ("404", "No push check at this address"),
-             ("413", f"Body over {MAX_PUSH_BODY} bytes"), ("503", "The store cannot write now: send it again")),
+             ("413", f"Body over {MAX_PUSH_BODY} bytes"),
+             ("429", f"Over {PUSH_LIMIT[0]} pushes in {PUSH_LIMIT[1]:.0f} s for this check, or {PUSHES_IN_FLIGHT} pushes "
+                     "waiting for the writer: push again after Retry-After"),
+             ("503", "The store cannot write now: send it again")),
 ))

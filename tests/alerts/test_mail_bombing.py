@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from alerts.dispatcher import SUBSCRIBER_SENDS
-from alerts.subscriptions import RateLimiter, mailbox_key
+from alerts.subscriptions import mailbox_key
 from monitor.clock import FakeClock
 from monitor.config import parse_config
+from monitor.rate_limit import RateLimiter
 from monitor.service import create_app
 from status_site.subscribe import ALL_LIMIT, LIMITS
 from tests.alerts.smtp_server import SmtpServer, smtp_servers  # noqa: F401 - a fixture

@@ -17,7 +17,6 @@ from alerts.channels.email import EmailChannel, SubscriberMailer
 from alerts.subscriptions import (
     Choices,
     InvalidAddress,
-    RateLimiter,
     Subscriptions,
     mask_address,
     validate_address,
@@ -25,6 +24,7 @@ from alerts.subscriptions import (
 from monitor.clock import FakeClock
 from monitor.config import parse_config
 from monitor.events import Event
+from monitor.rate_limit import RateLimiter
 from monitor.service import create_app
 from monitor.storage import Store
 from status_site.subscribe import LIMITS

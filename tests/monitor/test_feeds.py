@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from standardwebhooks import Webhook
 
+from monitor.agent.partners import PUSH_LIMIT, PUSHES_IN_FLIGHT
 from monitor.agent.protocol import LOCAL, Assignment
 from monitor.agent.signing import REPLAY_WINDOW
 from monitor.clock import FakeClock
@@ -306,6 +307,38 @@ async def test_it_refuses_a_bad_push_clearly_and_harms_nothing(client: Any, call
     got, answer = await push(client, **call)
     assert got == status and words in answer["error"], answer
     assert await results(client) == 0
+
+
+async def test_a_check_pushed_in_a_loop_is_refused_past_its_limit_and_the_others_are_not(
+        aiohttp_client: Any, tmp_path: Path, clock: FakeClock) -> None:
+    """A cron job gone mad pushes all it can: past 60 a minute, 429 with Retry-After; its neighbour still pushes."""
+    config = parse_config(CONFIG.replace(
+        "failure_threshold: 2}\n", "failure_threshold: 2}\n"
+        "          - {id: backup, type: push, token: \"${TOKEN}\", interval: 60s, timeout: 10s}\n", 1), env=ENV).config
+    client = await aiohttp_client(create_app(config, tmp_path / "v.db", clock))
+    limit, window_s = PUSH_LIMIT
+    statuses = []
+    for _ in range(limit + 20):  # one every 0.4 s: 80 in 32 s
+        statuses.append((await push(client))[0])
+        clock.advance(0.4)
+    assert statuses == [200] * limit + [429] * 20
+    response = await client.post(PUSH, headers={"Authorization": f"Bearer {TOKEN}"})
+    assert response.status == 429 and response.headers["Retry-After"] == "5"
+    assert "push once per run" in (await response.json())["error"]
+    assert await results(client) == limit  # the refused ones cost nothing
+    assert (await push(client, path="/api/push/v1/almerys/portail/backup"))[0] == 200
+    clock.advance(window_s)
+    assert (await push(client))[0] == 200  # a minute later, heard again
+
+
+async def test_pushes_waiting_for_the_writer_are_capped_all_checks_together(client: Any) -> None:
+    partners = service_of(client.app).partners
+    partners.pushes_in_flight = PUSHES_IN_FLIGHT  # as many as the writer is already storing
+    status, answer = await push(client)
+    assert status == 429 and "push again in a few seconds" in answer["error"]
+    assert await results(client) == 0
+    partners.pushes_in_flight = 0
+    assert (await push(client))[0] == 200 and partners.pushes_in_flight == 0
 
 
 # -- what probes never see --------------------------------------------------------------------------
