@@ -143,12 +143,15 @@ class Sentences:
         when = self.moment(expected, now)
         if eta.get("source") == "operator":
             return self.t.eta_operator.format(when=when)
+        return self._estimate(eta, when, now, self.t.eta_estimate, self.t.eta_estimate_short)
+
+    def _estimate(self, eta: Mapping[str, Any], when: str, now: float, full: str, short: str) -> str:
+        """An estimate with its interval and what it rests on, or only its time when either is missing."""
         low, high, basis = epoch(eta.get("low")), epoch(eta.get("high")), eta.get("basis")
         if low is None or high is None or not basis:
-            return self.t.eta_estimate_short.format(when=when)
-        return self.t.eta_estimate.format(
-            when=when, low=self.moment(low, now), high=self.moment(high, now), basis=self.basis(basis, eta.get("service_basis"))
-        )
+            return short.format(when=when)
+        return full.format(when=when, low=self.moment(low, now), high=self.moment(high, now),
+                           basis=self.basis(basis, eta.get("service_basis")))
 
     def basis(self, basis: int, own: int | None) -> str:
         """What an estimate rests on: « 40 pannes passées », « …, dont 3 de ce service », « 40 pannes d’autres services »."""
@@ -195,12 +198,7 @@ class Sentences:
         when = self.moment(expected, now)
         if entry.get("source") == "operator":
             return self.t.eta_history_operator.format(when=when)
-        low, high, basis = epoch(entry.get("low")), epoch(entry.get("high")), entry.get("basis")
-        if low is None or high is None or not basis:
-            return self.t.eta_history_estimate_short.format(when=when)
-        return self.t.eta_history_estimate.format(
-            when=when, low=self.moment(low, now), high=self.moment(high, now), basis=self.basis(basis, entry.get("service_basis"))
-        )
+        return self._estimate(entry, when, now, self.t.eta_history_estimate, self.t.eta_history_estimate_short)
 
     # -- maintenance ------------------------------------------------------------------
 
