@@ -1,0 +1,208 @@
+"""Push heartbeats in a loop: refused past their limit, nothing else lost, do probes keep time?
+
+    python bench/pushes.py [--quick] [--rate 500] [--load 60] [--quiet 30]
+
+A real ``vigie run`` probes 300 checks at 10 s on the simulated fleet (its own process) and the 60 ms
+reference endpoint of ``truth.py`` every second, which prometheus-blackbox-exporter probes too, in the
+same run (the setup of ``bench/reports.py``), and has 10 push checks. After a quiet phase, an open-loop
+sender fires RATE ``POST /api/push/v1/pushers/jobs/jN`` a second for LOAD seconds at 9 of them — a cron
+job gone mad — while the tenth is pushed once every 5 s, as a healthy job would.
+
+Checked, each a non-zero exit when broken: every answer is 200 or 429 (no 5xx, timeout, connection
+error); the healthy check's pushes all get 200; no looping check gets more than 60 pushes in per
+60 s (``monitor.agent.partners.PUSH_LIMIT``); the database holds exactly one result per 200; no probe
+result was dropped (``vigie_results_dropped``); during the load, at most 1 % of the reference's probes
+read above 100 ms and scheduling lateness p99 is under 1 s (issue 9's budgets), beside the quiet phase
+of the same run. Results: ``bench/results/pushes.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime
+import math
+import os
+import platform
+import shutil
+import sqlite3
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _drivers import drive, run_on  # noqa: E402
+from _targets import BENCH_DIR, free_port, stop, table, wait_http, write_json  # noqa: E402
+from _vigie import fleet_yaml, metric, running  # noqa: E402
+from reports import LATENESS_BUDGET_MS, SLOW_SHARE_BUDGET, WARMUP_S, machine_busy_seconds, window  # noqa: E402
+from truth import blackbox, reference, start, summary_of, with_reference  # noqa: E402
+
+from monitor.agent.partners import PUSH_LIMIT  # noqa: E402
+
+TOKEN = "bench-push-token-0123456789"
+JOBS = 10  # push checks; the last one is the healthy one
+HEALTHY_EVERY_S = 5.0
+PUSHERS = "\n".join(
+    ["  - id: pushers", "    name: Tâches", "    services:", "      - id: jobs", "        name: Tâches de nuit",
+     "        checks:"]
+    + [f"          - {{id: j{n}, type: push, token: \"{TOKEN}\", interval: 1h}}" for n in range(JOBS)]
+) + "\n"
+
+
+async def send(base: str, rate: float, seconds: float) -> tuple[dict[str, dict[str, int]], float]:
+    """The looping pushes (open loop, round-robin over the 9) and the healthy one's, at once: answers by check."""
+    answers: dict[str, dict[str, int]] = {f"j{n}": {} for n in range(JOBS)}
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    timeout = aiohttp.ClientTimeout(total=10)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0), timeout=timeout) as session:
+
+        async def one(job: str) -> bool:
+            try:
+                async with session.post(f"{base}/api/push/v1/pushers/jobs/{job}", headers=headers) as r:
+                    await r.read()
+                    answer = str(r.status)
+            except Exception as exc:  # noqa: BLE001 - whatever it is, it is a push neither taken nor refused
+                answer = f"error: {type(exc).__name__}"
+            answers[job][answer] = answers[job].get(answer, 0) + 1
+            return answer in ("200", "429")
+
+        looping = iter(range(10**9))
+
+        async def loop_one() -> bool:
+            return await one(f"j{next(looping) % (JOBS - 1)}")
+
+        async def healthy() -> None:
+            for _ in range(int(seconds // HEALTHY_EVERY_S)):
+                await one(f"j{JOBS - 1}")
+                await asyncio.sleep(HEALTHY_EVERY_S)
+
+        started = time.perf_counter()
+        await asyncio.gather(drive(int(rate * seconds), float(rate), loop_one), healthy())
+    return answers, time.perf_counter() - started
+
+
+def push_results(db: Path, since: float, until: float) -> int:
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        return int(conn.execute(
+            "SELECT count(*) FROM results r JOIN checks c ON c.id = r.check_ref WHERE c.key LIKE 'pushers/%' "
+            "AND r.at >= ? AND r.at < ?", (round(since * 1000), round(until * 1000))).fetchone()[0])
+
+
+async def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    with ExitStack() as cleanup:
+        ref_url, bbe_url = cleanup.enter_context(reference(workdir))
+        fleet_port = free_port()
+        fleet = start(sys.executable, str(BENCH_DIR / "_fleet.py"), str(fleet_port))
+        cleanup.callback(stop, fleet)
+        wait_http(f"http://127.0.0.1:{fleet_port}/svc/0/c0")
+        config = with_reference(fleet_yaml(f"http://127.0.0.1:{fleet_port}", 20, 5, 3, "10s"), ref_url)
+        config = config.replace("operators:\n", "operators:\n" + PUSHERS, 1)
+        with running(workdir, config) as vigie:
+            quiet_from = time.time() + WARMUP_S
+            load_from = quiet_from + args.quiet
+            load_until = load_from + args.load
+            bbe_seen: list[tuple[float, float]] = []
+            bbe = asyncio.create_task(blackbox(bbe_url, ref_url, time.monotonic() + load_until + 2 - time.time(), bbe_seen))
+            await asyncio.sleep(load_from - time.time())
+            cpu0, busy0 = vigie.cpu_seconds(), machine_busy_seconds()
+            answers, took = await send(vigie.url, args.rate, args.load)
+            load_until = max(load_until, time.time())
+            cpu, busy = vigie.cpu_seconds() - cpu0, machine_busy_seconds() - busy0
+            await asyncio.sleep(2)  # the last pushes are committed before they are answered; the scrape after
+            async with aiohttp.ClientSession() as session, session.get(vigie.url + "/metrics") as r:
+                scrape = await r.text()
+            await bbe
+        phases = {"quiet": window(vigie.db, quiet_from, load_from), "load": window(vigie.db, load_from, load_until)}
+        for name, since, until in (("quiet", quiet_from, load_from), ("load", load_from, load_until)):
+            phases[name]["blackbox_exporter"] = summary_of([d for at, d in bbe_seen if since <= at < until])
+        taken = sum(a.get("200", 0) for a in answers.values())
+        return {
+            "pushes": {"sent": sum(sum(a.values()) for a in answers.values()), "rate_asked": args.rate, "took_s": took,
+                       "answers_by_check": answers, "taken": taken},
+            "database": {"push_results": push_results(vigie.db, load_from - 1, load_until + 5)},
+            "results_dropped": metric(scrape, "vigie_results_dropped_total"),
+            "phases": phases,
+            "vigie": {"cpu_percent_load": 100 * cpu / (load_until - load_from)},
+            "machine_cpu_percent_load": 100 * busy / (load_until - load_from),
+        }
+
+
+def verdicts(results: dict[str, Any], load_s: float) -> list[str]:
+    broken = []
+    by_check = results["pushes"]["answers_by_check"]
+    others = {job: {k: v for k, v in a.items() if k not in ("200", "429")} for job, a in by_check.items()}
+    if any(others.values()):
+        broken.append(f"answers neither 200 nor 429: {others}")
+    healthy = by_check[f"j{JOBS - 1}"]
+    if set(healthy) != {"200"}:
+        broken.append(f"the healthy check's pushes were not all taken: {healthy}")
+    most = PUSH_LIMIT[0] * (1 + math.floor(load_s / PUSH_LIMIT[1]))
+    for job, a in by_check.items():
+        if a.get("200", 0) > most:
+            broken.append(f"{job}: {a.get('200', 0)} pushes taken in {load_s:g} s, over {most}")
+    if results["database"]["push_results"] != results["pushes"]["taken"]:
+        broken.append(f"database {results['database']} against {results['pushes']['taken']} pushes taken")
+    if results["results_dropped"] != 0:
+        broken.append(f"{results['results_dropped']} results dropped")
+    load = results["phases"]["load"]
+    if not load["reference"]["share_above_100ms"] <= SLOW_SHARE_BUDGET:
+        broken.append(f"{100 * load['reference']['share_above_100ms']:.2f} % of the reference's probes above 100 ms")
+    if not load["lateness_ms"]["p99"] < LATENESS_BUDGET_MS:
+        broken.append(f"lateness p99 {load['lateness_ms']['p99']} ms")
+    return broken
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="10 s quiet, 10 s of load (not written)")
+    parser.add_argument("--rate", type=float, default=500.0, help="looping pushes per second")
+    parser.add_argument("--load", type=float, default=60.0, help="seconds of pushes")
+    parser.add_argument("--quiet", type=float, default=30.0, help="seconds without pushes, before")
+    args = parser.parse_args()
+    if args.quick:
+        args.quiet, args.load = 10.0, 10.0
+    load_average = os.getloadavg()
+    started = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+    workdir = Path(tempfile.mkdtemp(prefix="vigie-pushes-"))
+    try:
+        results = run_on("uvloop", measure(args, workdir))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    pushes = results["pushes"]
+    print(f"{pushes['sent']} pushes in {pushes['took_s']:.1f} s (asked {args.rate:g}/s at 9 checks, one every "
+          f"{HEALTHY_EVERY_S:g} s at the tenth): {pushes['answers_by_check']}; database {results['database']}; "
+          f"results dropped: {results['results_dropped']}")
+    rows = []
+    for phase in ("quiet", "load"):
+        p = results["phases"][phase]
+        for who in ("reference", "blackbox_exporter"):
+            r = p[who]
+            rows.append([f"{phase}: {who}", str(r["probes"]), f"{100 * r['share_above_100ms']:.2f} %", f"{r['p50_ms']:.1f}",
+                         f"{r['p99_ms']:.1f}", f"{r['max_ms']:.1f}"])
+        late = p["lateness_ms"]
+        rows.append([f"{phase}: lateness, {late['results']} results", "", "", str(late["p50"]), str(late["p99"]), str(late["max"])])
+    print(table(["60 ms endpoint / lateness", "probes", "> 100 ms", "p50 ms", "p99 ms", "max ms"], rows))
+    print(f"vigie: {results['vigie']}; whole machine during the load: {results['machine_cpu_percent_load']:.0f} % of a core")
+    results.update({
+        "command": " ".join(["python", "bench/pushes.py", *sys.argv[1:]]), "date": started,
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform(),
+                    "load_average_at_start": load_average, "load_average_at_end": os.getloadavg()},
+        "setup": {"checks": 300 + 1 + JOBS, "push_limit": PUSH_LIMIT, "quiet_s": args.quiet, "load_s": args.load},
+    })
+    results["broken"] = verdicts(results, args.load)
+    if not args.quick:
+        print(f"written {write_json('pushes', results)}")
+    for line in results["broken"]:
+        print(f"BROKEN: {line}")
+    return 1 if results["broken"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
