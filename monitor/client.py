@@ -303,7 +303,9 @@ def show_incident(incident: dict[str, Any]) -> str:
     if incident["announced_eta"]:
         times += f", ETA announced {_at(incident['announced_eta'])}"
     elif eta and eta.get("expected_at"):
-        times += f", ETA estimated {_at(eta['expected_at'])} (from {eta.get('basis')} past outages)"
+        own = eta.get("service_basis")
+        share = f", {own} of this service" if own is not None and own < (eta.get("basis") or 0) else ""
+        times += f", ETA estimated {_at(eta['expected_at'])} (from {eta.get('basis')} past outages{share})"
     lines.append(times)
     if incident["updates"]:
         latest = incident["updates"][0]

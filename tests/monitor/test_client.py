@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from monitor.client import parse_time
+from monitor.client import parse_time, show_incident
 
 PARIS = ZoneInfo("Europe/Paris")
 TOKEN = "jeton-cli-0123456789abcdef"
@@ -193,3 +193,15 @@ def test_it_reports_errors_without_a_traceback(instance: str, tmp_path: Path) ->
     token_file = tmp_path / "token"
     token_file.write_text(TOKEN + "\n")
     assert "maintenance" in vigie(instance, "maintenance", "list", "--token-file", str(token_file), token=None)
+
+
+@pytest.mark.parametrize(("own", "said"), [
+    (None, "(from 40 past outages)"), (40, "(from 40 past outages)"), (8, "(from 40 past outages, 8 of this service)"),
+    (0, "(from 40 past outages, 0 of this service)"),
+])
+def test_it_says_how_many_of_an_estimate_s_outages_were_the_service_s_own(own: int | None, said: str) -> None:
+    incident = {"id": 3, "auto": True, "status": "investigating", "title": {"fr": "PEC"}, "operator": "almerys",
+                "services": [{"service": "almerys/pec"}], "started_at": "2026-12-01T10:00:00+01:00", "resolved_at": None,
+                "announced_eta": None, "updates": [],
+                "eta": {"expected_at": "2026-12-01T11:00:00+01:00", "basis": 40, "service_basis": own}}
+    assert show_incident(incident).splitlines()[2].endswith(said)
