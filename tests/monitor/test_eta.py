@@ -389,6 +389,21 @@ def test_it_never_expects_recovery_in_the_past_and_the_interval_holds_the_expect
         assert found.basis >= MIN_BASIS and found.scope in ("service", "operator", "all")
 
 
+@given(st.lists(st.sampled_from([60.0, 3 * HOUR, 6 * HOUR]), min_size=20, max_size=120), st.integers(0, 2**32 - 1),
+       st.sampled_from([0.0, 1.0, 5 * MINUTE, 2 * HOUR, 4 * HOUR, 5 * 86400.0]))
+@settings(max_examples=40, deadline=None)
+def test_it_keeps_its_promises_when_a_service_s_own_steps_are_mixed_in(steps: list[float], seed: int, elapsed: float) -> None:
+    """A stepped service among log-normal siblings (its own curve mixed in): the same invariants, and a cdf in [0, 1]."""
+    rng = random.Random(seed)
+    past = [Outage("op/stepped", 86400.0 * i, d + rng.uniform(0, 60)) for i, d in enumerate(steps)]
+    past += [o for k, median in enumerate((5, 60)) for o in lognormal_history(f"op/s{k}", 80, median * MINUTE, seed=seed + k)]
+    model = Durations(past, max(o.started_at + o.duration for o in past))
+    found, conditional = model.estimate("op/stepped", elapsed), model.conditional("op/stepped", elapsed)
+    if found is not None and conditional is not None:
+        assert 0.0 <= found.low <= found.expected <= found.high
+        assert all(0.0 <= conditional.cdf(r) <= 1.0 for r in (0.0, found.low, found.high, 1e9))
+
+
 @given(st.lists(st.tuples(durations, st.booleans()), max_size=60), st.floats(min_value=0.0, max_value=86400.0))
 @settings(max_examples=100)
 def test_it_gives_no_estimate_from_fewer_than_the_minimum_of_ended_outages(
