@@ -2,7 +2,7 @@
 
     python bench/eta_calibration.py
 
-The keeper replays past outages' estimates (`monitor.eta.calibration_for`) with the budget
+The keeper replays past outages' estimates (`monitor.calibration.calibration_for`) with the budget
 `monitor.recovery.CALIBRATION_BUDGET` at every 30 s refresh, until the calibration window is
 read. For synthetic log-normal histories of 480, 2,400 and 10,200 outages: how many refreshes
 that takes, and the time of one refresh (median and max). The work of a refresh should not
@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from monitor.backtest import synthetic_history  # noqa: E402
-from monitor.eta import Calibration, PitMemo, calibration_for  # noqa: E402
+from monitor.calibration import Calibration, PitMemo, calibration_for  # noqa: E402
 from monitor.recovery import CALIBRATION_BUDGET  # noqa: E402
 
 

@@ -38,7 +38,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
-from monitor.eta import FIXED_POINTS, Durations, Outage, PitMemo, calibration_for, known_at
+from monitor.calibration import FIXED_POINTS, PitMemo, calibration_for, known_at
+from monitor.eta import Durations, Outage
 from monitor.keys import InvalidKey, Key
 
 MINUTE, HOUR, DAY = 60.0, 3600.0, 86400.0

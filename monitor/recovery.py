@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from monitor.eta import Calibration, Outage, PitMemo, calibration_for, estimate_for, outlasted
+from monitor.calibration import Calibration, PitMemo, calibration_for
+from monitor.eta import Outage, estimate_for, outlasted
 from monitor.storage import EtaRecord, Incident
 
 if TYPE_CHECKING:

@@ -24,8 +24,9 @@ from monitor.backtest import (
     score,
     synthetic_history,
 )
+from monitor.calibration import FIXED_POINTS, PitMemo, calibration_for, known_at
 from monitor.cli import main
-from monitor.eta import FIXED_POINTS, Durations, Outage, PitMemo, calibration_for, known_at
+from monitor.eta import Durations, Outage
 from monitor.storage import Store
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "outages"

@@ -14,21 +14,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monitor.backtest import synthetic_history
+from monitor.calibration import Calibration, PitMemo, calibration_for
 from monitor.clock import FakeClock
 from monitor.config import parse_config
 from monitor.engine import Engine
-from monitor.eta import (
-    MIN_BASIS,
-    POINT_Q,
-    Calibration,
-    Durations,
-    Estimate,
-    Outage,
-    PitMemo,
-    Survival,
-    calibration_for,
-    estimate_for,
-)
+from monitor.eta import MIN_BASIS, POINT_Q, Durations, Estimate, Outage, Survival, estimate_for
 from monitor.events import build_event
 from monitor.recovery import MOVE
 from monitor.storage import Store
