@@ -10,7 +10,9 @@ job gone mad — while the tenth is pushed once every 5 s, as a healthy job woul
 
 Checked, each a non-zero exit when broken: every answer is 200 or 429 (no 5xx, timeout, connection
 error); the healthy check's pushes all get 200; no looping check gets more than 60 pushes in per
-60 s (``monitor.agent.partners.PUSH_LIMIT``); the database holds exactly one result per 200; no probe
+60 s (``monitor.agent.partners.PUSH_LIMIT``); the database holds one result per 200 (two pushes of one check
+answered in the same millisecond are one result: results are keyed by check and millisecond; at most 1 % may
+merge so); no probe
 result was dropped (``vigie_results_dropped``); during the load, at most 1 % of the reference's probes
 read above 100 ms and scheduling lateness p99 is under 1 s (issue 9's budgets), beside the quiet phase
 of the same run. Results: ``bench/results/pushes.json``.
@@ -22,12 +24,8 @@ import argparse
 import asyncio
 import datetime
 import math
-import os
-import platform
-import shutil
 import sqlite3
 import sys
-import tempfile
 import time
 from contextlib import ExitStack
 from pathlib import Path
@@ -38,11 +36,11 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _drivers import drive, run_on  # noqa: E402
-from _targets import BENCH_DIR, free_port, stop, table, wait_http, write_json  # noqa: E402
+from _drivers import drive  # noqa: E402
+from _load import WARMUP_S, arguments, machine_busy_seconds, measured, over_budget, phases, phases_table  # noqa: E402
+from _targets import BENCH_DIR, free_port, stop, wait_http, write_json  # noqa: E402
 from _vigie import fleet_yaml, metric, running  # noqa: E402
-from reports import LATENESS_BUDGET_MS, SLOW_SHARE_BUDGET, WARMUP_S, machine_busy_seconds, window  # noqa: E402
-from truth import blackbox, reference, start, summary_of, with_reference  # noqa: E402
+from truth import blackbox, reference, start, with_reference  # noqa: E402
 
 from monitor.agent.partners import PUSH_LIMIT  # noqa: E402
 
@@ -88,11 +86,12 @@ async def send(base: str, rate: float, seconds: float) -> tuple[dict[str, dict[s
     return answers, time.perf_counter() - started
 
 
-def push_results(db: Path, since: float, until: float) -> int:
+def push_results(db: Path, since: float, until: float) -> dict[str, int]:
+    """Results stored per push check (by its id: j0 …) in [since, until)."""
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-        return int(conn.execute(
-            "SELECT count(*) FROM results r JOIN checks c ON c.id = r.check_ref WHERE c.key LIKE 'pushers/%' "
-            "AND r.at >= ? AND r.at < ?", (round(since * 1000), round(until * 1000))).fetchone()[0])
+        return {key.rsplit("/", 1)[1]: n for key, n in conn.execute(
+            "SELECT c.key, count(*) FROM results r JOIN checks c ON c.id = r.check_ref WHERE c.key LIKE 'pushers/%' "
+            "AND r.at >= ? AND r.at < ? GROUP BY c.key", (round(since * 1000), round(until * 1000)))}
 
 
 async def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
@@ -119,16 +118,14 @@ async def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             async with aiohttp.ClientSession() as session, session.get(vigie.url + "/metrics") as r:
                 scrape = await r.text()
             await bbe
-        phases = {"quiet": window(vigie.db, quiet_from, load_from), "load": window(vigie.db, load_from, load_until)}
-        for name, since, until in (("quiet", quiet_from, load_from), ("load", load_from, load_until)):
-            phases[name]["blackbox_exporter"] = summary_of([d for at, d in bbe_seen if since <= at < until])
         taken = sum(a.get("200", 0) for a in answers.values())
+        stored = push_results(vigie.db, load_from - 1, load_until + 5)
         return {
             "pushes": {"sent": sum(sum(a.values()) for a in answers.values()), "rate_asked": args.rate, "took_s": took,
                        "answers_by_check": answers, "taken": taken},
-            "database": {"push_results": push_results(vigie.db, load_from - 1, load_until + 5)},
+            "database": {"push_results_by_check": stored, "merged_same_millisecond": taken - sum(stored.values())},
             "results_dropped": metric(scrape, "vigie_results_dropped_total"),
-            "phases": phases,
+            "phases": phases(vigie.db, bbe_seen, quiet_from, load_from, load_until),
             "vigie": {"cpu_percent_load": 100 * cpu / (load_until - load_from)},
             "machine_cpu_percent_load": 100 * busy / (load_until - load_from),
         }
@@ -147,53 +144,28 @@ def verdicts(results: dict[str, Any], load_s: float) -> list[str]:
     for job, a in by_check.items():
         if a.get("200", 0) > most:
             broken.append(f"{job}: {a.get('200', 0)} pushes taken in {load_s:g} s, over {most}")
-    if results["database"]["push_results"] != results["pushes"]["taken"]:
-        broken.append(f"database {results['database']} against {results['pushes']['taken']} pushes taken")
+    stored, merged = results["database"]["push_results_by_check"], results["database"]["merged_same_millisecond"]
+    if any(stored.get(job, 0) > a.get("200", 0) or (a.get("200") and not stored.get(job)) for job, a in by_check.items()):
+        broken.append(f"database {stored} against the pushes taken {by_check}")
+    if not 0 <= merged <= 0.01 * results["pushes"]["taken"]:
+        broken.append(f"{merged} pushes taken but not stored")
     if results["results_dropped"] != 0:
         broken.append(f"{results['results_dropped']} results dropped")
-    load = results["phases"]["load"]
-    if not load["reference"]["share_above_100ms"] <= SLOW_SHARE_BUDGET:
-        broken.append(f"{100 * load['reference']['share_above_100ms']:.2f} % of the reference's probes above 100 ms")
-    if not load["lateness_ms"]["p99"] < LATENESS_BUDGET_MS:
-        broken.append(f"lateness p99 {load['lateness_ms']['p99']} ms")
-    return broken
+    return broken + over_budget(results["phases"])
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="10 s quiet, 10 s of load (not written)")
-    parser.add_argument("--rate", type=float, default=500.0, help="looping pushes per second")
-    parser.add_argument("--load", type=float, default=60.0, help="seconds of pushes")
-    parser.add_argument("--quiet", type=float, default=30.0, help="seconds without pushes, before")
-    args = parser.parse_args()
-    if args.quick:
-        args.quiet, args.load = 10.0, 10.0
-    load_average = os.getloadavg()
+    args = arguments(__doc__, "looping pushes")
     started = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
-    workdir = Path(tempfile.mkdtemp(prefix="vigie-pushes-"))
-    try:
-        results = run_on("uvloop", measure(args, workdir))
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    results = measured("vigie-pushes-", lambda workdir: measure(args, workdir))
     pushes = results["pushes"]
     print(f"{pushes['sent']} pushes in {pushes['took_s']:.1f} s (asked {args.rate:g}/s at 9 checks, one every "
           f"{HEALTHY_EVERY_S:g} s at the tenth): {pushes['answers_by_check']}; database {results['database']}; "
           f"results dropped: {results['results_dropped']}")
-    rows = []
-    for phase in ("quiet", "load"):
-        p = results["phases"][phase]
-        for who in ("reference", "blackbox_exporter"):
-            r = p[who]
-            rows.append([f"{phase}: {who}", str(r["probes"]), f"{100 * r['share_above_100ms']:.2f} %", f"{r['p50_ms']:.1f}",
-                         f"{r['p99_ms']:.1f}", f"{r['max_ms']:.1f}"])
-        late = p["lateness_ms"]
-        rows.append([f"{phase}: lateness, {late['results']} results", "", "", str(late["p50"]), str(late["p99"]), str(late["max"])])
-    print(table(["60 ms endpoint / lateness", "probes", "> 100 ms", "p50 ms", "p99 ms", "max ms"], rows))
+    print(phases_table(results["phases"]))
     print(f"vigie: {results['vigie']}; whole machine during the load: {results['machine_cpu_percent_load']:.0f} % of a core")
     results.update({
         "command": " ".join(["python", "bench/pushes.py", *sys.argv[1:]]), "date": started,
-        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform(),
-                    "load_average_at_start": load_average, "load_average_at_end": os.getloadavg()},
         "setup": {"checks": 300 + 1 + JOBS, "push_limit": PUSH_LIMIT, "quiet_s": args.quiet, "load_s": args.load},
     })
     results["broken"] = verdicts(results, args.load)

@@ -29,13 +29,9 @@ import asyncio
 import datetime
 import itertools
 import json
-import os
-import platform
 import random
-import shutil
 import sqlite3
 import sys
-import tempfile
 import time
 from contextlib import ExitStack
 from pathlib import Path
@@ -46,16 +42,24 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _drivers import drive, run_on, self_cpu  # noqa: E402
-from _targets import BENCH_DIR, free_port, percentile, stop, table, wait_http, write_json  # noqa: E402
+from _drivers import drive, self_cpu  # noqa: E402
+from _load import (  # noqa: E402
+    LATENESS_BUDGET_MS,
+    SLOW_SHARE_BUDGET,
+    WARMUP_S,
+    arguments,
+    machine_busy_seconds,
+    measured,
+    over_budget,
+    phases,
+    phases_table,
+)
+from _targets import BENCH_DIR, free_port, percentile, stop, wait_http, write_json  # noqa: E402
 from _vigie import fleet_yaml, running  # noqa: E402
-from truth import blackbox, reference, start, summary_of, vigie_durations, with_reference  # noqa: E402
+from truth import blackbox, reference, start, with_reference  # noqa: E402
 
 from monitor.reports import SYMPTOMS  # noqa: E402
 
-WARMUP_S = 5.0  # the first seconds start every process: in neither phase
-LATENESS_BUDGET_MS = 1000.0  # issue 9: scheduling lateness p99 under 1 s
-SLOW_SHARE_BUDGET = 0.01  # issue 9: at most 1 % of the 60 ms endpoint's probes above 100 ms
 SERVICES = [f"op{o}/s{s}" for o, s in ((0, 0), (0, 1), (1, 2), (3, 4), (7, 0), (12, 3))]
 USER_AGENTS = ["Mozilla/5.0 (Windows NT 10.0; Win64; x64) Firefox/133.0", "Mozilla/5.0 (Macintosh) Safari/17.6",
                "Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0", "LogicielOptique/4.2 (tiers-payant)"]
@@ -129,22 +133,6 @@ async def send(url: str, requests: list[Request], rate: float) -> tuple[list[tup
     return answers, sending
 
 
-def window(db: Path, since: float, until: float) -> dict[str, Any]:
-    """The reference's probe durations and every check's scheduling lateness in [since, until)."""
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-        late = sorted(row[0] for row in conn.execute("SELECT lateness_ms FROM results WHERE at >= ? AND at < ?",
-                                                     (round(since * 1000), round(until * 1000))))
-    return {"reference": summary_of(vigie_durations(db, since, until)),
-            "lateness_ms": {"results": len(late), "p50": percentile(late, 50), "p99": percentile(late, 99),
-                            "max": late[-1] if late else float("nan")}}
-
-
-def machine_busy_seconds() -> float:
-    """CPU seconds the whole machine has spent busy (every core, every process: ours and the others')."""
-    ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    return (sum(ticks[:8]) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")  # less idle and iowait
-
-
 def database_counts(db: Path) -> dict[str, int]:
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
         return {"report_counts_sum": conn.execute("SELECT coalesce(sum(n), 0) FROM report_counts").fetchone()[0],
@@ -182,15 +170,13 @@ async def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         statuses: dict[str, int] = {}
         for answer, _ in answers:
             statuses[answer] = statuses.get(answer, 0) + 1
-        phases = {"quiet": window(vigie.db, quiet_from, load_from), "load": window(vigie.db, load_from, load_until)}
-        for name, since, until in (("quiet", quiet_from, load_from), ("load", load_from, load_until)):
-            phases[name]["blackbox_exporter"] = summary_of([d for at, d in bbe_seen if since <= at < until])
+        found = phases(vigie.db, bbe_seen, quiet_from, load_from, load_until)
         return {
             "requests": {"sent": len(answers), "rate_asked": args.rate, "rate_achieved": (len(answers) - 1) / sending["sent_over_s"],
                          "answers": statuses, "expected": expected if same_hour else "n/a: the run crossed an hour",
                          **sending},
             "database": database_counts(vigie.db),
-            "phases": phases,
+            "phases": found,
             "vigie": {"cpu_percent_quiet": 100 * quiet_cpu_rate, "cpu_percent_load": 100 * load_cpu / (load_until - load_from),
                       "cpu_ms_per_report": 1000 * (load_cpu - quiet_cpu_rate * (load_until - load_from)) / len(answers),
                       "rss_mib_quiet": rss_quiet, "rss_mib_after_load": rss_load, "processes": processes},
@@ -210,51 +196,23 @@ def verdicts(results: dict[str, Any]) -> list[str]:
         broken.append(f"answers {answers} differ from the plan's {expected}")
     if not db["report_counts_sum"] == db["report_reporters_rows"] == answers.get("counted", 0):
         broken.append(f"database {db} against {answers.get('counted', 0)} answers counted")
-    load = results["phases"]["load"]
-    if not load["reference"]["share_above_100ms"] <= SLOW_SHARE_BUDGET:
-        broken.append(f"{100 * load['reference']['share_above_100ms']:.2f} % of the reference's probes above 100 ms")
-    if not load["lateness_ms"]["p99"] < LATENESS_BUDGET_MS:
-        broken.append(f"lateness p99 {load['lateness_ms']['p99']} ms")
-    return broken
+    return broken + over_budget(results["phases"])
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="10 s quiet, 10 s of load (not written)")
-    parser.add_argument("--rate", type=float, default=500.0, help="reports per second")
-    parser.add_argument("--load", type=float, default=60.0, help="seconds of reports")
-    parser.add_argument("--quiet", type=float, default=30.0, help="seconds without reports, before")
-    args = parser.parse_args()
-    if args.quick:
-        args.quiet, args.load = 10.0, 10.0
-    load_average = os.getloadavg()
+    args = arguments(__doc__, "reports")
     started = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
-    workdir = Path(tempfile.mkdtemp(prefix="vigie-reports-"))
-    try:
-        results = run_on("uvloop", measure(args, workdir))
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-    req, phases = results["requests"], results["phases"]
+    results = measured("vigie-reports-", lambda workdir: measure(args, workdir))
+    req = results["requests"]
     print(f"{req['sent']} reports at {req['rate_achieved']:.1f}/s (asked {args.rate:g}): {req['answers']}, "
           f"expected {req['expected']}; database {results['database']}")
     for name in ("planned_start", "actual_start"):
         latency = req[f"latency_ms_from_{name}"]
         print(f"latency from the {name.replace('_', ' ')}: p50 {latency['p50']:.1f}, p99 {latency['p99']:.1f}, max {latency['max']:.1f} ms")
-    rows = []
-    for phase in ("quiet", "load"):
-        p = phases[phase]
-        for who in ("reference", "blackbox_exporter"):
-            r = p[who]
-            rows.append([f"{phase}: {who}", str(r["probes"]), f"{100 * r['share_above_100ms']:.2f} %", f"{r['p50_ms']:.1f}",
-                         f"{r['p99_ms']:.1f}", f"{r['max_ms']:.1f}"])
-        late = p["lateness_ms"]
-        rows.append([f"{phase}: lateness, {late['results']} results", "", "", str(late["p50"]), str(late["p99"]), str(late["max"])])
-    print(table(["60 ms endpoint / lateness", "probes", "> 100 ms", "p50 ms", "p99 ms", "max ms"], rows))
+    print(phases_table(results["phases"]))
     print(f"vigie: {results['vigie']}; whole machine during the load: {results['machine_cpu_percent_load']:.0f} % of a core")
     results.update({
         "command": " ".join(["python", "bench/reports.py", *sys.argv[1:]]), "date": started,
-        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform(),
-                    "load_average_at_start": load_average, "load_average_at_end": os.getloadavg()},
         "setup": {"checks": 300 + 1, "interval": "10s (reference: 1s)", "services_reported": SERVICES,
                   "quiet_s": args.quiet, "load_s": args.load},
         "budgets": {"share_above_100ms_at_most": SLOW_SHARE_BUDGET, "lateness_p99_ms_under": LATENESS_BUDGET_MS},
