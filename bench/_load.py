@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from _drivers import run_on
-from _targets import percentile, table
+from _targets import percentile, table, write_json
 from truth import summary_of, vigie_durations
 
 WARMUP_S = 5.0  # the first seconds start every process: in neither phase
@@ -98,3 +98,13 @@ def measured(prefix: str, measure: Callable[[Path], Coroutine[Any, Any, dict[str
     results["machine"] = {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform(),
                           "load_average_at_start": load_average, "load_average_at_end": os.getloadavg()}
     return results
+
+
+def finish(args: argparse.Namespace, name: str, results: dict[str, Any], broken: list[str]) -> int:
+    """Write ``bench/results/NAME.json`` (not for ``--quick``), say what broke; the exit code."""
+    results["broken"] = broken
+    if not args.quick:
+        print(f"written {write_json(name, results)}")
+    for line in broken:
+        print(f"BROKEN: {line}")
+    return 1 if broken else 0

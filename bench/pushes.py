@@ -37,8 +37,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _drivers import drive  # noqa: E402
-from _load import WARMUP_S, arguments, machine_busy_seconds, measured, over_budget, phases, phases_table  # noqa: E402
-from _targets import BENCH_DIR, free_port, stop, wait_http, write_json  # noqa: E402
+from _load import WARMUP_S, arguments, finish, machine_busy_seconds, measured, over_budget, phases, phases_table  # noqa: E402
+from _targets import BENCH_DIR, free_port, stop, wait_http  # noqa: E402
 from _vigie import fleet_yaml, metric, running  # noqa: E402
 from truth import blackbox, reference, start, with_reference  # noqa: E402
 
@@ -168,12 +168,7 @@ def main() -> int:
         "command": " ".join(["python", "bench/pushes.py", *sys.argv[1:]]), "date": started,
         "setup": {"checks": 300 + 1 + JOBS, "push_limit": PUSH_LIMIT, "quiet_s": args.quiet, "load_s": args.load},
     })
-    results["broken"] = verdicts(results, args.load)
-    if not args.quick:
-        print(f"written {write_json('pushes', results)}")
-    for line in results["broken"]:
-        print(f"BROKEN: {line}")
-    return 1 if results["broken"] else 0
+    return finish(args, "pushes", results, verdicts(results, args.load))
 
 
 if __name__ == "__main__":

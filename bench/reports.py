@@ -48,13 +48,14 @@ from _load import (  # noqa: E402
     SLOW_SHARE_BUDGET,
     WARMUP_S,
     arguments,
+    finish,
     machine_busy_seconds,
     measured,
     over_budget,
     phases,
     phases_table,
 )
-from _targets import BENCH_DIR, free_port, percentile, stop, wait_http, write_json  # noqa: E402
+from _targets import BENCH_DIR, free_port, percentile, stop, wait_http  # noqa: E402
 from _vigie import fleet_yaml, running  # noqa: E402
 from truth import blackbox, reference, start, with_reference  # noqa: E402
 
@@ -217,12 +218,7 @@ def main() -> int:
                   "quiet_s": args.quiet, "load_s": args.load},
         "budgets": {"share_above_100ms_at_most": SLOW_SHARE_BUDGET, "lateness_p99_ms_under": LATENESS_BUDGET_MS},
     })
-    results["broken"] = verdicts(results)
-    if not args.quick:
-        print(f"written {write_json('reports', results)}")
-    for line in results["broken"]:
-        print(f"BROKEN: {line}")
-    return 1 if results["broken"] else 0
+    return finish(args, "reports", results, verdicts(results))
 
 
 if __name__ == "__main__":
