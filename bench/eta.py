@@ -24,9 +24,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from monitor.backtest import METHODS, backtest, history_from_csv, minutes, share, synthetic_history  # noqa: E402
+from monitor.calibration import FIXED_POINTS  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures" / "outages"
 REAL = ("github", "cloud", "cua")
+POINTS = {label for label, _ in FIXED_POINTS}
+COMPANY = ("alone", "with others down")
 SYNTHETIC = ("lognormal", "mixture", "pareto")
 
 
@@ -56,9 +59,13 @@ def run(name: str, seed: int = 2024) -> dict[str, object]:
         "cases": fixed.cases,
         "no_estimate": fixed.no_estimate,
         "scores": {m: asdict(s) for m, s in scores.items()},
-        "by_point": {r.label: asdict(r.scores["vigie"]) | {"cases": r.cases} for r in report.rows if r.label not in ("fixed points", "by incident") and "vigie" in r.scores},
+        "by_point": {r.label: asdict(r.scores["vigie"]) | {"cases": r.cases} for r in report.rows if r.label in POINTS and "vigie" in r.scores},
         "coverage_by_year": {str(y): c for y, (_, c) in report.by_year.items()},
         "by_incident": {"cases": report.row("by incident").cases} | {m: asdict(s) for m, s in report.row("by incident").scores.items()},
+        "by_company": {
+            label: {"cases": report.row(label).cases} | {m: asdict(s) for m, s in report.row(label).scores.items()}
+            for label in COMPANY
+        },
         "checks": checks,
         "met": all(checks.values()),
         "seconds": round(time.perf_counter() - started, 1),
@@ -116,6 +123,20 @@ def main(argv: list[str] | None = None) -> int:
         v, p, g = b["vigie"], b["pooled"], b["global median"]  # type: ignore[index]
         print(f"| {r['history']} | {b['cases']} | {share(v['coverage'])} | {share(v['below'])} | {share(v['above'])} | {minutes(v['medae'])} | "  # type: ignore[index]
               f"{minutes(v['mae'])} | {minutes(v['interval_score'])} | {share(p['coverage'])} | {minutes(p['interval_score'])} | {minutes(g['medae'])} | {minutes(g['mae'])} |")
+    print()
+    print("Alone, or while another service of the same operator was down too (at the moment of the estimate):")
+    print()
+    print("| history | outages ran | cases | Vigie: coverage | below | above | interval score | pooled: coverage | interval score |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for r in main_results:
+        for label in COMPANY:
+            b = r["by_company"][label]  # type: ignore[index]
+            if not b["cases"] or "vigie" not in b:
+                print(f"| {r['history']} | {label} | {b['cases']} | — | — | — | — | — | — |")
+                continue
+            v, p = b["vigie"], b["pooled"]
+            print(f"| {r['history']} | {label} | {b['cases']} | {share(v['coverage'])} | {share(v['below'])} | {share(v['above'])} | "
+                  f"{minutes(v['interval_score'])} | {share(p['coverage'])} | {minutes(p['interval_score'])} |")
     print()
     print("| family | seeds | bar met | coverage | below | above | MedAE < global median | IS < pooled |")
     print("| --- | ---: | ---: | --- | --- | --- | ---: | ---: |")

@@ -21,6 +21,12 @@ Every method is scored on the same cases (those Vigie estimated):
   median when the service has fewer than `OWN_MINIMUM` of them): what a
   service's own history says, with no pooling and no model.
 
+The fixed points are also scored apart for outages that ran alone and for
+those that ran while another service of the same operator was down too
+(``with others down``, at the moment of the estimate: what Vigie knows then).
+An operator-wide outage — a breach that takes every service down — is the case
+Vigie exists for, and the one where a service's past says least.
+
 Scores: coverage of the 80 % interval and its misses on each side, the median
 and mean absolute error of the expected time (MedAE, MAE), and the interval
 score (Winkler, α = 0.2: width, plus 10 × how far outside the truth fell).
@@ -29,6 +35,7 @@ Pure code, apart from `cmd_backtest`.
 
 from __future__ import annotations
 
+import bisect
 import json
 import math
 import random
@@ -67,6 +74,7 @@ class Case:
     elapsed: float
     remaining: float  # the truth: duration - elapsed
     predictions: dict[str, Prediction | None]
+    with_others: bool = False  # another service of the same operator was down at the moment of the estimate
 
 
 def quantile(ordered: Sequence[float], q: float) -> float:
@@ -77,9 +85,33 @@ def quantile(ordered: Sequence[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (k - low)
 
 
+class Company:
+    """Which services were down at a given moment: did an outage run alone, or with others of its operator?"""
+
+    def __init__(self, history: Sequence[Outage]) -> None:
+        self.outages: dict[str, list[tuple[float, float, str]]] = {}  # operator -> (start, end, service), by start
+        for o in sorted(history, key=lambda o: o.started_at):
+            end = math.inf if o.ongoing else o.started_at + o.duration
+            self.outages.setdefault(o.operator, []).append((o.started_at, end, str(o.service)))
+        self.starts = {operator: [start for start, _, _ in found] for operator, found in self.outages.items()}
+        self.longest = {operator: max(end - start for start, end, _ in found) for operator, found in self.outages.items()}
+
+    def with_others(self, service: str, at: float) -> bool:
+        """Whether another service of ``service``'s operator was down at ``at`` (started by then, not ended)."""
+        operator = Key.service_of(service).operator
+        found = self.outages.get(operator, [])
+        for start, end, other in reversed(found[: bisect.bisect_right(self.starts.get(operator, []), at)]):
+            if at - start > self.longest[operator]:
+                break  # no outage started this long before is still running
+            if end > at and other != service:
+                return True
+        return False
+
+
 def replay(history: Sequence[Outage]) -> list[Case]:
     """Estimate every ended outage, in time order, from what was known when it started."""
     ordered = sorted(history, key=lambda o: o.started_at)
+    company = Company(ordered)
     memo: PitMemo = {}
     cases: list[Case] = []
     for outage in ordered:
@@ -104,7 +136,8 @@ def replay(history: Sequence[Outage]) -> list[Case]:
                 "global median": Prediction(max(0.0, statistics.median(ended) - elapsed)) if ended else None,
                 "service median": Prediction(quantile(own_beyond if len(own_beyond) >= OWN_MINIMUM else beyond, 0.5)) if beyond else None,
             }
-            cases.append(Case(outage.service, point, year, outage.started_at, elapsed, outage.duration - elapsed, predictions))
+            cases.append(Case(outage.service, point, year, outage.started_at, elapsed, outage.duration - elapsed, predictions,
+                              company.with_others(outage.service, outage.started_at + elapsed)))
     return cases
 
 
@@ -171,7 +204,7 @@ class Report:
     outages: int
     services: int
     operators: int
-    rows: list[Row]  # one per elapsed point, then "fixed points", then the same counting each incident once
+    rows: list[Row]  # one per elapsed point, "fixed points", the same counting each incident once, "alone", "with others down"
     by_year: dict[int, tuple[int, float | None]]  # year -> (cases, Vigie's coverage) on the fixed points
 
     def row(self, label: str) -> Row:
@@ -205,6 +238,8 @@ def backtest(history: Sequence[Outage], title: str) -> Report:
     rows = [score(label, [c for c in cases if c.point == label]) for label, _ in FIXED_POINTS]
     rows.append(score("fixed points", cases))
     rows.append(score("by incident", by_incident(cases)))
+    rows.append(score("alone", [c for c in cases if not c.with_others]))
+    rows.append(score("with others down", [c for c in cases if c.with_others]))
     by_year = {}
     for year in sorted({c.year for c in cases}):
         row = score(str(year), [c for c in cases if c.year == year])

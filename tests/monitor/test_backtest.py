@@ -185,6 +185,42 @@ def test_it_counts_an_incident_that_hit_several_services_once_in_its_own_row() -
     assert "by incident" in format_report(report)
 
 
+def test_it_tells_outages_that_ran_alone_from_those_with_others_of_their_operator_down() -> None:
+    history = [
+        Outage("a/x", 0.0, 9000.0),
+        Outage("a/y", 1000.0, 600.0),  # a/x still down: with others at its start and at 5 min
+        Outage("a/z", 5000.0, 9000.0),  # a/x still down at its start; alone once a/x ended at 9000 (5 min: 5300, 30 min: 6800, 2 h: 12200)
+        Outage("b/x", 1200.0, 600.0),  # another operator's outage is not company
+        Outage("a/y", 20000.0, 400.0),  # ran after everything ended: alone
+        Outage("a/w", 20600.0, 400.0),  # a/y ended at 20400: alone
+    ]
+    company = backtest_module.Company(history)
+    assert company.with_others("a/y", 1000.0) and company.with_others("a/x", 1000.0)
+    assert not company.with_others("a/x", 500.0)  # a/y had not started yet: no one knew it would
+    assert not company.with_others("a/x", 1600.0)  # a/y had ended at 1600
+    assert not company.with_others("b/x", 1300.0)
+    assert company.with_others("a/z", 5000.0) and not company.with_others("a/z", 12200.0)
+    assert not company.with_others("a/w", 20600.0)
+    cases = {(c.service, c.started_at, c.point): c.with_others for c in replay(history)}
+    assert cases[("a/y", 1000.0, "start")] and cases[("a/y", 1000.0, "5 min")]
+    assert cases[("a/z", 5000.0, "start")] and cases[("a/z", 5000.0, "30 min")] and not cases[("a/z", 5000.0, "2 h")]
+    assert not cases[("a/x", 0.0, "start")] and not cases[("b/x", 1200.0, "start")] and not cases[("a/w", 20600.0, "start")]
+    assert cases[("a/x", 0.0, "2 h")]  # at 7200 a/z, started after it, is down beside it
+    report = backtest(history, "company")
+    alone, together = report.row("alone"), report.row("with others down")
+    assert together.cases == sum(cases.values()) == 6 and alone.cases == len(cases) - 6
+
+
+def test_it_scores_outages_that_ran_with_others_apart_on_github_where_their_upper_bound_is_too_short() -> None:
+    """docs/eta.md: an outage while others of its operator are down runs longer than the interval says, more often."""
+    report = report_of("github")
+    alone, together = (report.row(label).scores["vigie"] for label in ("alone", "with others down"))
+    assert alone.coverage is not None and together.coverage is not None and together.above is not None and alone.above is not None
+    assert 0.78 <= alone.coverage <= 0.82 and together.coverage < 0.75 and together.above > alone.above + 0.04
+    assert report.row("alone").cases + report.row("with others down").cases == report.row("fixed points").cases
+    assert "\nwith others down " in format_report(report)
+
+
 def test_it_reproduces_a_synthetic_history_from_its_seed() -> None:
     assert synthetic_history("pareto", seed=1) == synthetic_history("pareto", seed=1)
     assert synthetic_history("pareto", seed=1) != synthetic_history("pareto", seed=2)
