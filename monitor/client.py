@@ -22,6 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from monitor.statuses import INCIDENT_STATUSES, OPEN_INCIDENT_STATUSES, IncidentStatus
+from monitor.words import Sentences
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 DEFAULT_URL = "http://127.0.0.1:8080"
@@ -282,6 +283,9 @@ COMMANDS = {
 # -- showing what the server answered ------------------------------------------------
 
 
+ENGLISH = Sentences("en", "UTC")  # only its words: times are the server's, shown as it gave them
+
+
 def _safe(text: str) -> str:
     """Text from the server as printable characters: an escape sequence must not drive the terminal."""
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
@@ -303,9 +307,8 @@ def show_incident(incident: dict[str, Any]) -> str:
     if incident["announced_eta"]:
         times += f", ETA announced {_at(incident['announced_eta'])}"
     elif eta and eta.get("expected_at"):
-        own = eta.get("service_basis")
-        share = f", {own} of this service" if own is not None and own < (eta.get("basis") or 0) else ""
-        times += f", ETA estimated {_at(eta['expected_at'])} (from {eta.get('basis')} past outages{share})"
+        rests_on = ENGLISH.basis(int(eta.get("basis") or 0), eta.get("service_basis"))  # the page's words, in English
+        times += f", ETA estimated {_at(eta['expected_at'])} (from {rests_on})"
     lines.append(times)
     if incident["updates"]:
         latest = incident["updates"][0]

@@ -196,8 +196,8 @@ def test_it_reports_errors_without_a_traceback(instance: str, tmp_path: Path) ->
 
 
 @pytest.mark.parametrize(("own", "said"), [
-    (None, "(from 40 past outages)"), (40, "(from 40 past outages)"), (8, "(from 40 past outages, 8 of this service)"),
-    (0, "(from 40 past outages, 0 of this service)"),
+    (None, "(from 40 past outages)"), (40, "(from 40 past outages)"), (8, "(from 40 past outages, 8 of them of this service)"),
+    (0, "(from 40 past outages of other services)"),
 ])
 def test_it_says_how_many_of_an_estimate_s_outages_were_the_service_s_own(own: int | None, said: str) -> None:
     incident = {"id": 3, "auto": True, "status": "investigating", "title": {"fr": "PEC"}, "operator": "almerys",
