@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,7 +13,8 @@ from typing import Any
 import pytest
 from standardwebhooks import Webhook
 
-from monitor.agent.partners import PUSH_LIMIT, PUSHES_IN_FLIGHT
+from monitor.agent import partners as partners_module
+from monitor.agent.partners import PUSH_LIMIT
 from monitor.agent.protocol import LOCAL, Assignment
 from monitor.agent.signing import REPLAY_WINDOW
 from monitor.clock import FakeClock
@@ -331,14 +333,34 @@ async def test_a_check_pushed_in_a_loop_is_refused_past_its_limit_and_the_others
     assert (await push(client))[0] == 200  # a minute later, heard again
 
 
-async def test_pushes_waiting_for_the_writer_are_capped_all_checks_together(client: Any) -> None:
-    partners = service_of(client.app).partners
-    partners.pushes_in_flight = PUSHES_IN_FLIGHT  # as many as the writer is already storing
-    status, answer = await push(client)
+async def test_pushes_waiting_for_a_busy_writer_are_capped_and_stored_once_it_is_free(
+        client: Any, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The writer's thread busy with a long job (a prune, a slow disk): pushes wait for it, up to the cap; past it, 429."""
+    cap = 3  # PUSHES_IN_FLIGHT (64) made small: the mechanism is the same, and each push gets its own millisecond
+    monkeypatch.setattr(partners_module, "PUSHES_IN_FLIGHT", cap)
+    partners, intake = service_of(client.app).partners, service_of(client.app).intake
+    gate = threading.Event()
+    busy = asyncio.ensure_future(intake.db.write(lambda _store: gate.wait(30)))  # the writer's one thread, taken
+
+    async def until(condition: Any) -> None:
+        for _ in range(2000):  # waits for the server's tasks to get there, not for time to pass
+            if condition():
+                return
+            await asyncio.sleep(0.005)
+        raise AssertionError("the pushes never reached the writer")
+
+    waiting = []
+    for i in range(cap):
+        waiting.append(asyncio.ensure_future(push(client)))
+        await until(lambda i=i: partners.pushes_in_flight == i + 1)
+        clock.advance(1.0)
+    status, answer = await asyncio.wait_for(push(client), 10)  # answered at once, not queued behind the writer
     assert status == 429 and "push again in a few seconds" in answer["error"]
-    assert await results(client) == 0
-    partners.pushes_in_flight = 0
-    assert (await push(client))[0] == 200 and partners.pushes_in_flight == 0
+    gate.set()
+    await busy
+    assert [status for status, _ in await asyncio.gather(*waiting)] == [200] * cap
+    assert partners.pushes_in_flight == 0 and await results(client) == cap  # every push taken is stored; the refused one is not
+    assert (await push(client))[0] == 200  # the writer free again: heard at once
 
 
 # -- what probes never see --------------------------------------------------------------------------
