@@ -7,7 +7,9 @@ service's own typical (log) duration, shrunk towards its operator's and then
 towards everyone's in proportion to how little history it has (empirical
 Bayes on log durations). A service with 3 past outages borrows almost
 everything from the others; one with 100 speaks mostly for itself; nothing is
-"the first scope with enough data". Past outages weigh less as they age
+"the first scope with enough data". θ is uncertain in proportion to how little
+is known of it (its posterior variance, `Durations.level_variance`), and the
+interval is that much wider. Past outages weigh less as they age
 (half-life `HALF_LIFE`), so the estimate follows a platform whose outages get
 longer or shorter.
 
@@ -58,6 +60,11 @@ TAU_FLOOR = 1e-6  # between-service variance when the services look alike: pool 
 SHAPE_MINIMUM = 5  # ended outages before a service's shape is compared with the pooled one
 SHAPE_NOISE = 1 / 6  # n × W² (Cramér–von Mises) of n outages drawn from the pooled shape, on average
 SHAPE_Z = 2.0  # standard errors of that noise discounted before shapes are said to differ
+# θ's own uncertainty is read at these points of a standard normal (Gauss–Hermite, 7 nodes: z, weight), ...
+HERMITE = ((0.0, 0.457142857142857), (-1.154405394739968, 0.240123178605013), (1.154405394739968, 0.240123178605013),
+           (-2.366759410734541, 0.030757123967586), (2.366759410734541, 0.030757123967586),
+           (-3.750439717725742, 0.000548268855972), (3.750439717725742, 0.000548268855972))
+SPREAD_FLOOR = 1e-3  # ... unless it is under 0.1 % of a duration: services alike and well known
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,12 +167,16 @@ class Conditional:
     On the log-duration scale, S(x) = (1 - trust) × the pooled shape moved to
     the service's level, S_shape(x - shift), + trust × the service's own curve
     S_own(x) (see `Durations.shape_trust`); with no trust in its own shape, the
-    pooled one alone.
+    pooled one alone. The level is itself uncertain (``spread``: the standard
+    deviation of θ, see `Durations.level_variance`), so the pooled shape is
+    read averaged over levels θ ± spread × z, z normal: a service known from 2
+    outages gets the wider interval its few outages warrant.
     """
 
     def __init__(self, curve: Survival, threshold: float, shift: float, elapsed: float,
-                 own: Survival | None = None, trust: float = 0.0) -> None:
+                 own: Survival | None = None, trust: float = 0.0, spread: float = 0.0) -> None:
         self.curve, self.threshold, self.shift, self.elapsed = curve, threshold, shift, elapsed
+        self.spread = spread
         self.own: Survival | None = own if trust > 0 else None
         self.trust = trust if self.own is not None else 0.0
         self.start = math.log(elapsed) if elapsed > 0 else -math.inf
@@ -173,7 +184,10 @@ class Conditional:
 
     def survival(self, x: float) -> float:
         """P(log T > x), T the outage's whole duration."""
-        pooled = self.curve.at(x - self.shift)
+        if self.spread > 0:
+            pooled = sum(w * self.curve.at(x - self.shift - self.spread * z) for z, w in HERMITE)
+        else:
+            pooled = self.curve.at(x - self.shift)
         if self.own is None:
             return pooled
         return (1 - self.trust) * pooled + self.trust * self.own.at(x)
@@ -182,17 +196,19 @@ class Conditional:
         """Remaining seconds by which a share ``level`` of such outages has ended; None beyond the data."""
         if level <= 0:
             return 0.0
-        if self.own is None:
+        if self.own is None and self.spread == 0:
             residual = self.curve.quantile_after(self.threshold, level)
             if residual is None:
                 return None
             return max(0.0, math.exp(residual + self.shift) - self.elapsed)
-        # a mixture of two curves linear between their steps: bisect for where it falls to the target
+        # a mixture of curves linear between their steps: bisect for where it falls to the target
         target = self.base * (1 - level)
-        high = max(self.curve.times[-1] + self.shift, self.own.times[-1] if self.own.times else -math.inf)
+        reach = self.spread * HERMITE[-1][0]
+        own = self.own.times if self.own is not None else []
+        high = max(self.curve.times[-1] + self.shift + reach, own[-1] if own else -math.inf)
         if self.survival(high) > target + 1e-12:
             return None
-        low = self.start if math.isfinite(self.start) else min(self.curve.times[0] + self.shift, *self.own.times[:1]) - 1.0
+        low = self.start if math.isfinite(self.start) else min([self.curve.times[0] + self.shift - reach, *own[:1]]) - 1.0
         for _ in range(60):
             middle = (low + high) / 2
             if self.survival(middle) > target:
@@ -220,6 +236,10 @@ class Durations:
         self.operator_level: dict[str, float] = {}
         self.operator_weight: dict[str, float] = {}
         self.grand = 0.0
+        self.grand_variance = 0.0  # of θ (see `level_variance`)
+        self.operator_variance: dict[str, float] = {}
+        self.service_variance: dict[str, float] = {}
+        self.tau_operator = self.tau_service = 0.0  # how much operators, and services of one operator, truly differ
         self.ended_by_service: dict[str, int] = {}  # the services with an ended outage, and how many
         self.ended_residuals: list[float] = []
         self.curve: Survival | None = None
@@ -240,15 +260,22 @@ class Durations:
         count = len(ended)
         sigma2 = max(spread / mass * count / (count - len(by_service)), 1e-6) if count > len(by_service) else 1.0
         self.grand = _trimmed([xw for xs in by_service.values() for xw in xs])
+        self.grand_variance = sigma2 / mass
         operators = {op: (_trimmed(xs), sum(w for _, w in xs)) for op, xs in by_operator.items()}
         tau_operator = _between(((m, n, self.grand) for m, n in operators.values()), sigma2)
         for op, (m, n) in operators.items():
             self.operator_level[op], self.operator_weight[op] = _shrink(m, n, self.grand, tau_operator, sigma2)
+            trust = self.operator_weight[op]
+            self.operator_variance[op] = (1 - trust) * tau_operator + (1 - trust) ** 2 * self.grand_variance
+        self.tau_operator = tau_operator
         services = {s: (_trimmed(xs), sum(w for _, w in xs)) for s, xs in by_service.items()}
         tau_service = _between(((m, n, self.operator_level[Key.service_of(s).operator]) for s, (m, n) in services.items()), sigma2)
         for s, (m, n) in services.items():
             prior = self.operator_level[Key.service_of(s).operator]
             self.service_level[s], self.service_weight[s] = _shrink(m, n, prior, tau_service, sigma2)
+            trust = self.service_weight[s]
+            self.service_variance[s] = (1 - trust) * tau_service + (1 - trust) ** 2 * self.operator_variance[Key.service_of(s).operator]
+        self.tau_service = tau_service
         self.ended_by_service = {s: len(xs) for s, xs in by_service.items()}
         residuals = [(math.log(o.duration) - self.level(o.service), not o.ongoing, self.weight(o)) for o in self.history]
         self.ended_residuals = sorted(r for r, ended, _ in residuals if ended)
@@ -315,6 +342,22 @@ class Durations:
             return self.service_level[service]
         return self.operator_level.get(Key.service_of(service).operator, self.grand)
 
+    def level_variance(self, service: str) -> float:
+        """How uncertain θ is: its posterior variance under the same empirical-Bayes model that shrinks it.
+
+        A group (operator, then service) trusted ``trust`` of its own mean has
+        a variance of (1 - trust) τ² of its own, plus (1 - trust)² of its
+        parent's: a service with 300 outages knows its θ, one with 2 barely,
+        and one never seen has all of τ² (services differ that much) on top
+        of its operator's.
+        """
+        if service in self.service_variance:
+            own = self.service_variance[service]
+        else:
+            operator = Key.service_of(service).operator
+            own = self.tau_service + self.operator_variance.get(operator, self.tau_operator + self.grand_variance)
+        return max(0.0, own - self.grand_variance)
+
     def scope(self, service: str) -> str:
         """Whose outages weigh most in the service's typical duration (the shape is everyone's)."""
         operator = Key.service_of(service).operator
@@ -333,7 +376,9 @@ class Durations:
         threshold = math.log(elapsed) - shift if elapsed > 0 else -math.inf
         if len(self.ended_residuals) - bisect.bisect_right(self.ended_residuals, threshold) < MIN_BEYOND:
             return None
-        found = Conditional(self.curve, threshold, shift, elapsed, self.own_curve.get(service), self.shape_trust(service))
+        spread = math.sqrt(self.level_variance(service))
+        found = Conditional(self.curve, threshold, shift, elapsed, self.own_curve.get(service), self.shape_trust(service),
+                            spread if spread >= SPREAD_FLOOR else 0.0)
         return found if found.base > 0 else None
 
     def estimate(self, service: str, elapsed: float, levels: tuple[float, float] = (LOW_Q, HIGH_Q)) -> Estimate | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import json
 import statistics
 from functools import cache, partial
@@ -13,6 +14,7 @@ from monitor import backtest as backtest_module
 from monitor.backtest import (
     ALPHA,
     METHODS,
+    REQUIRED,
     Case,
     Report,
     backtest,
@@ -54,6 +56,23 @@ def test_it_meets_issue_14s_bar_where_docs_eta_says_it_does(kind: str) -> None:
     assert vigie.medae < median.medae and vigie.mae < median.mae
     assert vigie.interval_score is not None and pooled.interval_score is not None
     assert vigie.interval_score < pooled.interval_score
+
+
+def test_it_covers_the_outages_of_services_with_few_of_their_own_as_well_as_the_others() -> None:
+    """lognormal: services 0.5× to 3× apart. Their first outages are placed by a level barely known, and say so.
+
+    Without θ's own uncertainty in the interval, the 51 cases of services with
+    fewer than 5 ended outages were covered 66.7 % of the time (17.6 % below,
+    15.7 % above); with it, 80.4 %.
+    """
+    history = synthetic_history("lognormal")
+    ends: dict[str, list[float]] = {}
+    for o in sorted(history, key=lambda o: o.started_at + o.duration):
+        ends.setdefault(str(o.service), []).append(o.started_at + o.duration)
+    young = [c for c in replay(history) if all(c.predictions.get(m) is not None for m in REQUIRED)
+             and bisect.bisect_left(ends[str(c.service)], c.started_at) < 5]
+    held = [c.predictions["vigie"].low <= c.remaining <= c.predictions["vigie"].high for c in young]  # type: ignore[union-attr,operator]
+    assert len(young) == 51 and sum(held) / len(held) >= 0.78
 
 
 def test_it_is_calibrated_within_two_points_and_beats_the_pooled_interval_on_github() -> None:

@@ -229,6 +229,41 @@ def test_it_lets_a_service_with_little_history_borrow_from_its_operator() -> Non
     assert unknown is not None and unknown.scope == "operator" and 30 * MINUTE < unknown.expected < 60 * MINUTE
 
 
+def test_it_widens_the_interval_of_a_service_whose_level_is_barely_known() -> None:
+    """Services that truly differ (5 to 80 min): one known from 3 outages may be anywhere between; one from 150 is known.
+
+    Both are read on the same shared shape; the first's interval is wider by
+    its level's own uncertainty, the second's is the shape's alone.
+    """
+    siblings = [o for k, median in enumerate((5, 20, 80)) for o in lognormal_history(f"op/s{k}", 150, median * MINUTE, seed=40 + k)]
+    few = lognormal_history("op/few", 3, 20 * MINUTE, seed=44, start=1e6)
+    model = Durations(siblings + few, 2e6)
+    known, barely, unseen = (model.level_variance(s) for s in ("op/s1", "op/few", "op/new"))
+    assert known < 0.02 < barely < unseen  # an unseen service may differ from its siblings by all of τ²
+    assert unseen == pytest.approx(model.tau_service + model.operator_variance["op"] - model.grand_variance)
+    width = {}
+    for service in ("op/s1", "op/few", "op/new"):
+        found = model.estimate(service, 0.0)
+        assert found is not None and found.low < found.expected < found.high
+        width[service] = math.log(found.high / found.low)
+    assert width["op/s1"] < width["op/few"] < width["op/new"]
+    assert width["op/s1"] == pytest.approx(2 * NormalDist().inv_cdf(0.9), rel=0.1)  # the true log-width: nothing added
+    for elapsed in (0.0, 10 * MINUTE, 2 * HOUR):  # what the calibration reads is the same distribution
+        found_c = model.conditional("op/few", elapsed)
+        assert found_c is not None and found_c.spread > 0
+        for level in (0.1, 0.4, 0.9):
+            remaining = found_c.quantile(level)
+            assert remaining is not None and found_c.cdf(remaining) == pytest.approx(level, abs=1e-6)
+
+
+def test_it_adds_no_level_uncertainty_to_a_single_pool_of_outages() -> None:
+    """One service alone: its shape and its level come from the same outages, and the predictive curve covers both."""
+    model = Durations(history([60.0 * (k + 1) for k in range(40)]), 1e7)
+    assert model.level_variance("almerys/pec") == 0.0
+    found = model.conditional("almerys/pec", 0.0)
+    assert found is not None and found.spread == 0.0
+
+
 def test_it_pulls_services_that_do_not_differ_towards_each_other() -> None:
     """12 services of 40 outages drawn alike: their own medians differ by chance; their estimates much less."""
     past = [o for k in range(12) for o in lognormal_history(f"op{k % 3}/s{k}", 40, 30 * MINUTE, seed=10 + k)]
