@@ -8,10 +8,12 @@ issue 9's budgets.
 from __future__ import annotations
 
 import argparse
+import datetime
 import os
 import platform
 import shutil
 import sqlite3
+import sys
 import tempfile
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -88,16 +90,25 @@ def arguments(doc: str, what: str) -> argparse.Namespace:
 
 
 def measured(prefix: str, measure: Callable[[Path], Coroutine[Any, Any, dict[str, Any]]]) -> dict[str, Any]:
-    """``measure`` run on uvloop in a fresh working directory (removed after), with the machine it ran on."""
+    """``measure`` run on uvloop in a fresh working directory (removed after), with the command, its start and the machine."""
+    started = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     load_average = os.getloadavg()
     workdir = Path(tempfile.mkdtemp(prefix=prefix))
     try:
         results = run_on("uvloop", measure(workdir))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    results["command"] = " ".join(["python", os.path.relpath(sys.argv[0], Path(__file__).parent.parent), *sys.argv[1:]])
+    results["date"] = started
     results["machine"] = {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform(),
                           "load_average_at_start": load_average, "load_average_at_end": os.getloadavg()}
     return results
+
+
+def print_phases(results: dict[str, Any]) -> None:
+    """The two phases' table, and what Vigie and the whole machine spent during the load."""
+    print(phases_table(results["phases"]))
+    print(f"vigie: {results['vigie']}; whole machine during the load: {results['machine_cpu_percent_load']:.0f} % of a core")
 
 
 def finish(args: argparse.Namespace, name: str, results: dict[str, Any], broken: list[str]) -> int:

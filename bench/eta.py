@@ -23,7 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from monitor.backtest import METHODS, backtest, history_from_csv, minutes, share, synthetic_history  # noqa: E402
+from monitor.backtest import METHODS, Report, backtest, history_from_csv, minutes, share, synthetic_history  # noqa: E402
 from monitor.calibration import FIXED_POINTS  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures" / "outages"
@@ -31,6 +31,12 @@ REAL = ("github", "cloud", "cua")
 POINTS = {label for label, _ in FIXED_POINTS}
 COMPANY = ("alone", "with others down")
 SYNTHETIC = ("lognormal", "mixture", "pareto")
+
+
+def row_json(report: Report, label: str) -> dict[str, object]:
+    """One row of the backtest: its number of cases and each method's scores."""
+    row = report.row(label)
+    return {"cases": row.cases} | {m: asdict(s) for m, s in row.scores.items()}
 
 
 def run(name: str, seed: int = 2024) -> dict[str, object]:
@@ -61,11 +67,8 @@ def run(name: str, seed: int = 2024) -> dict[str, object]:
         "scores": {m: asdict(s) for m, s in scores.items()},
         "by_point": {r.label: asdict(r.scores["vigie"]) | {"cases": r.cases} for r in report.rows if r.label in POINTS and "vigie" in r.scores},
         "coverage_by_year": {str(y): c for y, (_, c) in report.by_year.items()},
-        "by_incident": {"cases": report.row("by incident").cases} | {m: asdict(s) for m, s in report.row("by incident").scores.items()},
-        "by_company": {
-            label: {"cases": report.row(label).cases} | {m: asdict(s) for m, s in report.row(label).scores.items()}
-            for label in COMPANY
-        },
+        "by_incident": row_json(report, "by incident"),
+        "by_company": {label: row_json(report, label) for label in COMPANY},
         "checks": checks,
         "met": all(checks.values()),
         "seconds": round(time.perf_counter() - started, 1),

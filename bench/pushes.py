@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime
 import math
 import sqlite3
 import sys
@@ -37,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _drivers import drive  # noqa: E402
-from _load import WARMUP_S, arguments, finish, machine_busy_seconds, measured, over_budget, phases, phases_table  # noqa: E402
+from _load import WARMUP_S, arguments, finish, machine_busy_seconds, measured, over_budget, phases, print_phases  # noqa: E402
 from _targets import BENCH_DIR, free_port, stop, wait_http  # noqa: E402
 from _vigie import fleet_yaml, metric, running  # noqa: E402
 from truth import blackbox, reference, start, with_reference  # noqa: E402
@@ -156,18 +155,13 @@ def verdicts(results: dict[str, Any], load_s: float) -> list[str]:
 
 def main() -> int:
     args = arguments(__doc__, "looping pushes")
-    started = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     results = measured("vigie-pushes-", lambda workdir: measure(args, workdir))
     pushes = results["pushes"]
     print(f"{pushes['sent']} pushes in {pushes['took_s']:.1f} s (asked {args.rate:g}/s at 9 checks, one every "
           f"{HEALTHY_EVERY_S:g} s at the tenth): {pushes['answers_by_check']}; database {results['database']}; "
           f"results dropped: {results['results_dropped']}")
-    print(phases_table(results["phases"]))
-    print(f"vigie: {results['vigie']}; whole machine during the load: {results['machine_cpu_percent_load']:.0f} % of a core")
-    results.update({
-        "command": " ".join(["python", "bench/pushes.py", *sys.argv[1:]]), "date": started,
-        "setup": {"checks": 300 + 1 + JOBS, "push_limit": PUSH_LIMIT, "quiet_s": args.quiet, "load_s": args.load},
-    })
+    print_phases(results)
+    results["setup"] = {"checks": 300 + 1 + JOBS, "push_limit": PUSH_LIMIT, "quiet_s": args.quiet, "load_s": args.load}
     return finish(args, "pushes", results, verdicts(results, args.load))
 
 

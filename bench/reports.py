@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime
 import itertools
 import json
 import random
@@ -53,7 +52,7 @@ from _load import (  # noqa: E402
     measured,
     over_budget,
     phases,
-    phases_table,
+    print_phases,
 )
 from _targets import BENCH_DIR, free_port, percentile, stop, wait_http  # noqa: E402
 from _vigie import fleet_yaml, running  # noqa: E402
@@ -202,7 +201,6 @@ def verdicts(results: dict[str, Any]) -> list[str]:
 
 def main() -> int:
     args = arguments(__doc__, "reports")
-    started = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     results = measured("vigie-reports-", lambda workdir: measure(args, workdir))
     req = results["requests"]
     print(f"{req['sent']} reports at {req['rate_achieved']:.1f}/s (asked {args.rate:g}): {req['answers']}, "
@@ -210,10 +208,8 @@ def main() -> int:
     for name in ("planned_start", "actual_start"):
         latency = req[f"latency_ms_from_{name}"]
         print(f"latency from the {name.replace('_', ' ')}: p50 {latency['p50']:.1f}, p99 {latency['p99']:.1f}, max {latency['max']:.1f} ms")
-    print(phases_table(results["phases"]))
-    print(f"vigie: {results['vigie']}; whole machine during the load: {results['machine_cpu_percent_load']:.0f} % of a core")
+    print_phases(results)
     results.update({
-        "command": " ".join(["python", "bench/reports.py", *sys.argv[1:]]), "date": started,
         "setup": {"checks": 300 + 1, "interval": "10s (reference: 1s)", "services_reported": SERVICES,
                   "quiet_s": args.quiet, "load_s": args.load},
         "budgets": {"share_above_100ms_at_most": SLOW_SHARE_BUDGET, "lateness_p99_ms_under": LATENESS_BUDGET_MS},

@@ -100,7 +100,8 @@ class Company:
         """Whether another service of ``service``'s operator was down at ``at`` (started by then, not ended)."""
         operator = Key.service_of(service).operator
         found = self.outages.get(operator, [])
-        for start, end, other in reversed(found[: bisect.bisect_right(self.starts.get(operator, []), at)]):
+        for index in range(bisect.bisect_right(self.starts.get(operator, []), at) - 1, -1, -1):
+            start, end, other = found[index]
             if at - start > self.longest[operator]:
                 break  # no outage started this long before is still running
             if end > at and other != service:

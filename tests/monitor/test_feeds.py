@@ -350,13 +350,15 @@ async def test_pushes_waiting_for_a_busy_writer_are_capped_and_stored_once_it_is
         raise AssertionError("the pushes never reached the writer")
 
     waiting = []
-    for i in range(cap):
-        waiting.append(asyncio.ensure_future(push(client)))
-        await until(lambda i=i: partners.pushes_in_flight == i + 1)
-        clock.advance(1.0)
-    status, answer = await asyncio.wait_for(push(client), 10)  # answered at once, not queued behind the writer
-    assert status == 429 and "push again in a few seconds" in answer["error"]
-    gate.set()
+    try:
+        for i in range(cap):
+            waiting.append(asyncio.ensure_future(push(client)))
+            await until(lambda i=i: partners.pushes_in_flight == i + 1)
+            clock.advance(1.0)
+        status, answer = await asyncio.wait_for(push(client), 10)  # answered at once, not queued behind the writer
+        assert status == 429 and "push again in a few seconds" in answer["error"]
+    finally:
+        gate.set()  # a failure above must not leave the writer held
     await busy
     assert [status for status, _ in await asyncio.gather(*waiting)] == [200] * cap
     assert partners.pushes_in_flight == 0 and await results(client) == cap  # every push taken is stored; the refused one is not
